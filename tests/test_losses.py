@@ -1,0 +1,111 @@
+"""The distillation losses against independent NumPy references."""
+
+import keras
+import numpy as np
+import pytest
+
+from tfdistill import losses
+
+TEMPERATURES = (1.0, 2.0, 4.0, 8.0)
+
+
+def _np_log_softmax(logits):
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def np_soft_target_kl(teacher, student, temperature):
+    log_p = _np_log_softmax(teacher.astype(np.float64) / temperature)
+    log_q = _np_log_softmax(student.astype(np.float64) / temperature)
+    return temperature**2 * (np.exp(log_p) * (log_p - log_q)).sum(axis=-1)
+
+
+def np_soft_target_cross_entropy(teacher, student, temperature):
+    log_p = _np_log_softmax(teacher.astype(np.float64) / temperature)
+    log_q = _np_log_softmax(student.astype(np.float64) / temperature)
+    return -(temperature**2) * (np.exp(log_p) * log_q).sum(axis=-1)
+
+
+def np_logits_mse(teacher, student, temperature):
+    return ((teacher.astype(np.float64) - student) ** 2).mean(axis=-1)
+
+
+@pytest.fixture
+def logits():
+    rng = np.random.default_rng(7)
+    # A wide range of logits, as a fine-tuned teacher produces.
+    teacher = (rng.normal(size=(16, 5)) * 4).astype("float32")
+    student = (rng.normal(size=(16, 5)) * 2).astype("float32")
+    return teacher, student
+
+
+@pytest.mark.parametrize("temperature", TEMPERATURES)
+@pytest.mark.parametrize(
+    "loss_fn, reference",
+    [
+        (losses.soft_target_kl, np_soft_target_kl),
+        (losses.soft_target_cross_entropy, np_soft_target_cross_entropy),
+        (losses.logits_mse, np_logits_mse),
+    ],
+)
+def test_loss_matches_numpy(loss_fn, reference, temperature, logits):
+    teacher, student = logits
+    got = keras.ops.convert_to_numpy(loss_fn(teacher, student, temperature))
+    assert got.shape == (16,) and got.dtype == np.float32
+    np.testing.assert_allclose(got, reference(teacher, student, temperature), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("temperature", TEMPERATURES)
+def test_weighted_mean_matches_numpy(temperature, logits):
+    """The per-example losses reduce with sample weights as Keras's sum_over_batch_size."""
+    teacher, student = logits
+    weights = np.linspace(0.0, 2.0, 16).astype("float32")
+    got = keras.ops.convert_to_numpy(
+        keras.ops.mean(losses.soft_target_kl(teacher, student, temperature) * weights)
+    )
+    expected = (np_soft_target_kl(teacher, student, temperature) * weights).mean()
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
+def test_kl_is_zero_iff_distributions_match(logits):
+    teacher, student = logits
+    same = keras.ops.convert_to_numpy(losses.soft_target_kl(teacher, teacher, 4.0))
+    np.testing.assert_allclose(same, 0.0, atol=1e-6)
+    assert (keras.ops.convert_to_numpy(losses.soft_target_kl(teacher, student, 4.0)) > 0).all()
+
+
+def test_losses_compute_in_float32_from_half_precision_logits(logits):
+    teacher, student = logits
+    got = losses.soft_target_kl(teacher.astype("float16"), student.astype("float16"), 2.0)
+    assert keras.backend.standardize_dtype(got.dtype) == "float32"
+    expected = np_soft_target_kl(
+        teacher.astype("float16").astype("float32"), student.astype("float16"), 2.0
+    )
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(got), expected, atol=1e-4)
+
+
+def test_no_gradient_flows_into_teacher_logits(logits):
+    import tensorflow as tf
+
+    teacher, student = (tf.constant(a) for a in logits)
+    for loss_fn in losses.DISTILLATION_LOSSES.values():
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([teacher, student])
+            loss = tf.reduce_sum(loss_fn(teacher, student, 2.0))
+        assert tape.gradient(loss, teacher) is None
+        assert tape.gradient(loss, student) is not None
+
+
+def test_hard_label_cross_entropy_sparse_and_one_hot_agree(logits):
+    _, student = logits
+    labels = np.arange(16) % 5
+    sparse = losses.hard_label_cross_entropy(labels, student)
+    one_hot = losses.hard_label_cross_entropy(np.eye(5, dtype="float32")[labels], student)
+    expected = -_np_log_softmax(student.astype(np.float64))[np.arange(16), labels]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(sparse), expected, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(one_hot), expected, atol=1e-5)
+
+
+def test_get_rejects_unknown_names_listing_valid_ones():
+    with pytest.raises(ValueError, match=r"'kl'.*'mse'"):
+        losses.get("kullback")
