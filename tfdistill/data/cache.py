@@ -1,0 +1,220 @@
+"""The teacher-logit cache: run the frozen teacher once, reuse its logits.
+
+A frozen teacher gives the same logits for the same text every epoch, and the
+teacher forward pass dominates a distillation step. So the logits are computed
+once, stored as a float32 `.npy` file named by a `fingerprint` of everything
+they depend on (teacher weights, texts, preprocessing), and fed to
+`encode_for_distillation(..., teacher_logits=...)`:
+
+```python
+raw, info = load("rotten_tomatoes", "train")
+key = fingerprint(teacher, texts_of(raw), {"sequence_length": 128, "lowercase": True})
+# One pass, so no cache; trimming padding speeds the teacher up without
+# changing its logits (the padding is masked).
+teacher_inputs = encode(
+    raw, teacher_preprocessor, batch_size=64, cache=False, trim_padding=True
+)
+logits = TeacherLogitCache("runs/cache").get_or_compute(teacher, teacher_inputs, key)
+train = encode_for_distillation(
+    raw, student_preprocessor=vectorizer, teacher_logits=logits,
+    batch_size=32, shuffle=True,
+)
+```
+"""
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# Part of every fingerprint: bump it when the stored logits change meaning.
+_FORMAT_VERSION = b"tfdistill-teacher-logits-v1"
+_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+
+
+def fingerprint(teacher, texts, preprocessing):
+    """A SHA-256 key for the logits of `teacher` on `texts`.
+
+    Any change of a teacher weight, of a text or of the text order, or of the
+    preprocessing config gives another key.
+
+    Args:
+        teacher: A `keras.Model`. Its class and every weight's name, shape,
+            dtype and value are hashed, in the model's own (construction)
+            order. Variable paths are not used: Keras makes them unique per
+            process (`dense_3/kernel`), which would make every run miss.
+        texts: The texts in dataset order, strings or bytes (see `texts_of`).
+        preprocessing: A JSON-serializable dict of everything else that changes
+            the logits, e.g. `{"sequence_length": 128, "lowercase": True,
+            "vocabulary_size": 30522}`.
+
+    Returns:
+        A 64-character hex string.
+
+    Example:
+
+    >>> teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> len(fingerprint(teacher, ["a good film"], {"sequence_length": 4}))
+    64
+    """
+    digest = hashlib.sha256()
+
+    def add(data):
+        # Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+
+    add(_FORMAT_VERSION)
+    add(type(teacher).__qualname__.encode())
+    for variable in teacher.weights:
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(variable.value))
+        add(f"{variable.name}:{value.shape}:{value.dtype}".encode())
+        add(value.tobytes())
+    num_texts = 0
+    for text in texts:
+        add(text if isinstance(text, bytes) else text.encode("utf-8"))
+        num_texts += 1
+    add(str(num_texts).encode())
+    add(json.dumps(preprocessing, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def predict_logits(teacher, inputs, *, verbose=1):
+    """Runs `teacher(x, training=False)` once over a batched dataset.
+
+    Args:
+        teacher: A `keras.Model` returning logits `[batch, num_classes]`.
+        inputs: A batched, unshuffled `tf.data.Dataset` of teacher inputs, or
+            of `(inputs, label)` pairs as `encode` yields (labels are ignored).
+        verbose: 1 shows a `keras.utils.Progbar`, 0 is silent.
+
+    Returns:
+        float32 logits `[num_examples, num_classes]` in dataset order, whatever
+        the teacher's dtype policy (mixed precision gives float16/bfloat16).
+
+    Example:
+
+    >>> teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> inputs = tf.data.Dataset.from_tensor_slices(np.ones((10, 4))).batch(4)
+    >>> predict_logits(teacher, inputs, verbose=0).shape
+    (10, 2)
+    """
+    # One traced function instead of eager calls; reduce_retracing keeps the
+    # smaller last batch (and trimmed lengths) from tracing once each.
+    forward = tf.function(lambda x: teacher(x, training=False), reduce_retracing=True)
+    num_batches = int(inputs.cardinality())
+    progress = keras.utils.Progbar(
+        num_batches if num_batches >= 0 else None, verbose=verbose, unit_name="batch"
+    )
+    logits = []
+    for step, batch in enumerate(inputs):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
+        batch_logits = keras.ops.convert_to_numpy(forward(x)).astype(np.float32)
+        if batch_logits.ndim != 2:
+            raise ValueError(
+                "The teacher must return logits of shape [batch, num_classes]; "
+                f"got shape {batch_logits.shape}."
+            )
+        logits.append(batch_logits)
+        progress.update(step + 1)
+    if not logits:
+        raise ValueError("The teacher inputs dataset is empty.")
+    return np.concatenate(logits)
+
+
+class TeacherLogitCache:
+    """A directory of teacher logits, one `<key>.npy` file per key.
+
+    Args:
+        directory: Where the files live; created on the first `put`.
+
+    Example:
+
+    >>> import tempfile
+    >>> cache = TeacherLogitCache(tempfile.mkdtemp())
+    >>> cache.get("abc") is None
+    True
+    >>> cache.put("abc", np.zeros((3, 2)))
+    >>> cache.get("abc").shape
+    (3, 2)
+    """
+
+    def __init__(self, directory):
+        self.directory = os.fspath(directory)
+
+    def path(self, key):
+        """The file that holds the logits of `key`."""
+        if not _KEY_PATTERN.match(key):
+            raise ValueError(
+                f"Cache key {key!r} must be a file name of letters, digits, "
+                "'_', '-' and '.' (not starting with '.'), such as a fingerprint."
+            )
+        return os.path.join(self.directory, f"{key}.npy")
+
+    def get(self, key):
+        """The stored float32 logits of `key`, or None if there are none."""
+        path = self.path(key)
+        if not os.path.exists(path):
+            return None
+        return np.load(path)
+
+    def put(self, key, logits):
+        """Stores `logits` `[num_examples, num_classes]` as float32 under `key`.
+
+        The file is written under a temporary name in the same directory and
+        then renamed: a crash or a concurrent reader never sees half a file.
+        """
+        path = self.path(key)
+        logits = np.asarray(logits, dtype=np.float32)
+        if logits.ndim != 2:
+            raise ValueError(
+                f"Logits must have shape [num_examples, num_classes]; got {logits.shape}."
+            )
+        os.makedirs(self.directory, exist_ok=True)
+        descriptor, temporary_path = tempfile.mkstemp(
+            dir=self.directory, prefix=f".{key}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(descriptor, "wb") as f:
+                np.save(f, logits)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary_path, path)
+        except BaseException:
+            os.remove(temporary_path)
+            raise
+
+    def get_or_compute(self, teacher, inputs, key, *, verbose=1):
+        """The logits of `key`: read if stored, else computed and stored.
+
+        On a hit the teacher is not called at all.
+
+        Args:
+            teacher: A frozen `keras.Model` returning logits.
+            inputs: A batched, unshuffled dataset of teacher inputs, or of
+                `(inputs, label)` pairs as `encode` yields.
+            key: Usually `fingerprint(teacher, texts, preprocessing)`.
+            verbose: 1 shows a progress bar while computing, 0 is silent.
+
+        Returns:
+            float32 logits `[num_examples, num_classes]` in dataset order.
+
+        Example:
+
+        >>> import tempfile
+        >>> teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+        >>> inputs = tf.data.Dataset.from_tensor_slices(np.ones((10, 4))).batch(4)
+        >>> cache = TeacherLogitCache(tempfile.mkdtemp())
+        >>> cache.get_or_compute(teacher, inputs, "k", verbose=0).shape
+        (10, 2)
+        """
+        logits = self.get(key)
+        if logits is None:
+            logits = predict_logits(teacher, inputs, verbose=verbose)
+            self.put(key, logits)
+        return logits

@@ -1,0 +1,345 @@
+"""Raw `(text, label)` examples -> batched model inputs.
+
+`encode` feeds one model (teacher evaluation, baselines);
+`encode_for_distillation` feeds the `Distiller`, whose inputs are
+`{"teacher": ..., "student": ...}` or `{"student": ..., "teacher_logits": ...}`.
+Both share one pipeline, `_encode_batches`.
+
+A preprocessor is anything that maps a batch of strings to model inputs inside
+`tf.data`: a keras-hub preprocessor such as `BertTextClassifierPreprocessor`
+(a dict of `token_ids`, `padding_mask`, `segment_ids`) or a
+`keras.layers.TextVectorization` (int ids, 0 = padding).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# `sequence_length_from_data` tokenizes texts this many at a time.
+_TOKENIZE_BATCH_SIZE = 1024
+
+
+def sequence_length_from_data(
+    texts,
+    tokenize,
+    percentile=99,
+    cap=512,
+    multiple_of=8,
+    *,
+    num_special_tokens=0,
+):
+    """Picks a sequence length that covers `percentile`% of the texts.
+
+    The length is the `percentile`-th percentile of the token counts plus
+    `num_special_tokens`, rounded up to a multiple of `multiple_of` (friendly
+    to XLA and matrix units), and at most `cap`.
+
+    Args:
+        texts: A list or array of strings, e.g. from `texts_of`.
+        tokenize: A function from a list of strings to their tokens: a
+            `tf.RaggedTensor`, or one item per text that is either a sequence
+            of tokens or a token count. A keras-hub tokenizer works as is.
+        percentile: The percentile of token counts to cover, in [0, 100].
+        cap: The largest length returned, e.g. the model's maximum.
+        multiple_of: The length is rounded up to a multiple of this.
+        num_special_tokens: Tokens the preprocessor adds to every text, e.g. 2
+            for BERT's `[CLS]` and `[SEP]`.
+
+    Returns:
+        The sequence length, an int. Callers should log it.
+
+    Example:
+
+    >>> sequence_length_from_data(
+    ...     ["a good film", "bad"], lambda batch: [t.split() for t in batch]
+    ... )
+    8
+    """
+    if len(texts) == 0:
+        raise ValueError("sequence_length_from_data needs at least one text.")
+    if not 0 <= percentile <= 100:
+        raise ValueError(f"percentile must be in [0, 100], got {percentile}.")
+    counts = np.concatenate(
+        [
+            _token_counts(tokenize(list(texts[start : start + _TOKENIZE_BATCH_SIZE])))
+            for start in range(0, len(texts), _TOKENIZE_BATCH_SIZE)
+        ]
+    )
+    length = int(np.ceil(np.percentile(counts, percentile))) + num_special_tokens
+    length = -(-length // multiple_of) * multiple_of
+    return min(length, cap)
+
+
+def _token_counts(tokens):
+    if isinstance(tokens, tf.RaggedTensor):
+        return tokens.row_lengths().numpy()
+    return np.array(
+        [item if isinstance(item, (int, np.integer)) else len(item) for item in tokens]
+    )
+
+
+def build_vectorizer(train_texts, vocabulary_size=20000, sequence_length=64):
+    """A word-level `TextVectorization` adapted on the training texts only.
+
+    Texts are lowercased and stripped of punctuation, split on whitespace and
+    mapped to int ids (0 = padding, 1 = out of vocabulary), padded or
+    truncated to `sequence_length` so batches have a static shape for XLA.
+
+    Args:
+        train_texts: Training texts: a list or array of strings or a
+            `tf.data.Dataset` of scalar strings. Never validation or test
+            texts, whose words must count as unseen.
+        vocabulary_size: Vocabulary size, including padding and OOV.
+        sequence_length: Length of every output row.
+
+    Returns:
+        An adapted `keras.layers.TextVectorization`.
+
+    Example:
+
+    >>> vectorizer = build_vectorizer(["a good film", "a bad film"], sequence_length=4)
+    >>> vectorizer(["a good one"]).shape
+    TensorShape([1, 4])
+    """
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=vocabulary_size,
+        standardize="lower_and_strip_punctuation",
+        output_mode="int",
+        output_sequence_length=sequence_length,
+    )
+    if not isinstance(train_texts, tf.data.Dataset):
+        train_texts = tf.data.Dataset.from_tensor_slices(
+            tf.constant(train_texts, tf.string)
+        )
+    vectorizer.adapt(train_texts.batch(_TOKENIZE_BATCH_SIZE))
+    return vectorizer
+
+
+def encode(
+    dataset,
+    preprocessor,
+    *,
+    batch_size,
+    shuffle=False,
+    seed=0,
+    drop_remainder=False,
+    cache=True,
+    trim_padding=False,
+):
+    """Batches raw `(text, label)` examples into `(inputs, label)` for one model.
+
+    Args:
+        dataset: A `tf.data.Dataset` of `(text, label)`, as `load` returns.
+        preprocessor: Maps a batch of strings to model inputs (see the module
+            docstring).
+        batch_size: Examples per batch.
+        shuffle: Shuffle the examples every epoch, reproducibly from `seed`.
+        seed: The shuffle seed.
+        drop_remainder: Drop the last partial batch, so the batch dimension is
+            static (what XLA wants).
+        cache: Keep the encoded examples in memory, so texts are tokenized
+            once instead of every epoch.
+        trim_padding: Cut each batch to its longest sequence: keras-hub inputs
+            by `padding_mask`, int ids by trailing all-zero columns. Faster for
+            short texts, but the sequence dimension becomes dynamic, so leave
+            it off when XLA needs static shapes.
+
+    Returns:
+        A `tf.data.Dataset` of `(inputs, label)` batches.
+
+    Example:
+
+    >>> raw = tf.data.Dataset.from_tensor_slices((["a good film", "bad"], [1, 0]))
+    >>> vectorizer = build_vectorizer(["a good film", "bad"], sequence_length=4)
+    >>> ids, labels = next(iter(encode(raw, vectorizer, batch_size=2)))
+    >>> ids.shape, labels.shape
+    (TensorShape([2, 4]), TensorShape([2]))
+    """
+    return _encode_batches(
+        dataset,
+        preprocessor,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        drop_remainder=drop_remainder,
+        cache=cache,
+        trim_padding=trim_padding,
+    )
+
+
+def encode_for_distillation(
+    dataset,
+    *,
+    student_preprocessor,
+    teacher_preprocessor=None,
+    teacher_logits=None,
+    batch_size,
+    shuffle=False,
+    seed=0,
+    drop_remainder=False,
+    cache=True,
+    trim_padding=False,
+):
+    """Batches raw `(text, label)` examples into `Distiller` batches.
+
+    Give exactly one of `teacher_preprocessor` (the teacher runs on every
+    batch) or `teacher_logits` (precomputed, see `TeacherLogitCache`: much
+    faster, since the frozen teacher's outputs never change).
+
+    Args:
+        dataset: A `tf.data.Dataset` of `(text, label)`, as `load` returns.
+        student_preprocessor: Maps a batch of strings to student inputs.
+        teacher_preprocessor: Maps a batch of strings to teacher inputs.
+        teacher_logits: A float array `[num_examples, num_classes]`, row `i`
+            for example `i` of `dataset` in its order. They stay paired with
+            their examples through shuffling.
+        batch_size, shuffle, seed, drop_remainder, cache, trim_padding: As in
+            `encode`.
+
+    Returns:
+        A `tf.data.Dataset` of `(x, label)` batches where `x` is
+        `{"teacher": ..., "student": ...}` or
+        `{"student": ..., "teacher_logits": float32 [batch, num_classes]}`.
+
+    Example:
+
+    >>> raw = tf.data.Dataset.from_tensor_slices((["a good film", "bad"], [1, 0]))
+    >>> vectorizer = build_vectorizer(["a good film", "bad"], sequence_length=4)
+    >>> x, y = next(iter(encode_for_distillation(
+    ...     raw, student_preprocessor=vectorizer,
+    ...     teacher_logits=np.array([[-1.0, 1.0], [2.0, -2.0]]), batch_size=2)))
+    >>> sorted(x), x["teacher_logits"].shape
+    (['student', 'teacher_logits'], TensorShape([2, 2]))
+    """
+    if (teacher_preprocessor is None) == (teacher_logits is None):
+        raise ValueError(
+            "Pass exactly one of teacher_preprocessor (run the teacher on every "
+            "batch) or teacher_logits (precomputed); got "
+            f"{'both' if teacher_logits is not None else 'neither'}."
+        )
+    if teacher_preprocessor is not None:
+        raw = dataset
+
+        def preprocess(texts):
+            return {
+                "teacher": teacher_preprocessor(texts),
+                "student": student_preprocessor(texts),
+            }
+
+    else:
+        teacher_logits = np.asarray(teacher_logits, dtype=np.float32)
+        num_examples = _num_examples(dataset)
+        if teacher_logits.ndim != 2 or teacher_logits.shape[0] != num_examples:
+            raise ValueError(
+                "teacher_logits must have shape [num_examples, num_classes] = "
+                f"[{num_examples}, C] to match the dataset, got "
+                f"{teacher_logits.shape}."
+            )
+        # Pair each example with its logits row before any shuffling.
+        raw = tf.data.Dataset.zip(
+            dataset, tf.data.Dataset.from_tensor_slices(teacher_logits)
+        ).map(lambda example, logits: ((example[0], logits), example[1]))
+
+        def preprocess(texts_and_logits):
+            texts, logits = texts_and_logits
+            return {"student": student_preprocessor(texts), "teacher_logits": logits}
+
+    return _encode_batches(
+        raw,
+        preprocess,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        drop_remainder=drop_remainder,
+        cache=cache,
+        trim_padding=trim_padding,
+    )
+
+
+def _encode_batches(
+    dataset,
+    preprocess,
+    *,
+    batch_size,
+    shuffle,
+    seed,
+    drop_remainder,
+    cache,
+    trim_padding,
+):
+    """The one input pipeline: `(raw, label)` examples -> `(inputs, label)` batches.
+
+    Tokenizers are vectorized, so texts are encoded a batch at a time and the
+    encoded examples are cached (tokenization then runs once, not every
+    epoch). Shuffling must mix examples, not permute fixed batches, so when
+    shuffling the cached batches are split back into examples, shuffled with a
+    full buffer and re-batched. The cache comes before the shuffle, or it would
+    freeze the first epoch's order.
+    """
+    full_batches_only = drop_remainder and not shuffle
+
+    def encode_batch(raw, label):
+        inputs = preprocess(raw)
+        if full_batches_only:
+            # Tokenizers lose the static batch size that XLA needs; restore it.
+            inputs = tf.nest.map_structure(
+                lambda t: tf.ensure_shape(
+                    t, tf.TensorShape([batch_size]).concatenate(t.shape[1:])
+                ),
+                inputs,
+            )
+        return inputs, label
+
+    batches = dataset.batch(batch_size, drop_remainder=full_batches_only)
+    batches = batches.map(encode_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    if cache:
+        batches = batches.cache()
+    if shuffle:
+        num_examples = _num_examples(dataset)
+        num_batches = (
+            num_examples // batch_size if drop_remainder else -(-num_examples // batch_size)
+        )
+        batches = (
+            batches.unbatch()
+            .shuffle(num_examples, seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size, drop_remainder=drop_remainder)
+            # `unbatch` forgets the size; Keras needs it for steps and progress bars.
+            .apply(tf.data.experimental.assert_cardinality(num_batches))
+        )
+    if trim_padding:
+        batches = batches.map(
+            lambda inputs, label: (_trim_padding(inputs), label),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _num_examples(dataset):
+    """The dataset's size; counted by iterating when tf.data does not know it
+    (cheap for raw text)."""
+    cardinality = int(dataset.cardinality())
+    if cardinality == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("The dataset is infinite (repeated?); pass a finite dataset.")
+    if cardinality >= 0:
+        return cardinality
+    return int(dataset.reduce(0, lambda count, _: count + 1))
+
+
+def _trim_padding(inputs):
+    """Cuts batched model inputs to their longest real sequence.
+
+    keras-hub BERT inputs are cut by `padding_mask`; right-padded integer ids
+    (0 = padding, as from `TextVectorization`) by their longest row of
+    non-zero ids. Float tensors such as teacher logits pass through.
+    """
+    if isinstance(inputs, dict) and "padding_mask" in inputs:
+        length = tf.reduce_max(
+            tf.reduce_sum(tf.cast(inputs["padding_mask"], tf.int32), axis=1)
+        )
+        return {key: value[:, : tf.maximum(length, 1)] for key, value in inputs.items()}
+    if isinstance(inputs, dict):
+        return {key: _trim_padding(value) for key, value in inputs.items()}
+    if inputs.dtype.is_integer and inputs.shape.rank == 2:
+        length = tf.reduce_max(tf.math.count_nonzero(inputs, axis=1, dtype=tf.int32))
+        return inputs[:, : tf.maximum(length, 1)]
+    return inputs
