@@ -56,14 +56,15 @@ def test_rotten_tomatoes_splits_are_disjoint_clean_and_mixed(rotten_tomatoes):
     all_texts = [t for split in SPLITS for t in rotten_tomatoes[split][0]]
     assert len(set(all_texts)) == len(all_texts) == 12752
     assert all(text and text == text.strip() for text in all_texts)
-    # Hash order interleaves labels, so a small slice has both classes.
-    assert set(rotten_tomatoes["train"][1][:20]) == {0, 1}
+    # Every split's order mixes the labels, so its first 64 texts are a fair sample.
+    for split in SPLITS:
+        assert 0.25 < np.mean(rotten_tomatoes[split][1][:64]) < 0.75, split
 
 
 @pytest.mark.slow
 def test_rotten_tomatoes_split_is_pinned(rotten_tomatoes):
     # The split must not change between versions or machines: pin its first texts.
-    assert rotten_tomatoes["test"][0][0].startswith("If The Man from Elysian Fields")
+    assert rotten_tomatoes["test"][0][0].startswith("Gooding offers a desperately ingratiatin")
     sources._rotten_tomatoes_examples.cache_clear()
     reloaded, _ = data.load("rotten_tomatoes", "test")
     assert data.texts_of(reloaded) == rotten_tomatoes["test"][0]

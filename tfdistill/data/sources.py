@@ -201,9 +201,9 @@ def _check_no_label_names(source, label_names):
 # --- The hash split, shared by Rotten Tomatoes and single local files. ---
 
 
-def _text_hash(text):
+def _text_hash(text, salt=b""):
     """A stable 64-bit number for a text: the same on every machine and run."""
-    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    digest = hashlib.sha256(salt + text.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big")
 
 
@@ -216,7 +216,10 @@ def _split_indices(texts, labels, split):
     unique, or copies of a text could straddle a cut.
 
     Returns:
-        Indices into `texts`, ordered by hash, so labels are interleaved.
+        Indices into `texts`, ordered by a second, salted hash. Ordering by the
+        hash that made the cuts would not mix the labels: each label's cut lands
+        at a slightly different hash, so a split would open with a run of one
+        label (the first 64 validation texts were all positive).
     """
     if split not in _SPLIT_FRACTIONS:
         raise ValueError(
@@ -232,7 +235,8 @@ def _split_indices(texts, labels, split):
         stop = int(len(members) * stop_fraction)
         selected.append(members[start:stop])
     selected = np.concatenate(selected) if selected else np.array([], int)
-    return selected[np.argsort(hashes[selected], kind="stable")]
+    order = np.array([_text_hash(texts[i], salt=b"order") for i in selected], np.uint64)
+    return selected[np.argsort(order, kind="stable")]
 
 
 def _deduplicate(texts, labels):
