@@ -3,7 +3,9 @@
 The path is one-way: `load` gives raw `(text, label)` examples;
 `encode`/`encode_for_distillation` turn them into model batches; the
 `TeacherLogitCache` runs the frozen teacher once so that distillation batches
-carry its logits instead of running it every step.
+carry its logits instead of running it every step. `augment_texts` grows the
+training texts with perturbed copies for the teacher to label, replacing words
+by their `teacher_neighbours` (Tang et al. 2019).
 
 Labels are int32 class ids; `SourceInfo.class_names[id]` names them. For the
 default `"rotten_tomatoes"` source: 0 = negative (rotten), 1 = positive (fresh).
@@ -20,6 +22,11 @@ batches = data.encode(raw, vectorizer, batch_size=32, shuffle=True)
 ```
 """
 
+from tfdistill.data.augment import (
+    augment_texts,
+    embedding_neighbours,
+    teacher_neighbours,
+)
 from tfdistill.data.cache import TeacherLogitCache, fingerprint, predict_logits
 from tfdistill.data.encoders import (
     build_vectorizer,
@@ -32,12 +39,15 @@ from tfdistill.data.sources import SourceInfo, load, texts_of
 __all__ = [
     "SourceInfo",
     "TeacherLogitCache",
+    "augment_texts",
     "build_vectorizer",
+    "embedding_neighbours",
     "encode",
     "encode_for_distillation",
     "fingerprint",
     "load",
     "predict_logits",
     "sequence_length_from_data",
+    "teacher_neighbours",
     "texts_of",
 ]

@@ -11,12 +11,24 @@ A preprocessor is anything that maps a batch of strings to model inputs inside
 `keras.layers.TextVectorization` (int ids, 0 = padding).
 """
 
+import re
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 # `sequence_length_from_data` tokenizes texts this many at a time.
 _TOKENIZE_BATCH_SIZE = 1024
+
+# The word that stands for a masked-out word in augmented texts (see
+# `augment_texts`): BERT's own mask token, so a BERT teacher reads it as such.
+MASK_TOKEN = "[MASK]"
+# `TextVectorization`'s out-of-vocabulary token. `adapt` never puts it in the
+# vocabulary, so it always maps to the OOV id 1.
+_OOV_TOKEN = "[UNK]"
+# The punctuation Keras's "lower_and_strip_punctuation" removes.
+_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+_LOWERCASE_MASK = re.escape(MASK_TOKEN.lower())
 
 
 def sequence_length_from_data(
@@ -78,12 +90,49 @@ def _token_counts(tokens):
     )
 
 
+@keras.saving.register_keras_serializable(package="tfdistill")
+def lower_and_strip_punctuation_except_mask(texts):
+    """Keras's "lower_and_strip_punctuation", except that `MASK_TOKEN` becomes OOV.
+
+    Plain punctuation stripping would turn `"[MASK]"` into the real word
+    "mask". Instead it becomes a word of its own that no vocabulary holds, so
+    a `TextVectorization` maps it to the out-of-vocabulary id 1, whatever
+    texts it was adapted on (augmented ones included). The match ignores case.
+    Texts without the mask token are standardized exactly as by
+    "lower_and_strip_punctuation". Made of TensorFlow string ops and
+    registered, so it runs in `tf.data` and saves with the layer.
+
+    Args:
+        texts: A `tf.string` tensor.
+
+    Returns:
+        The standardized `tf.string` tensor, of the same shape.
+
+    Example:
+
+    >>> texts = tf.constant(["A [MASK], film!"])
+    >>> lower_and_strip_punctuation_except_mask(texts).numpy()
+    array([b'a  [UNK]  film'], dtype=object)
+    """
+    texts = tf.strings.lower(texts)
+    # RE2 has no lookahead, so the lowercased mask token is matched as an
+    # alternative and written back (`\1`), while punctuation (group 1 unmatched)
+    # is replaced by nothing.
+    texts = tf.strings.regex_replace(
+        texts, rf"({_LOWERCASE_MASK})|{_PUNCTUATION}", r"\1"
+    )
+    return tf.strings.regex_replace(texts, _LOWERCASE_MASK, f" {_OOV_TOKEN} ")
+
+
 def build_vectorizer(train_texts, vocabulary_size=20000, sequence_length=64):
     """A word-level `TextVectorization` adapted on the training texts only.
 
     Texts are lowercased and stripped of punctuation, split on whitespace and
     mapped to int ids (0 = padding, 1 = out of vocabulary), padded or
     truncated to `sequence_length` so batches have a static shape for XLA.
+    The mask token of augmented texts, `"[MASK]"`, is a word of its own that
+    maps to 1 (see `lower_and_strip_punctuation_except_mask`); loading a saved
+    vectorizer needs `tfdistill` imported, which registers that function.
 
     Args:
         train_texts: Training texts: a list or array of strings or a
@@ -103,7 +152,7 @@ def build_vectorizer(train_texts, vocabulary_size=20000, sequence_length=64):
     """
     vectorizer = keras.layers.TextVectorization(
         max_tokens=vocabulary_size,
-        standardize="lower_and_strip_punctuation",
+        standardize=lower_and_strip_punctuation_except_mask,
         output_mode="int",
         output_sequence_length=sequence_length,
     )
