@@ -31,6 +31,8 @@ setuptools.setup(
         "safetensors",
         "pyyaml",
         "matplotlib",
+        # TensorBoard logs of every training stage (tf.summary needs the package).
+        "tensorboard",
     ],
     extras_require={
         # The real Rotten Tomatoes snippets and the real MiniLM teacher ship inside

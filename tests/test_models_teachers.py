@@ -261,6 +261,8 @@ def test_packaged_minilm_loads_offline_and_lowercases():
     assert _token_ids(teacher, "Hello World") == _token_ids(teacher, "hello world")
     # keras-hub reads do_lower_case but not accent stripping: "Café" was [UNK].
     assert _token_ids(teacher, "Café") == _token_ids(teacher, "cafe") == [[7668]]
+    # Augmented texts' "[MASK]" is BERT's mask token (id 103), not "[", "mask", "]".
+    assert _token_ids(teacher, "a [MASK] film") == [[1037, 103, 2143]]
 
 
 @pytest.fixture(scope="module")

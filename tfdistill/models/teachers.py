@@ -200,6 +200,10 @@ def load_teacher(
         )
     teacher.preprocessor.sequence_length = sequence_length
     _match_uncased_vocabulary(teacher.preprocessor.tokenizer)
+    # Augmented transfer texts mark masked words with "[MASK]" (see
+    # `tfdistill.data.augment_texts`); keras-hub would otherwise split it into
+    # "[", "mask", "]" and the teacher would read the real word "mask".
+    teacher.preprocessor.tokenizer.special_tokens_in_strings = True
     return teacher
 
 

@@ -1,0 +1,118 @@
+"""How good, how big and how fast a model is: the numbers a distillation is judged by.
+
+Example:
+
+>>> import numpy as np
+>>> scores = classification_metrics(np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0]), 2)
+>>> scores["accuracy"], scores["confusion_matrix"]
+(0.75, [[2, 0], [1, 1]])
+"""
+
+import os
+import pathlib
+import time
+
+import numpy as np
+
+
+def _safe_divide(numerator, denominator):
+    # A class never predicted (or never present) scores 0, not NaN, as in scikit-learn.
+    return np.divide(
+        numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0
+    )
+
+
+def classification_metrics(labels, predictions, num_classes):
+    """Accuracy, per-class and macro precision/recall/F1, and the confusion matrix.
+
+    For two classes, `precision`, `recall` and `f1` are those of class 1 (the
+    positive class); otherwise they are the macro averages, which are always
+    reported as `macro_precision`, `macro_recall` and `macro_f1` too.
+
+    Args:
+        labels: int array `(n,)` of true class ids.
+        predictions: int array `(n,)` of predicted class ids.
+        num_classes: the number of classes.
+
+    Returns:
+        A JSON-serialisable dict. `confusion_matrix[i][j]` counts examples of class
+        `i` predicted as `j`.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    predictions = np.asarray(predictions, dtype=np.int64)
+    if labels.shape != predictions.shape:
+        raise ValueError(
+            f"labels have shape {labels.shape} but predictions {predictions.shape}."
+        )
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (labels, predictions), 1)
+    true_positives = np.diag(confusion).astype(np.float64)
+    precision = _safe_divide(true_positives, confusion.sum(axis=0))
+    recall = _safe_divide(true_positives, confusion.sum(axis=1))
+    f1 = _safe_divide(2 * precision * recall, precision + recall)
+    reported = 1 if num_classes == 2 else slice(None)
+    return {
+        "accuracy": float(true_positives.sum() / max(len(labels), 1)),
+        "precision": float(np.mean(precision[reported])),
+        "recall": float(np.mean(recall[reported])),
+        "f1": float(np.mean(f1[reported])),
+        "macro_precision": float(precision.mean()),
+        "macro_recall": float(recall.mean()),
+        "macro_f1": float(f1.mean()),
+        "confusion_matrix": confusion.tolist(),
+        "num_examples": int(len(labels)),
+    }
+
+
+def size_on_disk(path):
+    """Bytes under `path` (a file or a directory tree)."""
+    path = pathlib.Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, names in os.walk(path)
+        for name in names
+    )
+
+
+def measure_throughput(predict, texts, batch_size, *, min_seconds=2.0, warmup_batches=2):
+    """Times `predict` on batches of `texts`, after a warm-up that pays for tracing.
+
+    Batches cycle over `texts` until at least `min_seconds` have passed, so a fast and
+    a slow model are both timed over enough work to be stable.
+
+    Args:
+        predict: a function from a `tf.string` batch `(batch,)` to anything; it is run
+            to completion (its outputs are converted to NumPy).
+        texts: a list of strings.
+        batch_size: the number of texts per call.
+
+    Returns:
+        `{"batch_size", "latency_ms" (median per batch), "samples_per_second"}`.
+    """
+    import tensorflow as tf
+
+    batches = [
+        tf.constant([texts[(start + i) % len(texts)] for i in range(batch_size)])
+        for start in range(0, max(len(texts), batch_size), batch_size)
+    ]
+
+    def run(batch):
+        outputs = predict(batch)
+        tf.nest.map_structure(lambda tensor: tensor.numpy(), outputs)
+
+    for batch in batches[:warmup_batches]:
+        run(batch)
+    durations = []
+    begin = time.perf_counter()
+    while time.perf_counter() - begin < min_seconds or len(durations) < 3:
+        batch = batches[len(durations) % len(batches)]
+        start = time.perf_counter()
+        run(batch)
+        durations.append(time.perf_counter() - start)
+    return {
+        "batch_size": batch_size,
+        "latency_ms": float(np.median(durations) * 1000),
+        "samples_per_second": float(batch_size * len(durations) / sum(durations)),
+    }

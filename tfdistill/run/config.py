@@ -1,0 +1,220 @@
+"""A typed run config: one YAML or JSON file describes a whole run.
+
+Every key a user can set lives here, under the same name it has in the YAML file, and
+`--set section.key=value` overrides one of them from the command line. Unknown keys and
+values of the wrong type are rejected with the key's full dotted name, before anything
+runs.
+
+Example:
+
+>>> config = RunConfig.from_dict({"student": {"kind": "cnn"}})
+>>> config.student.kind, config.distillation.temperature
+('cnn', 2.0)
+>>> override(config, ["distillation.temperature=4"]).distillation.temperature
+4.0
+"""
+
+import dataclasses
+import json
+import pathlib
+import types
+import typing
+from typing import Optional
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config that cannot run: the message names the key or the file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the texts come from (see `tfdistill.data.load`)."""
+
+    source: str = "rotten_tomatoes"
+    text_column: str = "text"
+    label_column: str = "label"
+    label_names: Optional[list[str]] = None
+    train_split: str = "train"
+    validation_split: str = "validation"
+    test_split: str = "test"
+    # Keep only the first N examples of each split: for smoke tests and quick looks.
+    max_examples: Optional[int] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TeacherConfig:
+    """The teacher preset and its fine-tuning recipe (see `tfdistill.models`)."""
+
+    preset: str = "minilm_l6_packaged"
+    sequence_length: int = 64
+    epochs: int = 2
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    patience: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class StudentConfig:
+    """The student architecture; `sizes` go to `tfdistill.models.build_student`."""
+
+    kind: str = "bilstm"
+    sequence_length: int = 64
+    sizes: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class DistillationConfig:
+    """How the student is trained, with the teacher and (as a baseline) without."""
+
+    temperature: float = 2.0
+    alpha: float = 0.5
+    loss: str = "kl"
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    patience: int = 3
+    cache_teacher_logits: bool = True
+    baseline: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeConfig:
+    """Precision and compilation. `dtype_policy: auto` picks what the hardware runs fast."""
+
+    dtype_policy: str = "auto"
+    jit_compile: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """What to export for serving. Every model gets a SavedModel; speed is timed on it."""
+
+    tflite: bool = True
+    latency_batch_sizes: list[int] = dataclasses.field(default_factory=lambda: [1, 32])
+    # Each model is timed for at least this long per batch size.
+    latency_seconds: float = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """A whole run: data, teacher, student, distillation, runtime and export."""
+
+    name: str = "run"
+    seed: int = 42
+    output_dir: Optional[str] = None
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    teacher: TeacherConfig = dataclasses.field(default_factory=TeacherConfig)
+    student: StudentConfig = dataclasses.field(default_factory=StudentConfig)
+    distillation: DistillationConfig = dataclasses.field(default_factory=DistillationConfig)
+    runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
+    export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+
+    @classmethod
+    def from_dict(cls, values):
+        return _build(cls, values, prefix="")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+# Mappings whose keys are not fixed here: they go as keyword arguments to a builder.
+_FREE_FORM = {"student.sizes"}
+
+_CHOICES = {
+    "runtime.dtype_policy": ("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+    "distillation.loss": ("kl", "cross_entropy", "mse"),
+}
+
+
+def _check_value(key, annotation, value):
+    """Returns `value` converted to `annotation`, or raises ConfigError naming `key`."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        (inner,) = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return _check_value(key, inner, value)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list, got {value!r}.")
+        (inner,) = typing.get_args(annotation)
+        return [_check_value(f"{key}[{i}]", inner, item) for i, item in enumerate(value)]
+    expected = origin or annotation
+    # bool is a subclass of int: `epochs: true` must not pass as 1.
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+        raise ConfigError(
+            f"{key} must be of type {expected.__name__}, got {value!r} "
+            f"({type(value).__name__})."
+        )
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise ConfigError(f"{key} must be one of {list(_CHOICES[key])}, got {value!r}.")
+    return value
+
+
+def _build(cls, values, prefix):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'the config'} must be a mapping, got {values!r}.")
+    hints = typing.get_type_hints(cls)
+    fields = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {prefix}{unknown[0]!s} (valid keys here: {sorted(fields)})."
+        )
+    kwargs = {}
+    for name, value in values.items():
+        annotation = hints[name]
+        if dataclasses.is_dataclass(annotation):
+            kwargs[name] = _build(annotation, value, prefix=f"{prefix}{name}.")
+        else:
+            kwargs[name] = _check_value(prefix + name, annotation, value)
+    return cls(**kwargs)
+
+
+def load(path):
+    """Reads a YAML or JSON run config from `path` into a `RunConfig`.
+
+    Example:
+
+    ```python
+    config = load("configs/smoke.yaml")
+    ```
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path} is not valid {path.suffix[1:].upper()}: {error}") from None
+    return RunConfig.from_dict(values or {})
+
+
+def override(config, assignments):
+    """Returns `config` with each `"section.key=value"` of `assignments` applied.
+
+    Values are parsed as YAML scalars, so `4`, `4.0`, `true` and `[1, 32]` keep their
+    types, and are checked like the file's own.
+    """
+    values = config.to_dict()
+    for assignment in assignments:
+        key, separator, raw_value = assignment.partition("=")
+        if not separator:
+            raise ConfigError(f"--set takes key=value, got {assignment!r}.")
+        *parents, leaf = key.strip().split(".")
+        node = values
+        for depth, part in enumerate(parents):
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(f"unknown config key {'.'.join(parents[: depth + 1])}.")
+            node = node[part]
+        if leaf not in node and ".".join(parents) not in _FREE_FORM:
+            raise ConfigError(f"unknown config key {key.strip()}.")
+        node[leaf] = yaml.safe_load(raw_value)
+    return RunConfig.from_dict(values)

@@ -1,0 +1,157 @@
+"""What a run tells its user: `metrics.json`, `report.md`, plots and the final table."""
+
+import json
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")  # Plots are files; no display is needed or wanted.
+import matplotlib.pyplot as plt  # noqa: E402
+
+TEACHER = "teacher"
+
+
+def _speed_at(scores, batch_size):
+    for entry in scores["speed"]:
+        if entry["batch_size"] == batch_size:
+            return entry
+    return scores["speed"][-1]
+
+
+def summarize(config, policy, class_names, results):
+    """The content of `metrics.json`: every model's scores, plus ratios to the teacher.
+
+    For each student: `retention` (its accuracy ÷ the teacher's), `smaller` (teacher
+    parameters ÷ its parameters) and `faster` (its throughput ÷ the teacher's, at the
+    largest timed batch size); for each distilled student, `gain_over_baseline` in
+    accuracy points.
+    """
+    teacher = results[TEACHER]
+    largest_batch = max(config.export.latency_batch_sizes)
+    teacher_speed = _speed_at(teacher, largest_batch)["samples_per_second"]
+    for name, scores in results.items():
+        if name == TEACHER:
+            continue
+        scores["retention"] = scores["accuracy"] / teacher["accuracy"]
+        scores["smaller"] = teacher["parameters"] / scores["parameters"]
+        scores["faster"] = _speed_at(scores, largest_batch)["samples_per_second"] / teacher_speed
+        baseline = results.get(name.replace("_distilled", "_baseline"))
+        if name.endswith("_distilled") and baseline is not None:
+            scores["gain_over_baseline"] = 100 * (scores["accuracy"] - baseline["accuracy"])
+    return {
+        "name": config.name,
+        "dtype_policy": policy,
+        "class_names": list(class_names),
+        "teacher_preset": config.teacher.preset,
+        "student_kind": config.student.kind,
+        "timed_batch_size": largest_batch,
+        "models": results,
+    }
+
+
+def format_table(summary):
+    """The final table: accuracy, F1, size and speed of every model, with ratios."""
+    batch_size = summary["timed_batch_size"]
+    header = (
+        f"{'model':<22}{'accuracy':>9}{'F1':>7}{'params':>12}{'MB':>8}"
+        f"{'ms@1':>8}{f'samples/s@{batch_size}':>16}{'retention':>11}{'smaller':>9}{'faster':>8}"
+    )
+    lines = [header, "-" * len(header)]
+    for name, scores in summary["models"].items():
+        single = _speed_at(scores, 1)["latency_ms"]
+        ratios = (
+            f"{scores['retention']:>10.1%}{scores['smaller']:>8.1f}x{scores['faster']:>7.1f}x"
+            if name != TEACHER
+            else f"{'-':>11}{'-':>9}{'-':>8}"
+        )
+        lines.append(
+            f"{name:<22}{scores['accuracy']:>9.2%}{scores['f1']:>7.3f}{scores['parameters']:>12,}"
+            f"{scores['savedmodel_bytes'] / 1e6:>8.1f}{single:>8.2f}"
+            f"{_speed_at(scores, batch_size)['samples_per_second']:>16,.0f}{ratios}"
+        )
+    gains = [
+        f"{name}: {scores['gain_over_baseline']:+.2f} accuracy points over its baseline"
+        for name, scores in summary["models"].items()
+        if "gain_over_baseline" in scores
+    ]
+    return "\n".join(lines + gains)
+
+
+def _plot_learning_curves(histories, path):
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, history in histories.items():
+        for axis, metric in zip(axes, ("accuracy", "loss")):
+            for prefix, style in (("", "-"), ("val_", "--")):
+                values = history.get(prefix + metric)
+                if values:
+                    epochs = range(1, len(values) + 1)
+                    axis.plot(epochs, values, style, marker="o", label=f"{name} {prefix or 'train_'}{metric}")
+    for axis, metric in zip(axes, ("accuracy", "loss")):
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        axis.legend(fontsize=7)
+        axis.grid(alpha=0.3)
+    figure.suptitle("Learning curves (distillation 'loss' mixes hard and soft terms)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _plot_tradeoff(summary, path):
+    batch_size = summary["timed_batch_size"]
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, scores in summary["models"].items():
+        accuracy = 100 * scores["accuracy"]
+        points = (
+            (axes[0], 1000 / _speed_at(scores, batch_size)["samples_per_second"]),
+            (axes[1], scores["parameters"] / 1e6),
+        )
+        for axis, x in points:
+            axis.scatter(x, accuracy, s=60)
+            axis.annotate(name, (x, accuracy), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    axes[0].set_xlabel(f"CPU latency per example at batch {batch_size} (ms, log)")
+    axes[1].set_xlabel("parameters (millions, log)")
+    for axis in axes:
+        axis.set_xscale("log")
+        axis.set_ylabel("test accuracy (%)")
+        axis.grid(alpha=0.3)
+    figure.suptitle("Accuracy against speed and size")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _markdown(summary):
+    lines = [
+        f"# Run report: {summary['name']}",
+        "",
+        f"Teacher `{summary['teacher_preset']}`, student `{summary['student_kind']}`, "
+        f"dtype policy `{summary['dtype_policy']}`. Speeds are measured through the "
+        "exported SavedModels on raw strings, on this machine's CPU.",
+        "",
+        "```",
+        format_table(summary),
+        "```",
+        "",
+        "## Confusion matrices (rows: true class, columns: predicted)",
+        "",
+    ]
+    names = summary["class_names"]
+    for name, scores in summary["models"].items():
+        lines += [f"**{name}**", "", "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        lines += [
+            f"| {names[i]} | " + " | ".join(str(count) for count in row) + " |"
+            for i, row in enumerate(scores["confusion_matrix"])
+        ]
+        lines.append("")
+    lines += ["## Plots", "", "![learning curves](learning_curves.png)", "", "![trade-off](tradeoff.png)", ""]
+    return "\n".join(lines)
+
+
+def write(run_dir, summary, histories):
+    """Writes `metrics.json`, `report.md`, `learning_curves.png` and `tradeoff.png`."""
+    run_dir = pathlib.Path(run_dir)
+    (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    _plot_learning_curves(histories, run_dir / "learning_curves.png")
+    _plot_tradeoff(summary, run_dir / "tradeoff.png")
+    (run_dir / "report.md").write_text(_markdown(summary), encoding="utf-8")
