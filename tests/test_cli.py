@@ -60,7 +60,7 @@ def test_smoke_run_writes_every_artifact_and_prints_the_table(smoke_run):
         assert sum(map(sum, scores["confusion_matrix"])) == 64
         assert [speed["batch_size"] for speed in scores["speed"]] == [1, 8]
     assert "retention" in result.stdout and "bilstm_distilled" in result.stdout
-    assert "dtype policy: float32" in result.stdout
+    assert "dtype policies: teacher float32, bilstm_distilled float32" in result.stdout
 
 
 @pytest.mark.slow

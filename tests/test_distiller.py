@@ -311,3 +311,21 @@ def test_batches_missing_what_they_need_are_rejected(teacher_present, batch, mes
     with pytest.raises(ValueError, match=message):
         distiller.fit(batch, y, epochs=1, verbose=0)
     assert_weights_identical(before, distiller.student)
+
+
+def test_examples_without_gold_label_learn_from_the_teacher_only():
+    """Label -1 (an augmented text): no hard-label loss, not counted by weighted metrics."""
+    teacher, student = dense_model(), dense_model()
+    x, y = toy_data(n=16)
+    unlabelled = np.where(np.arange(16) < 8, y, -1)
+    distiller = tfdistill.Distiller(teacher, student, alpha=0.5)
+    # Keras's `metrics` ignore sample weights by design; `weighted_metrics` use them.
+    distiller.compile(optimizer="adam", weighted_metrics=["accuracy"])
+    got = distiller.evaluate(x, unlabelled, batch_size=16, return_dict=True, verbose=0)
+    full = distiller.evaluate(x, y, batch_size=16, return_dict=True, verbose=0)
+    first_half = distiller.evaluate(x[:8], y[:8], batch_size=8, return_dict=True, verbose=0)
+
+    # The hard-label term sums over the labelled half but averages over the batch.
+    np.testing.assert_allclose(got["student_loss"], first_half["student_loss"] / 2, rtol=1e-5)
+    np.testing.assert_allclose(got["distillation_loss"], full["distillation_loss"], rtol=1e-6)
+    np.testing.assert_allclose(got["accuracy"], first_half["accuracy"], rtol=1e-6)

@@ -109,3 +109,11 @@ def test_hard_label_cross_entropy_sparse_and_one_hot_agree(logits):
 def test_get_rejects_unknown_names_listing_valid_ones():
     with pytest.raises(ValueError, match=r"'kl'.*'mse'"):
         losses.get("kullback")
+
+
+def test_hard_label_cross_entropy_is_zero_without_a_gold_label(logits):
+    _, student = logits
+    labels = np.where(np.arange(16) % 2 == 0, np.arange(16) % 5, -1)
+    got = keras.ops.convert_to_numpy(losses.hard_label_cross_entropy(labels, student))
+    expected = -_np_log_softmax(student.astype(np.float64))[np.arange(16), np.maximum(labels, 0)]
+    np.testing.assert_allclose(got, np.where(labels >= 0, expected, 0.0), atol=1e-5)

@@ -40,7 +40,7 @@ def main(argv):
     print()
     print(report.format_table(summary))
     print()
-    print(f"dtype policy: {summary['dtype_policy']}")
+    print(report.describe_policies(summary))
     print(f"report:       {os.path.join(output_dir, 'report.md')}")
     for name, scores in summary["models"].items():
         print(f"SavedModel:   {os.path.join(output_dir, scores['savedmodel'])}  ({name})")

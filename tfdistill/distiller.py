@@ -42,7 +42,10 @@ class Distiller(keras.Model):
     under any dtype policy, and under `mixed_float16` the loss is scaled by the
     optimizer's `LossScaleOptimizer` (which `compile` adds for the student's policy).
 
-    A batch is `(x, y)` or `(x, y, sample_weight)`, where `x` is one of:
+    A batch is `(x, y)` or `(x, y, sample_weight)`. A label of -1 marks an example
+    with no gold label (an augmented transfer text): it learns from the teacher only,
+    and metrics compiled as `weighted_metrics` skip it (Keras's plain `metrics` ignore
+    weights by design). `x` is one of:
 
     - one input that both models take (e.g. BERT teacher and BERT student sharing a
       tokenizer);
@@ -207,7 +210,14 @@ class Distiller(keras.Model):
         self.distillation_loss_tracker.update_state(
             distillation_loss, sample_weight=batch_size
         )
-        return self.compute_metrics(x, y, student_logits, sample_weight=sample_weight)
+        # Examples without a gold label (label -1) have nothing to be accurate about;
+        # `weighted_metrics` honour this weight, plain `metrics` ignore it.
+        metric_weight = losses.has_gold_label(y, student_logits)
+        if sample_weight is not None:
+            metric_weight = metric_weight * ops.cast(
+                ops.reshape(sample_weight, ops.shape(metric_weight)), "float32"
+            )
+        return self.compute_metrics(x, y, student_logits, sample_weight=metric_weight)
 
     def train_step(self, data):
         data = keras.utils.unpack_x_y_sample_weight(data)

@@ -26,6 +26,7 @@ import tempfile
 
 import keras
 import tensorflow as tf
+from tensorflow.python.framework import convert_to_constants
 
 SERVING_SIGNATURE = "serving_default"
 
@@ -81,7 +82,10 @@ def export_savedmodel(model, preprocessor, path, class_names):
         # not built until it first runs.
         preprocessor(tf.constant([""]))
         archive = keras.export.ExportArchive()
-        archive.track(model)
+        # The preprocessor is tracked for its lookup tables. The model is not: the
+        # endpoint captures its weights anyway, and tracking it too makes Keras 3.15
+        # save every weight twice (its Keras variables and the captured tf.Variables),
+        # doubling the SavedModel.
         archive.track(preprocessor)
         archive.add_endpoint(SERVING_SIGNATURE, serve)
         archive.write_out(tmp_path, verbose=False)
@@ -132,9 +136,12 @@ def export_tflite(model, path):
         structured = tf.nest.pack_sequence_as(model.input, list(inputs))
         return model(structured, training=False)
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [logits.get_concrete_function()], model
+    # Weights become constants first: TFLite cannot read resource variables inside
+    # the while loop of a recurrent layer (the file converts, then fails to run).
+    frozen = convert_to_constants.convert_variables_to_constants_v2(
+        logits.get_concrete_function()
     )
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
         flatbuffer = converter.convert()

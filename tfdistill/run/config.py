@@ -67,6 +67,24 @@ class StudentConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Transfer-set augmentation (Tang et al. 2019): new texts that the teacher labels.
+
+    Each training text gets `factor` variants: words masked, words replaced by one of
+    their `neighbours` nearest words in the teacher's embedding space, or the text cut
+    to an n-gram (see `tfdistill.data.augment_texts`). They carry no gold label, so
+    they teach through the distillation loss alone. `factor: 0` turns it off.
+    """
+
+    factor: int = 0
+    mask_probability: float = 0.1
+    replace_probability: float = 0.1
+    ngram_probability: float = 0.25
+    max_ngram: int = 5
+    neighbours: int = 10
+
+
+@dataclasses.dataclass(frozen=True)
 class DistillationConfig:
     """How the student is trained, with the teacher and (as a baseline) without."""
 
@@ -79,13 +97,19 @@ class DistillationConfig:
     patience: int = 3
     cache_teacher_logits: bool = True
     baseline: bool = True
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
 
 
 @dataclasses.dataclass(frozen=True)
 class RuntimeConfig:
-    """Precision and compilation. `dtype_policy: auto` picks what the hardware runs fast."""
+    """Precision and compilation; `auto` picks what the hardware runs fast.
+
+    `dtype_policy` is the teacher's (fine-tuning and logits, where most of the time
+    goes); `student_dtype_policy` the students'. See `tfdistill.run.precision`.
+    """
 
     dtype_policy: str = "auto"
+    student_dtype_policy: str = "auto"
     jit_compile: bool = False
 
 
@@ -124,8 +148,10 @@ class RunConfig:
 # Mappings whose keys are not fixed here: they go as keyword arguments to a builder.
 _FREE_FORM = {"student.sizes"}
 
+_POLICIES = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 _CHOICES = {
-    "runtime.dtype_policy": ("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+    "runtime.dtype_policy": _POLICIES,
+    "runtime.student_dtype_policy": _POLICIES,
     "distillation.loss": ("kl", "cross_entropy", "mse"),
 }
 

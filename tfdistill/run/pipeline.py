@@ -18,6 +18,7 @@ print(summary["models"]["bilstm_distilled"]["accuracy"])
 """
 
 import dataclasses
+import functools
 import json
 import os
 import pathlib
@@ -36,10 +37,13 @@ from tfdistill import models
 from tfdistill.distiller import Distiller
 from tfdistill.run import report
 from tfdistill.run.config import ConfigError
+from tfdistill.run.precision import dtype_policy
 from tfdistill.run.precision import resolve_dtype_policy
 from tfdistill.run.report import TEACHER
 
 PARTIAL_SUFFIX = ".partial"
+# The label of a transfer text that only the teacher labels (see `Distiller`).
+NO_GOLD_LABEL = -1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,62 +118,108 @@ def _callbacks(run_dir, name, patience):
 
 
 class _Run:
-    """The state of one run: its config, directory, data and teacher."""
+    """The state of one run: its config, directory, data and the histories so far."""
 
     def __init__(self, config, run_dir):
         self.config = config
         self.run_dir = run_dir
-        self.policy = resolve_dtype_policy(config.runtime.dtype_policy)
+        self.teacher_policy = resolve_dtype_policy(config.runtime.dtype_policy)
+        self.student_policy = resolve_dtype_policy(
+            config.runtime.student_dtype_policy, recurrent=config.student.kind == "bilstm"
+        )
         self.splits = {}
-        self.class_names = None
         for role in ("train", "validation", "test"):
             split_name = getattr(config.data, f"{role}_split")
             self.splits[role], info = _load_split(config, split_name)
-            self.class_names = list(info.class_names)
+        self.class_names = list(info.class_names)
         self.histories = {}
 
-    # Stage 1-2: the pretrained teacher, fine-tuned on the task, then frozen.
+    # Stages 1-2: the pretrained teacher, fine-tuned on the task, then frozen.
     def teacher(self):
         config, teacher_dir = self.config.teacher, self.run_dir / TEACHER
         num_classes = len(self.class_names)
-        if teacher_dir.exists():
-            logging.info("Reusing the fine-tuned teacher in %s", teacher_dir)
+        with dtype_policy(self.teacher_policy):
+            if not teacher_dir.exists():
+                self._finetune_teacher(teacher_dir)
+            else:
+                logging.info("Reusing the fine-tuned teacher in %s", teacher_dir)
+            # Always the saved teacher, so what the students learn from is what was
+            # saved, and the fine-tuning optimizer is gone.
             teacher = models.load_teacher(
                 str(teacher_dir), num_classes, sequence_length=config.sequence_length
             )
-        else:
-            teacher = models.load_teacher(
-                config.preset, num_classes, sequence_length=config.sequence_length
-            )
-            train = self.splits["train"].dataset().shuffle(
-                len(self.splits["train"].texts), seed=self.config.seed
-            )
-            tmp_dir = self.run_dir / f".{TEACHER}.tmp"
-            shutil.rmtree(tmp_dir, ignore_errors=True)
-            history = models.finetune_teacher(
-                teacher,
-                train.batch(config.batch_size),
-                self.splits["validation"].dataset().batch(config.batch_size),
-                epochs=config.epochs,
-                learning_rate=config.learning_rate,
-                warmup_fraction=config.warmup_fraction,
-                weight_decay=config.weight_decay,
-                patience=config.patience,
-                save_dir=str(tmp_dir),
-                callbacks=[keras.callbacks.TensorBoard(str(self.run_dir / "tensorboard" / TEACHER))],
-                jit_compile=self.config.runtime.jit_compile,
-            )
-            _write_json(tmp_dir / "history.json", history.history)
-            os.replace(tmp_dir, teacher_dir)
         self.histories[TEACHER] = json.loads((teacher_dir / "history.json").read_text())
         return models.freeze(teacher)
 
-    # Stage 3a: the teacher's logits, computed once per split and kept on disk.
-    def teacher_logits(self, teacher, role):
-        split = self.splits[role]
-        inputs = data.encode(
-            split.dataset(), teacher.preprocessor, batch_size=self.config.teacher.batch_size, cache=False
+    def _finetune_teacher(self, teacher_dir):
+        config = self.config.teacher
+        teacher = models.load_teacher(
+            config.preset, len(self.class_names), sequence_length=config.sequence_length
         )
+        train = self.splits["train"]
+        tmp_dir = self.run_dir / f".{TEACHER}.tmp"
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        logging.info("Fine-tuning the teacher %s (%s)", config.preset, self.teacher_policy)
+        history = models.finetune_teacher(
+            teacher,
+            train.dataset().shuffle(len(train.texts), seed=self.config.seed).batch(config.batch_size),
+            self.splits["validation"].dataset().batch(config.batch_size),
+            epochs=config.epochs,
+            learning_rate=config.learning_rate,
+            warmup_fraction=config.warmup_fraction,
+            weight_decay=config.weight_decay,
+            patience=config.patience,
+            save_dir=str(tmp_dir),
+            callbacks=[keras.callbacks.TensorBoard(str(self.run_dir / "tensorboard" / TEACHER))],
+            jit_compile=self.config.runtime.jit_compile,
+        )
+        _write_json(tmp_dir / "history.json", history.history)
+        os.replace(tmp_dir, teacher_dir)
+
+    # Stage 3a: the transfer set, and the teacher's logits on it, computed once.
+    def transfer_set(self, teacher):
+        """The distilled student's training set, and the teacher's logits on it.
+
+        Returns `(transfer, transfer_logits, validation_logits)`: the training split
+        plus any augmented texts, and the teacher's logits on it and on the validation
+        split; both logits are None when `cache_teacher_logits` is off (the teacher
+        then runs on every batch).
+        """
+        config = self.config.distillation
+        parts = {"train": self.splits["train"]}
+        if config.augment.factor > 0:
+            parts["augmented"] = self._augmented_split(teacher)
+        transfer = _concatenate(*parts.values())
+        if not config.cache_teacher_logits:
+            return transfer, None, None
+        transfer_logits = np.concatenate(
+            [self.teacher_logits(teacher, split, name) for name, split in parts.items()]
+        )
+        validation = self.teacher_logits(teacher, self.splits["validation"], "validation")
+        return transfer, transfer_logits, validation
+
+    def _augmented_split(self, teacher):
+        """Augmented variants of the training texts, labelled -1 (no gold label)."""
+        augment = self.config.distillation.augment
+        neighbours = (
+            data.teacher_neighbours(teacher, k=augment.neighbours)
+            if augment.replace_probability > 0
+            else None
+        )
+        texts = data.augment_texts(
+            self.splits["train"].texts,
+            factor=augment.factor,
+            seed=self.config.seed,
+            mask_probability=augment.mask_probability,
+            replace_probability=augment.replace_probability,
+            ngram_probability=augment.ngram_probability,
+            max_ngram=augment.max_ngram,
+            neighbours=neighbours,
+        )
+        logging.info("Augmented transfer set: %d new texts", len(texts))
+        return Split(texts, np.full(len(texts), NO_GOLD_LABEL, dtype=np.int32))
+
+    def teacher_logits(self, teacher, split, name):
         tokenizer = teacher.preprocessor.tokenizer
         preprocessing = {
             "sequence_length": teacher.preprocessor.sequence_length,
@@ -177,89 +227,80 @@ class _Run:
             "lowercase": tokenizer.lowercase,
             "strip_accents": tokenizer.strip_accents,
             "special_tokens_in_strings": tokenizer.special_tokens_in_strings,
-            "policy": self.policy,
+            "policy": self.teacher_policy,
         }
         key = data.fingerprint(teacher, split.texts, preprocessing)
-        cache = data.TeacherLogitCache(self.run_dir / "cache")
-        logging.info("Teacher logits for %s (%d texts)", role, len(split.texts))
-        return cache.get_or_compute(teacher, inputs, key)
-
-    def _build_student(self, teacher):
-        config = self.config.student
-        # The same seed before each build: distilled and baseline start identical.
-        keras.utils.set_random_seed(self.config.seed)
-        return models.build_student(
-            config.kind,
-            len(self.class_names),
-            teacher=teacher,
-            train_texts=self.splits["train"].texts,
-            sequence_length=config.sequence_length,
-            **config.sizes,
+        inputs = data.encode(
+            split.dataset(),
+            teacher.preprocessor,
+            batch_size=self.config.teacher.batch_size,
+            cache=False,
+            trim_padding=True,
         )
-
-    def _encode(self, role, student, **kwargs):
-        return data.encode(
-            self.splits[role].dataset(),
-            student.preprocessor,
-            batch_size=self.config.distillation.batch_size,
-            **kwargs,
-        )
-
-    def _distillation_batches(self, role, student, teacher, logits, **kwargs):
-        teacher_input = (
-            {"teacher_logits": logits[role]}
-            if logits
-            else {"teacher_preprocessor": teacher.preprocessor}
-        )
-        return data.encode_for_distillation(
-            self.splits[role].dataset(),
-            student_preprocessor=student.preprocessor,
-            batch_size=self.config.distillation.batch_size,
-            **teacher_input,
-            **kwargs,
-        )
+        logging.info("Teacher logits for %s (%d texts)", name, len(split.texts))
+        return data.TeacherLogitCache(self.run_dir / "cache").get_or_compute(teacher, inputs, key)
 
     # Stage 3b: the student, with the teacher (distilled) or without it (baseline).
-    def student(self, variant, teacher, logits):
+    def student(self, variant, teacher, transfer, transfer_logits, validation_logits):
+        """Trains (or reloads) one student and returns `(name, Student)`.
+
+        `transfer` is the distilled student's training set (the training split plus
+        any augmented texts); `transfer_logits` and `validation_logits` are the
+        teacher's logits on it and on the validation split, or None to run the
+        teacher on every batch.
+        """
         config = self.config.distillation
         name = f"{self.config.student.kind}_{variant}"
         student_dir = self.run_dir / "students" / name
-        student = self._build_student(teacher)
         model_path = student_dir / "model.keras"
+        with dtype_policy(self.student_policy):
+            # The same seed before each build: distilled and baseline start identical.
+            keras.utils.set_random_seed(self.config.seed)
+            student = models.build_student(
+                self.config.student.kind,
+                len(self.class_names),
+                teacher=teacher,
+                train_texts=self.splits["train"].texts,
+                sequence_length=self.config.student.sequence_length,
+                **self.config.student.sizes,
+            )
         if model_path.exists():
             logging.info("Reusing the trained student in %s", student_dir)
-            student = dataclasses.replace(student, model=keras.models.load_model(model_path))
             self.histories[name] = json.loads((student_dir / "history.json").read_text())
-            return name, student
-        optimizer = keras.optimizers.Adam(config.learning_rate)
-        train_options = {"shuffle": True, "seed": self.config.seed}
+            return name, dataclasses.replace(student, model=keras.models.load_model(model_path))
+
+        batches = functools.partial(
+            self._batches, student, teacher if transfer_logits is None else None
+        )
         if variant == "distilled":
             trainer = Distiller(
-                None if logits else teacher,
+                None if transfer_logits is not None else teacher,
                 student.model,
                 temperature=config.temperature,
                 alpha=config.alpha,
                 distillation_loss=config.loss,
             )
-            trainer.compile(optimizer, metrics=["accuracy"], jit_compile=self.config.runtime.jit_compile)
-            train = self._distillation_batches("train", student, teacher, logits, **train_options)
-            validation = self._distillation_batches("validation", student, teacher, logits)
+            train = batches(transfer, transfer_logits, shuffle=True)
+            validation = batches(self.splits["validation"], validation_logits)
+            loss = None
         else:
             trainer = student.model
-            trainer.compile(
-                optimizer,
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"],
-                jit_compile=self.config.runtime.jit_compile,
-            )
-            train = self._encode("train", student, **train_options)
-            validation = self._encode("validation", student)
-        logging.info("Training %s", name)
+            train = batches(self.splits["train"], shuffle=True)
+            validation = batches(self.splits["validation"])
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        trainer.compile(
+            keras.optimizers.Adam(config.learning_rate),
+            loss=loss,
+            weighted_metrics=["accuracy"],
+            jit_compile=self.config.runtime.jit_compile,
+        )
+        logging.info("Training %s (%s)", name, self.student_policy)
         history = trainer.fit(
             train,
             validation_data=validation,
             epochs=config.epochs,
             callbacks=_callbacks(self.run_dir, name, config.patience),
+            shuffle=False,  # The dataset shuffles itself, reproducibly from the seed.
             verbose=2,
         )
         student_dir.mkdir(parents=True, exist_ok=True)
@@ -267,6 +308,23 @@ class _Run:
         student.model.save(model_path)
         self.histories[name] = history.history
         return name, student
+
+    def _batches(self, student, live_teacher, split, teacher_logits=None, shuffle=False):
+        """Batches of `split` for a student: plain, with the live teacher, or with logits."""
+        options = {
+            "batch_size": self.config.distillation.batch_size,
+            "shuffle": shuffle,
+            "seed": self.config.seed,
+        }
+        if teacher_logits is not None:
+            options["teacher_logits"] = teacher_logits
+        elif live_teacher is not None:
+            options["teacher_preprocessor"] = live_teacher.preprocessor
+        else:
+            return data.encode(split.dataset(), student.preprocessor, **options)
+        return data.encode_for_distillation(
+            split.dataset(), student_preprocessor=student.preprocessor, **options
+        )
 
     # Stage 4: evaluation, export and timing.
     def evaluate(self, name, model, preprocessor, test_logits=None):
@@ -284,6 +342,7 @@ class _Run:
         )
         scores.update(
             {
+                "dtype_policy": model.dtype_policy.name,
                 "parameters": int(model.count_params()),
                 "savedmodel": os.path.relpath(savedmodel, self.run_dir),
                 "savedmodel_bytes": evaluation.size_on_disk(savedmodel),
@@ -314,6 +373,13 @@ class _Run:
         return {"exported": True, "path": os.path.relpath(path, self.run_dir), "bytes": path.stat().st_size}
 
 
+def _concatenate(*splits):
+    return Split(
+        [text for split in splits for text in split.texts],
+        np.concatenate([split.labels for split in splits]),
+    )
+
+
 def run(config, output_dir=None):
     """Runs every stage of `config` into `output_dir` and returns the metrics summary.
 
@@ -335,22 +401,16 @@ def run(config, output_dir=None):
 
     keras.utils.set_random_seed(config.seed)
     state = _Run(config, partial)
-    keras.config.set_dtype_policy(state.policy)
-    logging.info("dtype policy: %s", state.policy)
-    try:
-        teacher = state.teacher()
-        logits = {}
-        if config.distillation.cache_teacher_logits:
-            logits = {role: state.teacher_logits(teacher, role) for role in ("train", "validation")}
-        test_logits = state.teacher_logits(teacher, "test")
-        results = {TEACHER: state.evaluate(TEACHER, teacher, teacher.preprocessor, test_logits)}
-        variants = ("distilled", "baseline") if config.distillation.baseline else ("distilled",)
-        for variant in variants:
-            name, student = state.student(variant, teacher, logits)
-            results[name] = state.evaluate(name, student.model, student.preprocessor)
-    finally:
-        keras.config.set_dtype_policy("float32")
-    summary = report.summarize(config, state.policy, state.class_names, results)
+    logging.info("dtype policies: teacher %s, students %s", state.teacher_policy, state.student_policy)
+    teacher = state.teacher()
+    transfer, transfer_logits, validation_logits = state.transfer_set(teacher)
+    test_logits = state.teacher_logits(teacher, state.splits["test"], "test")
+    results = {TEACHER: state.evaluate(TEACHER, teacher, teacher.preprocessor, test_logits)}
+    variants = ("distilled", "baseline") if config.distillation.baseline else ("distilled",)
+    for variant in variants:
+        name, student = state.student(variant, teacher, transfer, transfer_logits, validation_logits)
+        results[name] = state.evaluate(name, student.model, student.preprocessor)
+    summary = report.summarize(config, state.class_names, results)
     report.write(partial, summary, state.histories)
     os.replace(partial, output_dir)
     return summary

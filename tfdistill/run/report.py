@@ -18,7 +18,7 @@ def _speed_at(scores, batch_size):
     return scores["speed"][-1]
 
 
-def summarize(config, policy, class_names, results):
+def summarize(config, class_names, results):
     """The content of `metrics.json`: every model's scores, plus ratios to the teacher.
 
     For each student: `retention` (its accuracy ÷ the teacher's), `smaller` (teacher
@@ -40,7 +40,6 @@ def summarize(config, policy, class_names, results):
             scores["gain_over_baseline"] = 100 * (scores["accuracy"] - baseline["accuracy"])
     return {
         "name": config.name,
-        "dtype_policy": policy,
         "class_names": list(class_names),
         "teacher_preset": config.teacher.preset,
         "student_kind": config.student.kind,
@@ -75,6 +74,14 @@ def format_table(summary):
         if "gain_over_baseline" in scores
     ]
     return "\n".join(lines + gains)
+
+
+def describe_policies(summary):
+    """E.g. "dtype policies: teacher mixed_bfloat16, bilstm_distilled float32"."""
+    policies = ", ".join(
+        f"{name} {scores['dtype_policy']}" for name, scores in summary["models"].items()
+    )
+    return f"dtype policies: {policies}"
 
 
 def _plot_learning_curves(histories, path):
@@ -125,9 +132,9 @@ def _markdown(summary):
     lines = [
         f"# Run report: {summary['name']}",
         "",
-        f"Teacher `{summary['teacher_preset']}`, student `{summary['student_kind']}`, "
-        f"dtype policy `{summary['dtype_policy']}`. Speeds are measured through the "
-        "exported SavedModels on raw strings, on this machine's CPU.",
+        f"Teacher `{summary['teacher_preset']}`, student `{summary['student_kind']}`; "
+        f"{describe_policies(summary)}. Speeds are measured through the exported "
+        "SavedModels on raw strings, on this machine's CPU.",
         "",
         "```",
         format_table(summary),
