@@ -19,6 +19,7 @@ from tfdistill import evaluation
 from tfdistill import export
 from tfdistill import losses
 from tfdistill import models
+from tfdistill import schedules
 from tfdistill.distiller import Distiller
 
-__all__ = ["Distiller", "data", "evaluation", "export", "losses", "models"]
+__all__ = ["Distiller", "data", "evaluation", "export", "losses", "models", "schedules"]

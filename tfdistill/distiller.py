@@ -1,11 +1,15 @@
 """`Distiller`: a `keras.Model` that trains a student on a frozen teacher's soft labels."""
 
+import collections
+
 import keras
+import keras_hub
 import tensorflow as tf
 from absl import logging
 from keras import ops
 
 from tfdistill import losses
+from tfdistill.models import features
 
 # Keys of a dict batch that route inputs to the two models. Any other dict is taken to
 # be one input shared by both (e.g. the {"token_ids", "padding_mask", ...} of a BERT).
@@ -13,6 +17,51 @@ STUDENT_KEY = "student"
 TEACHER_KEY = "teacher"
 TEACHER_LOGITS_KEY = "teacher_logits"
 _ROUTING_KEYS = (STUDENT_KEY, TEACHER_KEY, TEACHER_LOGITS_KEY)
+
+_IntermediateTerm = collections.namedtuple(
+    "_IntermediateTerm", ["feature", "loss_fn", "per_layer"]
+)
+# The intermediate losses by name: the `bert_features` output each one compares,
+# the loss, and whether it compares every student layer with its mapped teacher layer.
+INTERMEDIATE_TERMS = {
+    "embedding": _IntermediateTerm("embeddings", losses.embedding_mse, False),
+    "hidden": _IntermediateTerm("hidden_states", losses.hidden_state_mse, True),
+    "attention": _IntermediateTerm("attention_probs", losses.attention_kl, True),
+}
+# The terms whose features have the model's width: a narrower student's are projected.
+_PROJECTED_TERMS = ("embedding", "hidden")
+
+
+def check_temperature(temperature):
+    """Raises a `ValueError` unless `temperature` is positive."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}.")
+
+
+def check_alpha(alpha):
+    """Raises a `ValueError` unless `alpha` (the hard-label weight) is in `[0, 1]`."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(
+            f"alpha (the weight of the hard-label loss) must be in [0, 1], got {alpha}."
+        )
+
+
+def _check_intermediate_losses(intermediate_losses):
+    """Returns `{name: float weight}`, or raises for an unknown name or bad weight."""
+    terms = dict(intermediate_losses or {})
+    unknown = sorted(set(terms) - set(INTERMEDIATE_TERMS))
+    if unknown:
+        raise ValueError(
+            f"Unknown intermediate loss(es) {unknown}; valid names: "
+            f"{sorted(INTERMEDIATE_TERMS)}."
+        )
+    for name, weight in terms.items():
+        if not weight >= 0:
+            raise ValueError(
+                f"The weight of the {name!r} intermediate loss must be >= 0, got "
+                f"{weight}."
+            )
+    return {name: float(weight) for name, weight in terms.items()}
 
 
 def _num_classes(model):
@@ -30,17 +79,21 @@ class Distiller(keras.Model):
     The loss of a batch is
 
         alpha * student_loss + (1 - alpha) * distillation_loss
+              + Σ_k weight_k * intermediate_loss_k
 
     where `student_loss` is the cross-entropy of the student's logits against the true
     labels and `distillation_loss` compares the student's logits with the teacher's
     (by default Hinton's `T² · KL(softmax(teacher/T) ‖ softmax(student/T))`, see
     `tfdistill.losses`). Both models must output logits, not probabilities. So
-    `alpha=1` trains on the labels only and `alpha=0` on the teacher only.
+    `alpha=1` trains on the labels only and `alpha=0` on the teacher only. The sum is
+    empty unless `intermediate_losses` are asked for (see below).
 
     The teacher is frozen (`trainable=False`) and runs with `training=False`, outside
     the gradient tape; gradients reach the student only. Losses are computed in float32
     under any dtype policy, and under `mixed_float16` the loss is scaled by the
     optimizer's `LossScaleOptimizer` (which `compile` adds for the student's policy).
+    `temperature` and `alpha` are non-trainable variables, so a callback (see
+    `tfdistill.schedules`) can change them between epochs without retracing.
 
     A batch is `(x, y)` or `(x, y, sample_weight)`. A label of -1 marks an example
     with no gold label (an augmented transfer text): it learns from the teacher only,
@@ -55,12 +108,33 @@ class Distiller(keras.Model):
       were computed beforehand (see `tfdistill.data.TeacherLogitCache`): the teacher
       does not run, and it may be `None`.
 
-    `fit` and `evaluate` report `loss`, `student_loss`, `distillation_loss` and the
-    compiled metrics of the student. Calling the distiller runs the student.
+    Intermediate losses (TinyBERT, Jiao et al. 2020; MiniLM, Wang et al. 2020) also
+    match what the two transformers compute inside. They need a keras-hub
+    `BertTextClassifier` as teacher and as student, whose tokens line up (the same
+    tokenizer and sequence length), and a live teacher: cached logits carry no hidden
+    states. `intermediate_losses` maps names to weights:
 
-    `save()` writes the student alone, the artifact one deploys; the teacher is never
-    bundled into it. `get_config()` describes both models, so `from_config` rebuilds the
-    whole distiller.
+    - `"embedding"`: `losses.embedding_mse` of the embedding outputs;
+    - `"hidden"`: `losses.hidden_state_mse` of every student layer's output and its
+      mapped teacher layer's, averaged over the student layers;
+    - `"attention"`: `losses.attention_kl` of the same layers' attention
+      probabilities, averaged over the student layers.
+
+    Student layer `i` learns from teacher layer `layer_map[i]`, by default TinyBERT's
+    uniform map (`tfdistill.models.features.uniform_layer_map`: 2 of 6 layers learn
+    from the teacher's 3rd and 6th). When the student is narrower than the teacher,
+    its embeddings and hidden states first go through learned linear projections to
+    the teacher's width (TinyBERT's `W_e` and `W_h`, one shared by all layers), Dense
+    layers without bias in float32 that belong to the distiller: they train with the
+    student but are not part of it. Padding never counts.
+
+    `fit` and `evaluate` report `loss`, `student_loss`, `distillation_loss`, one
+    `<name>_loss` per intermediate loss (e.g. `hidden_loss`), and the compiled
+    metrics of the student. Calling the distiller runs the student.
+
+    `save()` writes the student alone, the artifact one deploys; the teacher (and
+    any projection) is never bundled into it. `get_config()` describes both models,
+    so `from_config` rebuilds the whole distiller.
 
     Args:
         teacher: a `keras.Model` that outputs logits, or `None` when every batch
@@ -73,6 +147,11 @@ class Distiller(keras.Model):
         distillation_loss: `"kl"` (default), `"cross_entropy"`, `"mse"` (Tang et al.
             2019), or a callable `(teacher_logits, student_logits, temperature)`
             returning one loss per example.
+        intermediate_losses: optional dict from `"embedding"`, `"hidden"` and
+            `"attention"` to non-negative weights. `None` (default) matches logits
+            only, and builds nothing more.
+        layer_map: optional list of 0-based teacher layer indices, one per student
+            transformer layer, for the `"hidden"` and `"attention"` losses.
 
     Example:
 
@@ -89,6 +168,15 @@ class Distiller(keras.Model):
     history = distiller.fit(x, y, epochs=2, verbose=0)
     print(sorted(history.history))  # accuracy, distillation_loss, loss, student_loss
     ```
+
+    With two keras-hub `BertTextClassifier`s, the same `fit` also matches their
+    insides:
+
+    ```python
+    distiller = tfdistill.Distiller(
+        bert_teacher, bert_student,
+        intermediate_losses={"hidden": 1.0, "attention": 1.0, "embedding": 1.0})
+    ```
     """
 
     def __init__(
@@ -98,6 +186,8 @@ class Distiller(keras.Model):
         temperature=2.0,
         alpha=0.5,
         distillation_loss="kl",
+        intermediate_losses=None,
+        layer_map=None,
         **kwargs,
     ):
         # The distiller computes in the student's precision, so that `compile` wraps
@@ -105,12 +195,8 @@ class Distiller(keras.Model):
         # whatever the global policy is when the distiller is built.
         kwargs.setdefault("dtype", student.dtype_policy)
         super().__init__(**kwargs)
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}.")
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(
-                f"alpha (the weight of the hard-label loss) must be in [0, 1], got {alpha}."
-            )
+        check_temperature(temperature)
+        check_alpha(alpha)
         teacher_classes, student_classes = _num_classes(teacher), _num_classes(student)
         if None not in (teacher_classes, student_classes) and (
             teacher_classes != student_classes
@@ -133,8 +219,62 @@ class Distiller(keras.Model):
         self.alpha = keras.Variable(
             float(alpha), trainable=False, dtype="float32", name="alpha"
         )
-        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
-        self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
+        self.intermediate_losses = _check_intermediate_losses(intermediate_losses)
+        self._build_intermediate(layer_map)
+        self.loss_trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ["student_loss", "distillation_loss"]
+            + [f"{term}_loss" for term in self.intermediate_losses]
+        }
+        # Everything the distiller holds exists now (its models come built), and
+        # `save_weights`, used by checkpoints, refuses a model not marked built.
+        self.built = student.built
+
+    def _build_intermediate(self, layer_map):
+        """Sets the feature models, the layer map and the projections (all None or
+        empty when there is no intermediate loss, so logits-only runs build nothing)."""
+        self.teacher_features = self.student_features = self.layer_map = None
+        self.projections = {}
+        names = sorted(self.intermediate_losses)
+        if not names:
+            if layer_map is not None:
+                raise ValueError(
+                    "layer_map only applies to the 'hidden' and 'attention' "
+                    "intermediate losses, and none was asked for."
+                )
+            return
+        if self.teacher is None:
+            raise ValueError(
+                f"The intermediate losses {names} compare the teacher's internals with "
+                "the student's, so they need a live teacher; got teacher=None (cached "
+                "teacher logits carry no hidden states)."
+            )
+        for role, model in (("teacher", self.teacher), ("student", self.student)):
+            if not isinstance(model, keras_hub.models.BertTextClassifier):
+                raise ValueError(
+                    f"The intermediate losses {names} read BERT internals, so the "
+                    f"{role} must be a keras_hub.models.BertTextClassifier; got "
+                    f"{type(model).__name__} {model.name!r}."
+                )
+        teacher_backbone = self.teacher.backbone
+        student_backbone = self.student.backbone
+        self.teacher_features = features.bert_features(self.teacher)
+        self.student_features = features.bert_features(self.student)
+        if layer_map is None:
+            layer_map = features.uniform_layer_map(
+                student_backbone.num_layers, teacher_backbone.num_layers
+            )
+        self.layer_map = features.check_layer_map(
+            layer_map, student_backbone.num_layers, teacher_backbone.num_layers
+        )
+        if teacher_backbone.hidden_dim != student_backbone.hidden_dim:
+            self.projections = {
+                name: _width_projection(
+                    student_backbone.hidden_dim, teacher_backbone.hidden_dim, name
+                )
+                for name in _PROJECTED_TERMS
+                if name in self.intermediate_losses
+            }
 
     def call(self, inputs, training=False):
         student_inputs = inputs
@@ -146,8 +286,20 @@ class Distiller(keras.Model):
     def _is_routed(x):
         return isinstance(x, dict) and any(key in x for key in _ROUTING_KEYS)
 
+    @staticmethod
+    def _forward(model, features_model, inputs, training):
+        """A model's outputs as a dict: its `bert_features` when intermediate losses
+        are on (`features_model` is not None), else just its `"logits"`."""
+        if features_model is None:
+            return {"logits": model(inputs, training=training)}
+        return features_model(inputs, training=training)
+
     def _split_batch(self, x):
-        """Returns `(student_inputs, teacher_logits)`, running the teacher if needed."""
+        """Returns `(student_inputs, teacher_outputs)`, running the teacher if needed.
+
+        `teacher_outputs` is a dict with float32 `"logits"`, and the teacher's other
+        `bert_features` when intermediate losses are on.
+        """
         if not self._is_routed(x):
             student_inputs, teacher_inputs, teacher_logits = x, x, None
         else:
@@ -165,33 +317,85 @@ class Distiller(keras.Model):
                     f"the teacher) or {TEACHER_LOGITS_KEY!r} (its precomputed logits) "
                     f"beside {STUDENT_KEY!r}; got keys {sorted(x)}."
                 )
-        if teacher_logits is None:
-            if self.teacher is None:
+        if teacher_logits is not None:
+            if self.intermediate_losses:
                 raise ValueError(
-                    "The Distiller has no teacher (teacher=None), so every batch must "
-                    f"carry precomputed {TEACHER_LOGITS_KEY!r}: "
-                    f"x = {{{STUDENT_KEY!r}: ..., {TEACHER_LOGITS_KEY!r}: ...}}."
+                    f"The intermediate losses {sorted(self.intermediate_losses)} need "
+                    "the teacher's hidden states, which precomputed "
+                    f"{TEACHER_LOGITS_KEY!r} do not carry: give the teacher its inputs "
+                    "instead."
                 )
-            teacher_logits = self.teacher(teacher_inputs, training=False)
-        return student_inputs, ops.stop_gradient(ops.cast(teacher_logits, "float32"))
+            teacher_outputs = {"logits": teacher_logits}
+        elif self.teacher is None:
+            raise ValueError(
+                "The Distiller has no teacher (teacher=None), so every batch must "
+                f"carry precomputed {TEACHER_LOGITS_KEY!r}: "
+                f"x = {{{STUDENT_KEY!r}: ..., {TEACHER_LOGITS_KEY!r}: ...}}."
+            )
+        else:
+            teacher_outputs = self._forward(
+                self.teacher, self.teacher_features, teacher_inputs, training=False
+            )
+        teacher_outputs["logits"] = ops.stop_gradient(
+            ops.cast(teacher_outputs["logits"], "float32")
+        )
+        return student_inputs, teacher_outputs
 
-    def _loss_terms(self, y, student_logits, teacher_logits, sample_weight):
-        """Returns `(total, student_loss, distillation_loss)`, each a float32 scalar."""
-        student_logits = ops.cast(student_logits, "float32")
+    def _loss_terms(
+        self, y, teacher_outputs, student_outputs, student_inputs, sample_weight
+    ):
+        """Returns `(total, terms)`: float32 scalars, `terms` keyed by tracker name."""
+        student_logits = ops.cast(student_outputs["logits"], "float32")
+        teacher_logits = teacher_outputs["logits"]
         if teacher_logits.shape[-1] != student_logits.shape[-1]:
             raise ValueError(
                 f"Teacher logits have shape {tuple(teacher_logits.shape)} but student "
                 f"logits {tuple(student_logits.shape)}; the class axes must match."
             )
-        student_loss = self._reduce(
-            losses.hard_label_cross_entropy(y, student_logits), sample_weight
+        terms = {
+            "student_loss": losses.hard_label_cross_entropy(y, student_logits),
+            "distillation_loss": self.distillation_loss_fn(
+                teacher_logits, student_logits, self.temperature
+            ),
+        }
+        for name in self.intermediate_losses:
+            terms[f"{name}_loss"] = self._intermediate_loss(
+                name, teacher_outputs, student_outputs, student_inputs["padding_mask"]
+            )
+        terms = {
+            name: self._reduce(per_example, sample_weight)
+            for name, per_example in terms.items()
+        }
+        total = (
+            self.alpha * terms["student_loss"]
+            + (1.0 - self.alpha) * terms["distillation_loss"]
         )
-        distillation_loss = self._reduce(
-            self.distillation_loss_fn(teacher_logits, student_logits, self.temperature),
-            sample_weight,
-        )
-        total = self.alpha * student_loss + (1.0 - self.alpha) * distillation_loss
-        return total, student_loss, distillation_loss
+        for name, weight in self.intermediate_losses.items():
+            total = total + weight * terms[f"{name}_loss"]
+        return total, terms
+
+    def _intermediate_loss(self, name, teacher_outputs, student_outputs, padding_mask):
+        """One intermediate loss per example, averaged over the mapped layer pairs."""
+        term = INTERMEDIATE_TERMS[name]
+        teacher_feature = teacher_outputs[term.feature]
+        student_feature = student_outputs[term.feature]
+        if term.per_layer:
+            pairs = [
+                (teacher_feature[teacher_layer], student_feature[student_layer])
+                for student_layer, teacher_layer in enumerate(self.layer_map)
+            ]
+        else:
+            pairs = [(teacher_feature, student_feature)]
+        projection = self.projections.get(name)
+        per_pair = [
+            term.loss_fn(
+                teacher,
+                student if projection is None else projection(student),
+                padding_mask,
+            )
+            for teacher, student in pairs
+        ]
+        return ops.mean(ops.stack(per_pair), axis=0)
 
     @staticmethod
     def _reduce(per_example, sample_weight):
@@ -202,14 +406,12 @@ class Distiller(keras.Model):
             )
         return ops.mean(per_example)
 
-    def _update_trackers(self, data, total, student_loss, distillation_loss, student_logits):
+    def _update_trackers(self, data, total, terms, student_logits):
         x, y, sample_weight = data
         batch_size = ops.shape(student_logits)[0]
         self._loss_tracker.update_state(total, sample_weight=batch_size)
-        self.student_loss_tracker.update_state(student_loss, sample_weight=batch_size)
-        self.distillation_loss_tracker.update_state(
-            distillation_loss, sample_weight=batch_size
-        )
+        for name, value in terms.items():
+            self.loss_trackers[name].update_state(value, sample_weight=batch_size)
         # Examples without a gold label (label -1) have nothing to be accurate about;
         # `weighted_metrics` honour this weight, plain `metrics` ignore it.
         metric_weight = losses.has_gold_label(y, student_logits)
@@ -219,15 +421,24 @@ class Distiller(keras.Model):
             )
         return self.compute_metrics(x, y, student_logits, sample_weight=metric_weight)
 
+    def _trained_weights(self):
+        """The student's trainable weights and those of the projections (not its)."""
+        weights = list(self.student.trainable_weights)
+        for projection in self.projections.values():
+            weights.extend(projection.trainable_weights)
+        return weights
+
     def train_step(self, data):
         data = keras.utils.unpack_x_y_sample_weight(data)
         x, y, sample_weight = data
         # The frozen teacher runs outside the tape: nothing of it is recorded.
-        student_inputs, teacher_logits = self._split_batch(x)
+        student_inputs, teacher_outputs = self._split_batch(x)
         with tf.GradientTape() as tape:
-            student_logits = self.student(student_inputs, training=True)
-            total, student_loss, distillation_loss = self._loss_terms(
-                y, student_logits, teacher_logits, sample_weight
+            student_outputs = self._forward(
+                self.student, self.student_features, student_inputs, training=True
+            )
+            total, terms = self._loss_terms(
+                y, teacher_outputs, student_outputs, student_inputs, sample_weight
             )
             # tf.distribute sums the replicas' gradients, so each replica contributes
             # its mean loss divided by the replica count (as Keras's own losses do).
@@ -235,30 +446,29 @@ class Distiller(keras.Model):
             # Multiplies by the loss scale under mixed_float16, so that small float16
             # gradients do not flush to zero; apply_gradients divides it out again.
             scaled_loss = self.optimizer.scale_loss(scaled_loss)
-        trainable_weights = self.student.trainable_weights
-        gradients = tape.gradient(scaled_loss, trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, trainable_weights))
-        return self._update_trackers(
-            data, total, student_loss, distillation_loss, student_logits
-        )
+        trained_weights = self._trained_weights()
+        gradients = tape.gradient(scaled_loss, trained_weights)
+        self.optimizer.apply_gradients(zip(gradients, trained_weights))
+        return self._update_trackers(data, total, terms, student_outputs["logits"])
 
     def test_step(self, data):
         data = keras.utils.unpack_x_y_sample_weight(data)
         x, y, sample_weight = data
-        student_inputs, teacher_logits = self._split_batch(x)
-        student_logits = self.student(student_inputs, training=False)
-        total, student_loss, distillation_loss = self._loss_terms(
-            y, student_logits, teacher_logits, sample_weight
+        student_inputs, teacher_outputs = self._split_batch(x)
+        student_outputs = self._forward(
+            self.student, self.student_features, student_inputs, training=False
         )
-        return self._update_trackers(
-            data, total, student_loss, distillation_loss, student_logits
+        total, terms = self._loss_terms(
+            y, teacher_outputs, student_outputs, student_inputs, sample_weight
         )
+        return self._update_trackers(data, total, terms, student_outputs["logits"])
 
     def save(self, filepath, overwrite=True, **kwargs):
         """Saves the student alone (the model to deploy); the teacher is not included.
 
         `keras.models.load_model(filepath)` returns the student. To keep the teacher,
-        save it on its own.
+        save it on its own. The projections of the intermediate losses are training
+        aids and are not saved either.
         """
         logging.info(
             f"Distiller.save writes the student only to {filepath}; "
@@ -277,6 +487,8 @@ class Distiller(keras.Model):
                 "distillation_loss": keras.saving.serialize_keras_object(
                     self._distillation_loss_config
                 ),
+                "intermediate_losses": dict(self.intermediate_losses),
+                "layer_map": self.layer_map,
             }
         )
         return config
@@ -287,3 +499,15 @@ class Distiller(keras.Model):
         for key in ("teacher", "student", "distillation_loss"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _width_projection(student_width, teacher_width, term_name):
+    """TinyBERT's `W`: a learned linear map from the student's width to the teacher's.
+
+    Float32, like the losses it feeds, whatever the student's precision.
+    """
+    projection = keras.layers.Dense(
+        teacher_width, use_bias=False, dtype="float32", name=f"{term_name}_projection"
+    )
+    projection.build((None, None, student_width))
+    return projection

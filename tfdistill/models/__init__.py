@@ -1,5 +1,7 @@
 """The teacher and the students: keras-hub BERT teachers, small Keras students."""
 
+from tfdistill.models.features import bert_features
+from tfdistill.models.features import uniform_layer_map
 from tfdistill.models.students import STUDENT_KINDS
 from tfdistill.models.students import Student
 from tfdistill.models.students import build_student

@@ -1,0 +1,162 @@
+"""Per-epoch schedules for a `Distiller`'s temperature and alpha, as Keras callbacks.
+
+Annealing the temperature (start soft, end sharp) or shifting weight from the
+teacher to the labels over training are common variations of Hinton's recipe.
+`DistillerSchedule` sets `distiller.temperature` or `distiller.alpha` at the start of
+every epoch. Both are non-trainable `keras.Variable`s read inside the compiled train
+step, so a new value takes effect without retracing it. The value of each epoch is
+also written into the epoch logs, so it lands in `History` next to the losses.
+
+Example:
+
+```python
+import tfdistill
+
+schedules = [
+    tfdistill.schedules.DistillerSchedule("temperature", start=4.0, end=1.0,
+                                          kind="cosine"),
+    tfdistill.schedules.DistillerSchedule("alpha", start=0.1, end=0.5),
+]
+history = distiller.fit(dataset, epochs=10, callbacks=schedules)
+history.history["temperature"]  # [4.0, 3.91, ..., 1.0]
+```
+"""
+
+import math
+
+import keras
+
+from tfdistill.distiller import check_alpha
+from tfdistill.distiller import check_temperature
+
+SCHEDULE_KINDS = ("constant", "linear", "cosine")
+# The Distiller variables a schedule may drive, and what makes a value valid.
+_SCHEDULED_VARIABLES = {"temperature": check_temperature, "alpha": check_alpha}
+
+
+def _check_kind(kind):
+    if kind not in SCHEDULE_KINDS:
+        raise ValueError(
+            f"Unknown schedule kind {kind!r}; choose one of {SCHEDULE_KINDS}."
+        )
+
+
+def schedule_value(kind, start, end, epoch, epochs):
+    """The value of a schedule at a 0-based `epoch` of `epochs`.
+
+    `start` at the first epoch and `end` at the last (and after it); in between,
+    `"linear"` interpolates linearly and `"cosine"` follows half a cosine wave, which
+    lingers near both ends. `"constant"` is always `start`.
+
+    Example:
+
+    >>> [schedule_value("linear", 4.0, 1.0, epoch, epochs=4) for epoch in range(4)]
+    [4.0, 3.0, 2.0, 1.0]
+    >>> [round(schedule_value("cosine", 4.0, 1.0, e, epochs=5), 3) for e in range(5)]
+    [4.0, 3.561, 2.5, 1.439, 1.0]
+    """
+    _check_kind(kind)
+    if kind == "constant":
+        return float(start)
+    progress = min(epoch / max(epochs - 1, 1), 1.0)
+    if kind == "linear":
+        return float(start + (end - start) * progress)
+    return float(end + (start - end) * (1.0 + math.cos(math.pi * progress)) / 2.0)
+
+
+class DistillerSchedule(keras.callbacks.Callback):
+    """Sets a `Distiller`'s `temperature` or `alpha` at the start of every epoch.
+
+    The value follows `schedule_value(kind, start, end, epoch, epochs)`: `start` at
+    the first epoch, `end` at the last. At the end of every epoch it is written into
+    the logs under the variable's name (`logs["temperature"]` or `logs["alpha"]`), so
+    `History` records it. Use one callback per variable.
+
+    Args:
+        variable: `"temperature"` or `"alpha"`.
+        start: the value of the first epoch.
+        end: the value of the last epoch; required for `"linear"` and `"cosine"`,
+            `None` (or `start`) for `"constant"`.
+        kind: one of `SCHEDULE_KINDS`: `"constant"`, `"linear"` (default) or
+            `"cosine"`.
+        epochs: the number of epochs from `start` to `end`; by default the `epochs`
+            passed to `fit`. Epochs past it keep `end`.
+
+    Raises:
+        ValueError: for an unknown variable or kind, a missing `end`, or a value the
+            variable cannot take (a temperature <= 0, an alpha outside `[0, 1]`).
+
+    Example:
+
+    ```python
+    temperature = DistillerSchedule("temperature", start=4.0, end=1.0, kind="cosine")
+    history = distiller.fit(x, y, epochs=5, callbacks=[temperature])
+    history.history["temperature"]  # [4.0, 3.56, 2.5, 1.44, 1.0]
+    ```
+    """
+
+    def __init__(self, variable, start, end=None, kind="linear", epochs=None):
+        super().__init__()
+        if variable not in _SCHEDULED_VARIABLES:
+            raise ValueError(
+                f"A DistillerSchedule drives one of {sorted(_SCHEDULED_VARIABLES)}; "
+                f"got variable={variable!r}."
+            )
+        _check_kind(kind)
+        if kind == "constant":
+            if end not in (None, start):
+                raise ValueError(
+                    f"A constant {variable} schedule has one value; got start={start} "
+                    f"and end={end}."
+                )
+            end = start
+        elif end is None:
+            raise ValueError(f"A {kind} {variable} schedule needs an end value.")
+        for value in (start, end):
+            _SCHEDULED_VARIABLES[variable](value)
+        if epochs is not None and epochs < 1:
+            raise ValueError(f"epochs must be >= 1 or None, got {epochs}.")
+        self.variable = variable
+        self.start = float(start)
+        self.end = float(end)
+        self.kind = kind
+        self.epochs = epochs
+        self._total_epochs = epochs
+
+    def on_train_begin(self, logs=None):
+        if not isinstance(getattr(self.model, self.variable, None), keras.Variable):
+            raise ValueError(
+                f"DistillerSchedule({self.variable!r}) needs a model with a "
+                f"keras.Variable {self.variable!r} (a tfdistill.Distiller); got "
+                f"{type(self.model).__name__}."
+            )
+        if self.epochs is None:
+            self._total_epochs = self.params["epochs"]
+
+    def value(self, epoch):
+        """The value this schedule gives a 0-based `epoch`."""
+        return schedule_value(
+            self.kind, self.start, self.end, epoch, self._total_epochs
+        )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        getattr(self.model, self.variable).assign(self.value(epoch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs[self.variable] = float(
+                keras.ops.convert_to_numpy(getattr(self.model, self.variable))
+            )
+
+    def get_config(self):
+        return {
+            "variable": self.variable,
+            "start": self.start,
+            "end": self.end,
+            "kind": self.kind,
+            "epochs": self.epochs,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
