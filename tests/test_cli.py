@@ -3,14 +3,21 @@
 import json
 import os
 import pathlib
+import re
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
+import numpy as np
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SMOKE = REPO / "configs" / "smoke.yaml"
+# configs/smoke.yaml: 64 training texts in batches of 16, six student epochs.
+SMOKE_EPOCHS = 6
+SMOKE_STEPS_PER_EPOCH = 4
 RUN_FILES = (
     "config.yaml",
     "metrics.json",
@@ -123,3 +130,70 @@ def test_unwritable_output_directory_fails_in_one_line(tmp_path):
     result = tfdistill(f"--config={SMOKE}", f"--output_dir={blocker / 'run'}")
     _assert_one_line_error(result, "cannot be written", str(blocker / "run"))
     assert sorted(path.name for path in tmp_path.iterdir()) == ["file"]
+
+
+def _run_until(args, condition, timeout=600):
+    """Starts the command, SIGKILLs it as soon as `condition()` holds, returns its log."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tfdistill", *args],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "the run never reached the kill point"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def _finished_epochs(stage_dir):
+    state = stage_dir / "state.json"
+    return len(json.loads(state.read_text())["epochs"]) if state.exists() else 0
+
+
+@pytest.mark.slow
+def test_a_run_killed_while_a_student_trains_resumes_it_exactly(smoke_run, tmp_path):
+    output_dir = tmp_path / "killed"
+    args = [f"--config={SMOKE}", f"--output_dir={output_dir}"]
+    checkpoint = pathlib.Path(f"{output_dir}.partial") / "checkpoints" / "bilstm_distilled"
+    _run_until(args, lambda: _finished_epochs(checkpoint) >= 1)
+
+    result = tfdistill(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Reusing the fine-tuned teacher" in result.stderr
+    epoch, step = map(int, re.search(
+        r"Resuming bilstm_distilled from epoch (\d+) \(optimizer step (\d+)\)", result.stderr
+    ).groups())
+    assert 1 <= epoch < SMOKE_EPOCHS and step == epoch * SMOKE_STEPS_PER_EPOCH
+    resumed = json.loads((output_dir / "metrics.json").read_text())["models"]
+    uninterrupted = json.loads((smoke_run[0] / "metrics.json").read_text())["models"]
+    for name in ("bilstm_distilled", "bilstm_baseline"):
+        assert resumed[name]["optimizer_steps"] == uninterrupted[name]["optimizer_steps"]
+        assert resumed[name]["optimizer_steps"] == SMOKE_EPOCHS * SMOKE_STEPS_PER_EPOCH
+        assert abs(resumed[name]["accuracy"] - uninterrupted[name]["accuracy"]) <= 0.005
+        # Same seed, same config, another process: the same training, epoch by epoch.
+        histories = [
+            json.loads((run / "students" / name / "training.json").read_text())["history"]
+            for run in (output_dir, smoke_run[0])
+        ]
+        for metric, values in histories[0].items():
+            np.testing.assert_allclose(values, histories[1][metric], atol=1e-6, err_msg=metric)
+
+
+@pytest.mark.slow
+def test_a_run_killed_during_the_teacher_fine_tune_keeps_its_finished_epochs(tmp_path):
+    output_dir = tmp_path / "killed"
+    args = [f"--config={SMOKE}", f"--output_dir={output_dir}", "--set=teacher.epochs=2"]
+    checkpoint = pathlib.Path(f"{output_dir}.partial") / "checkpoints" / "teacher"
+    _run_until(args, lambda: _finished_epochs(checkpoint) >= 1)
+
+    result = tfdistill(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Resuming teacher from epoch 1 (optimizer step 4)" in result.stderr
+    history = json.loads((output_dir / "teacher" / "training.json").read_text())["history"]
+    assert len(history["loss"]) == 2

@@ -197,6 +197,20 @@ def test_finetuning_warms_up_then_decays_over_all_steps(finetuned_tiny_teacher):
     np.testing.assert_allclose(learning_rates, expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "float32"])
+def test_teacher_saved_under_a_mixed_policy_reloads_in_the_current_policy(
+    tiny_preset, tmp_path, policy
+):
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    teacher = load_teacher(tiny_preset, num_classes=2, sequence_length=SEQUENCE_LENGTH)
+    teacher.save_to_preset(str(tmp_path / "teacher"))
+    keras.config.set_dtype_policy(policy)
+
+    reloaded = load_teacher(str(tmp_path / "teacher"), 2, sequence_length=SEQUENCE_LENGTH)
+
+    assert reloaded.dtype_policy.name == policy
+
+
 def test_saved_teacher_holds_no_optimizer_state(finetuned_tiny_teacher):
     teacher, _, save_dir = finetuned_tiny_teacher
 

@@ -13,12 +13,17 @@ A preprocessor is anything that maps a batch of strings to model inputs inside
 
 import re
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 # `sequence_length_from_data` tokenizes texts this many at a time.
 _TOKENIZE_BATCH_SIZE = 1024
+# Epoch e of a multi-epoch stream shuffles with seed * stride + e: distinct seeds
+# for every (seed, epoch) pair of any realistic run.
+_EPOCH_SEED_STRIDE = 1_000_003
 
 # The word that stands for a masked-out word in augmented texts (see
 # `augment_texts`): BERT's own mask token, so a BERT teacher reads it as such.
@@ -174,6 +179,7 @@ def encode(
     drop_remainder=False,
     cache=True,
     trim_padding=False,
+    epochs=None,
 ):
     """Batches raw `(text, label)` examples into `(inputs, label)` for one model.
 
@@ -192,6 +198,12 @@ def encode(
             by `padding_mask`, int ids by trailing all-zero columns. Faster for
             short texts, but the sequence dimension becomes dynamic, so leave
             it off when XLA needs static shapes.
+        epochs: None for a dataset of one epoch, reshuffled each time it is
+            iterated; or `(first, stop)` (with `shuffle`) for one stream of
+            epochs `first` to `stop - 1`, epoch e shuffled by `(seed, e)` alone.
+            Give `fit` such a stream with `steps_per_epoch` and
+            `initial_epoch=first`: a run resumed at epoch `first` then sees
+            exactly the batches an uninterrupted run saw.
 
     Returns:
         A `tf.data.Dataset` of `(inputs, label)` batches.
@@ -213,6 +225,7 @@ def encode(
         drop_remainder=drop_remainder,
         cache=cache,
         trim_padding=trim_padding,
+        epochs=epochs,
     )
 
 
@@ -228,6 +241,7 @@ def encode_for_distillation(
     drop_remainder=False,
     cache=True,
     trim_padding=False,
+    epochs=None,
 ):
     """Batches raw `(text, label)` examples into `Distiller` batches.
 
@@ -242,8 +256,8 @@ def encode_for_distillation(
         teacher_logits: A float array `[num_examples, num_classes]`, row `i`
             for example `i` of `dataset` in its order. They stay paired with
             their examples through shuffling.
-        batch_size, shuffle, seed, drop_remainder, cache, trim_padding: As in
-            `encode`.
+        batch_size, shuffle, seed, drop_remainder, cache, trim_padding,
+            epochs: As in `encode`.
 
     Returns:
         A `tf.data.Dataset` of `(x, label)` batches where `x` is
@@ -302,6 +316,7 @@ def encode_for_distillation(
         drop_remainder=drop_remainder,
         cache=cache,
         trim_padding=trim_padding,
+        epochs=epochs,
     )
 
 
@@ -315,6 +330,7 @@ def _encode_batches(
     drop_remainder,
     cache,
     trim_padding,
+    epochs,
 ):
     """The one input pipeline: `(raw, label)` examples -> `(inputs, label)` batches.
 
@@ -325,6 +341,8 @@ def _encode_batches(
     full buffer and re-batched. The cache comes before the shuffle, or it would
     freeze the first epoch's order.
     """
+    if epochs is not None and not shuffle:
+        raise ValueError("epochs=(first, stop) makes a stream of shuffled epochs; pass shuffle=True.")
     full_batches_only = drop_remainder and not shuffle
 
     def encode_batch(raw, label):
@@ -348,13 +366,30 @@ def _encode_batches(
         num_batches = (
             num_examples // batch_size if drop_remainder else -(-num_examples // batch_size)
         )
-        batches = (
-            batches.unbatch()
-            .shuffle(num_examples, seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size, drop_remainder=drop_remainder)
-            # `unbatch` forgets the size; Keras needs it for steps and progress bars.
-            .apply(tf.data.experimental.assert_cardinality(num_batches))
-        )
+        examples = batches.unbatch()
+
+        def shuffled(epoch_seed, reshuffle):
+            return examples.shuffle(
+                num_examples, seed=epoch_seed, reshuffle_each_iteration=reshuffle
+            ).batch(batch_size, drop_remainder=drop_remainder)
+
+        if epochs is None:
+            batches = shuffled(seed, reshuffle=True)
+        else:
+            # Epoch e's order comes from (seed, e) alone, not from how many times
+            # the data was iterated before, so a stream that starts at a later
+            # epoch replays exactly what an uninterrupted run saw from there.
+            first, stop = epochs
+            batches = functools.reduce(
+                tf.data.Dataset.concatenate,
+                [
+                    shuffled(seed * _EPOCH_SEED_STRIDE + epoch, reshuffle=False)
+                    for epoch in range(first, stop)
+                ],
+            )
+            num_batches *= stop - first
+        # `unbatch` forgets the size; Keras needs it for steps and progress bars.
+        batches = batches.apply(tf.data.experimental.assert_cardinality(num_batches))
     if trim_padding:
         batches = batches.map(
             lambda inputs, label: (_trim_padding(inputs), label),

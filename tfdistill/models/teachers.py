@@ -187,7 +187,11 @@ def load_teacher(
     # saved classifier keeps the number of classes it was trained with.
     if not _is_saved_bert_classifier(path):
         head_config["num_classes"] = num_classes
-    teacher = keras_hub.models.BertTextClassifier.from_preset(path, **head_config)
+    # The current global policy, always: keras-hub cannot read back a saved mixed
+    # policy ("Invalid dtype: mixed_bfloat16") from a teacher fine-tuned under one.
+    teacher = keras_hub.models.BertTextClassifier.from_preset(
+        path, dtype=keras.config.dtype_policy(), **head_config
+    )
     if teacher.num_classes != num_classes:
         raise ValueError(
             f"The saved teacher in {path!r} has {teacher.num_classes} classes, but "
@@ -280,6 +284,7 @@ def finetune_teacher(
     weight_decay=0.01,
     patience=1,
     steps_per_epoch=None,
+    initial_epoch=0,
     save_dir=None,
     callbacks=(),
     jit_compile="auto",
@@ -306,7 +311,10 @@ def finetune_teacher(
         weight_decay: the decoupled weight decay rate.
         patience: epochs without a better validation accuracy before stopping.
         steps_per_epoch: training steps per epoch. Defaults to the cardinality of
-            `train_data`; required when that is unknown or infinite.
+            `train_data`; required when that is unknown or infinite, or when
+            `train_data` streams several epochs.
+        initial_epoch: the epoch to start at, when resuming (the schedule follows
+            the optimizer's restored step count).
         save_dir: if given, the fine-tuned teacher is saved there in keras-hub's
             preset format, so that `load_teacher(save_dir, num_classes)` reloads
             it offline.
@@ -360,6 +368,7 @@ def finetune_teacher(
         validation_data=validation_data,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
+        initial_epoch=initial_epoch,
         callbacks=[early_stopping, *callbacks],
         shuffle=False,
         verbose=verbose,

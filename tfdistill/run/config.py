@@ -111,6 +111,10 @@ class RuntimeConfig:
     dtype_policy: str = "auto"
     student_dtype_policy: str = "auto"
     jit_compile: bool = False
+    # Deterministic TensorFlow ops: the same seed and config give the same numbers,
+    # and a resumed run the same model as an uninterrupted one. Costs a little
+    # speed, more on GPUs.
+    deterministic: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,7 @@ import json
 import os
 import pathlib
 import shutil
+import sys
 
 import keras
 import numpy as np
@@ -36,12 +37,15 @@ from tfdistill import export
 from tfdistill import models
 from tfdistill.distiller import Distiller
 from tfdistill.run import report
+from tfdistill.run.checkpoint import ResumableBackup
 from tfdistill.run.config import ConfigError
 from tfdistill.run.precision import dtype_policy
 from tfdistill.run.precision import resolve_dtype_policy
 from tfdistill.run.report import TEACHER
 
 PARTIAL_SUFFIX = ".partial"
+CHECKPOINTS = "checkpoints"
+TRAINING_FILE = "training.json"
 # The label of a transfer text that only the teacher labels (see `Distiller`).
 NO_GOLD_LABEL = -1
 
@@ -104,6 +108,15 @@ def _load_split(config, split):
     return Split(texts, np.asarray(labels, dtype=np.int32)), info
 
 
+def _fit_verbosity():
+    """Progress bars on a terminal; one line per epoch in a log file or CI."""
+    return 1 if sys.stdout.isatty() else 2
+
+
+def _steps_per_epoch(split, batch_size):
+    return -(-len(split.texts) // batch_size)
+
+
 def _write_json(path, value):
     path.write_text(json.dumps(value, indent=2, default=float) + "\n", encoding="utf-8")
 
@@ -118,7 +131,7 @@ def _callbacks(run_dir, name, patience):
 
 
 class _Run:
-    """The state of one run: its config, directory, data and the histories so far."""
+    """The state of one run: its config, directory, data and the trainings so far."""
 
     def __init__(self, config, run_dir):
         self.config = config
@@ -132,7 +145,8 @@ class _Run:
             split_name = getattr(config.data, f"{role}_split")
             self.splits[role], info = _load_split(config, split_name)
         self.class_names = list(info.class_names)
-        self.histories = {}
+        # Per stage: {"history": per-epoch logs, "optimizer_steps": ...}.
+        self.trainings = {}
 
     # Stages 1-2: the pretrained teacher, fine-tuned on the task, then frozen.
     def teacher(self):
@@ -148,7 +162,7 @@ class _Run:
             teacher = models.load_teacher(
                 str(teacher_dir), num_classes, sequence_length=config.sequence_length
             )
-        self.histories[TEACHER] = json.loads((teacher_dir / "history.json").read_text())
+        self.trainings[TEACHER] = json.loads((teacher_dir / TRAINING_FILE).read_text())
         return models.freeze(teacher)
 
     def _finetune_teacher(self, teacher_dir):
@@ -156,25 +170,39 @@ class _Run:
         teacher = models.load_teacher(
             config.preset, len(self.class_names), sequence_length=config.sequence_length
         )
+        backup = ResumableBackup(self.run_dir / CHECKPOINTS / TEACHER)
         train = self.splits["train"]
+        # The teacher's preprocessor is applied by keras-hub's fit; this only batches.
+        batches = data.encode(
+            train.dataset(),
+            lambda texts: texts,
+            batch_size=config.batch_size,
+            shuffle=True,
+            seed=self.config.seed,
+            epochs=(backup.initial_epoch, config.epochs),
+        )
+        logging.info("Fine-tuning the teacher %s (%s)", config.preset, self.teacher_policy)
         tmp_dir = self.run_dir / f".{TEACHER}.tmp"
         shutil.rmtree(tmp_dir, ignore_errors=True)
-        logging.info("Fine-tuning the teacher %s (%s)", config.preset, self.teacher_policy)
-        history = models.finetune_teacher(
+        models.finetune_teacher(
             teacher,
-            train.dataset().shuffle(len(train.texts), seed=self.config.seed).batch(config.batch_size),
+            batches,
             self.splits["validation"].dataset().batch(config.batch_size),
             epochs=config.epochs,
             learning_rate=config.learning_rate,
             warmup_fraction=config.warmup_fraction,
             weight_decay=config.weight_decay,
             patience=config.patience,
+            steps_per_epoch=_steps_per_epoch(train, config.batch_size),
+            initial_epoch=backup.initial_epoch,
             save_dir=str(tmp_dir),
-            callbacks=[keras.callbacks.TensorBoard(str(self.run_dir / "tensorboard" / TEACHER))],
+            callbacks=[keras.callbacks.TensorBoard(str(self.run_dir / "tensorboard" / TEACHER)), backup],
             jit_compile=self.config.runtime.jit_compile,
+            verbose=_fit_verbosity(),
         )
-        _write_json(tmp_dir / "history.json", history.history)
+        _write_json(tmp_dir / TRAINING_FILE, {"history": backup.history()})
         os.replace(tmp_dir, teacher_dir)
+        shutil.rmtree(backup.backup_dir)
 
     # Stage 3a: the transfer set, and the teacher's logits on it, computed once.
     def transfer_set(self, teacher):
@@ -266,9 +294,13 @@ class _Run:
             )
         if model_path.exists():
             logging.info("Reusing the trained student in %s", student_dir)
-            self.histories[name] = json.loads((student_dir / "history.json").read_text())
+            self.trainings[name] = json.loads((student_dir / TRAINING_FILE).read_text())
             return name, dataclasses.replace(student, model=keras.models.load_model(model_path))
 
+        backup = ResumableBackup(self.run_dir / CHECKPOINTS / name)
+        # Training batches stream the epochs still to run, each in the order that
+        # epoch has in any run (so a resumed stage replays the interrupted one).
+        epochs = (backup.initial_epoch, config.epochs)
         batches = functools.partial(
             self._batches, student, teacher if transfer_logits is None else None
         )
@@ -280,12 +312,14 @@ class _Run:
                 alpha=config.alpha,
                 distillation_loss=config.loss,
             )
-            train = batches(transfer, transfer_logits, shuffle=True)
+            train_split = transfer
+            train = batches(transfer, transfer_logits, epochs=epochs)
             validation = batches(self.splits["validation"], validation_logits)
             loss = None
         else:
             trainer = student.model
-            train = batches(self.splits["train"], shuffle=True)
+            train_split = self.splits["train"]
+            train = batches(train_split, epochs=epochs)
             validation = batches(self.splits["validation"])
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         trainer.compile(
@@ -295,26 +329,40 @@ class _Run:
             jit_compile=self.config.runtime.jit_compile,
         )
         logging.info("Training %s (%s)", name, self.student_policy)
-        history = trainer.fit(
+        trainer.fit(
             train,
             validation_data=validation,
             epochs=config.epochs,
-            callbacks=_callbacks(self.run_dir, name, config.patience),
+            initial_epoch=backup.initial_epoch,
+            steps_per_epoch=_steps_per_epoch(train_split, config.batch_size),
+            callbacks=[*_callbacks(self.run_dir, name, config.patience), backup],
             shuffle=False,  # The dataset shuffles itself, reproducibly from the seed.
-            verbose=2,
+            verbose=_fit_verbosity(),
         )
+        self.trainings[name] = {
+            "history": backup.history(),
+            "optimizer_steps": int(trainer.optimizer.iterations.numpy()),
+        }
         student_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(student_dir / "history.json", history.history)
-        student.model.save(model_path)
-        self.histories[name] = history.history
+        _write_json(student_dir / TRAINING_FILE, self.trainings[name])
+        # model.keras marks the stage done, so it appears whole or not at all.
+        tmp_path = student_dir / ".model.tmp.keras"
+        student.model.save(tmp_path)
+        os.replace(tmp_path, model_path)
+        shutil.rmtree(backup.backup_dir)
         return name, student
 
-    def _batches(self, student, live_teacher, split, teacher_logits=None, shuffle=False):
-        """Batches of `split` for a student: plain, with the live teacher, or with logits."""
+    def _batches(self, student, live_teacher, split, teacher_logits=None, epochs=None):
+        """Batches of `split` for a student: plain, with the live teacher, or with logits.
+
+        With `epochs=(first, stop)`, a shuffled stream of those epochs (for training);
+        without, one epoch in order (for validation).
+        """
         options = {
             "batch_size": self.config.distillation.batch_size,
-            "shuffle": shuffle,
+            "shuffle": epochs is not None,
             "seed": self.config.seed,
+            "epochs": epochs,
         }
         if teacher_logits is not None:
             options["teacher_logits"] = teacher_logits
@@ -343,6 +391,7 @@ class _Run:
         scores.update(
             {
                 "dtype_policy": model.dtype_policy.name,
+                "optimizer_steps": self.trainings.get(name, {}).get("optimizer_steps"),
                 "parameters": int(model.count_params()),
                 "savedmodel": os.path.relpath(savedmodel, self.run_dir),
                 "savedmodel_bytes": evaluation.size_on_disk(savedmodel),
@@ -400,6 +449,8 @@ def run(config, output_dir=None):
     (partial / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
 
     keras.utils.set_random_seed(config.seed)
+    if config.runtime.deterministic:
+        tf.config.experimental.enable_op_determinism()
     state = _Run(config, partial)
     logging.info("dtype policies: teacher %s, students %s", state.teacher_policy, state.student_policy)
     teacher = state.teacher()
@@ -411,6 +462,6 @@ def run(config, output_dir=None):
         name, student = state.student(variant, teacher, transfer, transfer_logits, validation_logits)
         results[name] = state.evaluate(name, student.model, student.preprocessor)
     summary = report.summarize(config, state.class_names, results)
-    report.write(partial, summary, state.histories)
+    report.write(partial, summary, {name: t["history"] for name, t in state.trainings.items()})
     os.replace(partial, output_dir)
     return summary

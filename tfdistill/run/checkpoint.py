@@ -1,0 +1,103 @@
+"""Resume a training stage after a crash: atomic epoch checkpoints that replay exactly.
+
+Example:
+
+```python
+backup = ResumableBackup(run_dir / "checkpoints" / "bilstm_distilled")
+train = data.encode(raw, preprocessor, batch_size=32, shuffle=True,
+                    epochs=(backup.initial_epoch, 10))
+model.fit(train, epochs=10, initial_epoch=backup.initial_epoch,
+          steps_per_epoch=steps, callbacks=[backup])
+history = backup.history()  # Every epoch of the stage, before and after a crash.
+```
+"""
+
+import json
+import os
+import pathlib
+
+import keras
+from absl import logging
+
+_STATE_FILE = "state.json"
+
+
+def _seed_states(model):
+    """The states of the model's random seed generators (dropout and the like).
+
+    `save_weights` leaves them out, so a resumed run would draw the dropout masks of
+    its first epochs again; the checkpoint keeps them to draw the next ones.
+    """
+    return [
+        variable
+        for variable in model.non_trainable_variables
+        if variable.path.endswith("seed_generator_state")
+    ]
+
+
+class ResumableBackup(keras.callbacks.Callback):
+    """Saves a stage at every epoch end; when the stage runs again, restores it.
+
+    A checkpoint is the model's weights with its optimizer state
+    (`epoch-N.weights.h5`) plus `state.json`, which names that file and keeps the
+    logs of the finished epochs and the states of the dropout seed generators. The weights are written first under a new name,
+    then `state.json` is replaced atomically, then older weights are removed: a kill
+    at any moment leaves a whole checkpoint, never half of one.
+
+    `initial_epoch` is the number of epochs a previous attempt finished (0 for a
+    fresh stage); start `fit` there (`initial_epoch=`), on data whose order depends
+    on the epoch alone (`tfdistill.data.encode(..., epochs=(initial_epoch, stop))`),
+    and with the weights and optimizer state this callback restores when training
+    begins, the resumed stage ends exactly where an uninterrupted one would.
+    `EarlyStopping`'s patience starts again on resume.
+
+    Args:
+        backup_dir: a directory for this stage alone; the caller removes it once the
+            stage's result is saved.
+        stage: a name for the log lines; defaults to the directory's name.
+    """
+
+    def __init__(self, backup_dir, stage=None):
+        super().__init__()
+        self.backup_dir = pathlib.Path(backup_dir)
+        self.stage = stage or self.backup_dir.name
+        state_path = self.backup_dir / _STATE_FILE
+        self._state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.exists() else None
+        self.finished_epochs = list(self._state["epochs"]) if self._state else []
+        self.initial_epoch = len(self.finished_epochs)
+
+    def on_train_begin(self, logs=None):
+        if self._state is None:
+            return
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(self.backup_dir / self._state["weights"])
+        for variable, value in zip(_seed_states(self.model), self._state["seed_states"]):
+            variable.assign(value)
+        step = int(optimizer.iterations.numpy()) if optimizer is not None else 0
+        logging.info(
+            "Resuming %s from epoch %d (optimizer step %d)", self.stage, self.initial_epoch, step
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.finished_epochs.append({name: float(value) for name, value in (logs or {}).items()})
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        weights = f"epoch-{epoch + 1}.weights.h5"
+        self.model.save_weights(self.backup_dir / weights, overwrite=True)
+        tmp_state = self.backup_dir / f".{_STATE_FILE}.tmp"
+        state = {
+            "weights": weights,
+            "epochs": self.finished_epochs,
+            "seed_states": [variable.numpy().tolist() for variable in _seed_states(self.model)],
+        }
+        tmp_state.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp_state, self.backup_dir / _STATE_FILE)
+        for old in self.backup_dir.glob("epoch-*.weights.h5"):
+            if old.name != weights:
+                old.unlink()
+
+    def history(self):
+        """`{metric: [value per epoch]}` over every epoch of the stage, as `History` has."""
+        names = self.finished_epochs[0].keys() if self.finished_epochs else ()
+        return {name: [epoch[name] for epoch in self.finished_epochs] for name in names}
