@@ -25,5 +25,24 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/tfdistill --config=$(CONFIG) --output_dir=$(OUTPUT_DIR)
 
+# Each benchmark prints its tables and writes benchmarks/results/<script>.json (see
+# benchmarks/README.md). bench runs the full versions, an hour or more on 2 CPU cores
+# (accuracy.py alone trains 3 seeds x 2 students); bench-quick, a few minutes each.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/vs_keras_distillation.py
+	$(BIN)/python benchmarks/training_cost.py
+	$(BIN)/python benchmarks/precision_xla.py
+	$(BIN)/python benchmarks/hardware_efficiency.py
+	$(BIN)/python benchmarks/inference.py
+	$(BIN)/python benchmarks/accuracy.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/vs_keras_distillation.py --quick
+	$(BIN)/python benchmarks/training_cost.py --quick
+	$(BIN)/python benchmarks/precision_xla.py --quick
+	$(BIN)/python benchmarks/hardware_efficiency.py --quick
+	$(BIN)/python benchmarks/inference.py --quick
+	$(BIN)/python benchmarks/accuracy.py --quick
+
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -1,0 +1,347 @@
+"""What every benchmark shares: its flags, the machine report, timing, tables and JSON.
+
+A benchmark script defines its own flags, writes `def benchmark(report): ...` that
+measures and hands its numbers to `report.table(...)`, `report.record(...)` and
+`report.note(...)`, and ends with `common.main(__doc__, benchmark)`. Every script then:
+
+- takes `--quick` (a reduced run of a few minutes) and `--output_json` (default
+  `benchmarks/results/<script>.json`);
+- prints the machine (cores, CPU model, GPUs) and the TensorFlow, Keras and keras-hub
+  versions first;
+- prints each table aligned as plain text, and writes the same records (raw numbers,
+  not the formatted cells) to the JSON file, with the machine, the flags and the
+  wall time.
+
+Shared machines are noisy, so scripts report ratios measured side by side in one run
+(`interleaved_times`), not lone absolute times.
+
+Example (a whole benchmark script):
+
+```python
+import common
+
+def benchmark(report):
+    times = common.interleaved_times({"a": lambda: sum(range(10**5))}, repeats=3)
+    report.table("sums", "One sum", [{"name": "a", **times["a"]}],
+                 [("name", "contender", "{}"), ("median_s", "median s", "{:.4f}")])
+
+common.main("Times one sum.", benchmark)
+```
+"""
+
+import os
+
+# Before TensorFlow or Keras is imported anywhere: the backend is read once, at import.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import datetime  # noqa: E402
+import json  # noqa: E402
+import pathlib  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+from absl import logging  # noqa: E402
+
+flags.DEFINE_bool("quick", False, "Run a reduced version that finishes in a few minutes.")
+flags.DEFINE_string(
+    "output_json",
+    None,
+    "Where to write the results as JSON. Default: benchmarks/results/<script>.json.",
+)
+FLAGS = flags.FLAGS
+
+RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"
+# CPU features that decide how fast low-precision matrix multiplies can run.
+_CPU_FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16")
+
+
+def _cpu_info():
+    """`(model name, flags)` from /proc/cpuinfo, or what `platform` knows elsewhere."""
+    model, cpu_flags = platform.processor() or "unknown", set()
+    cpuinfo = pathlib.Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                cpu_flags = set(value.split())
+    return model, cpu_flags
+
+
+def machine():
+    """The machine and library versions a measurement was made with, as a dict.
+
+    Example:
+
+    >>> sorted(machine())[:3]
+    ['cores', 'cpu_flags', 'cpu_model']
+    """
+    import keras
+    import keras_hub
+    import numpy as np
+    import tensorflow as tf
+
+    model, cpu_flags = _cpu_info()
+    gpus = [
+        tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+        for gpu in tf.config.list_physical_devices("GPU")
+    ]
+    return {
+        "cpu_model": model,
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "cpu_flags": [flag for flag in _CPU_FLAGS_OF_INTEREST if flag in cpu_flags],
+        "gpus": gpus,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_hub": keras_hub.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def _format_machine(info):
+    return "\n".join(
+        [
+            f"machine:  {info['cpu_model']}, {info['usable_cores']} usable of "
+            f"{info['cores']} cores, CPU flags: {' '.join(info['cpu_flags']) or 'none'}",
+            f"GPU:      {', '.join(info['gpus']) or 'none'}",
+            f"versions: TensorFlow {info['tensorflow']}, Keras {info['keras']}, "
+            f"keras-hub {info['keras_hub']}, NumPy {info['numpy']}, "
+            f"Python {info['python']}",
+        ]
+    )
+
+
+def format_cell(value, fmt):
+    """Formats one table cell: `fmt` is a format string or a function; None is "n/a"."""
+    if value is None:
+        return "n/a"
+    return fmt(value) if callable(fmt) else fmt.format(value)
+
+
+def format_table(records, columns):
+    """Aligns `records` (dicts) as a plain-text table.
+
+    Args:
+        records: a list of dicts.
+        columns: `(key, header, fmt)` triples; `fmt` as in `format_cell`. The first
+            column is left-aligned (it names the row), the others right-aligned.
+
+    Example:
+
+    >>> print(format_table([{"n": "a", "x": 1.5}], [("n", "name", "{}"), ("x", "x", "{:.1f}")]))
+    name    x
+    ---------
+    a     1.5
+    """
+    header = [title for _, title, _ in columns]
+    rows = [[format_cell(record.get(key), fmt) for key, _, fmt in columns] for record in records]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(columns))]
+
+    def line(cells):
+        first = cells[0].ljust(widths[0])
+        rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "-" * len(line(header))
+    return "\n".join([line(header), rule, *map(line, rows)])
+
+
+def ratio(numerator, denominator):
+    """`numerator / denominator`, or None when either is missing or the denominator is 0."""
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def times_format(value):
+    """Formats a ratio as "1.23x"."""
+    return f"{value:.2f}x"
+
+
+class Report:
+    """Prints a benchmark's tables and notes as they come, and keeps them for the JSON file.
+
+    Args:
+        name: the benchmark's name (its script name).
+
+    Example:
+
+    >>> report = Report("demo")
+    >>> report.record("steps", 3)
+    >>> report.results
+    {'steps': 3}
+    """
+
+    def __init__(self, name):
+        self.name = name
+        self.results = {}
+        self.notes = []
+
+    def record(self, key, value):
+        """Stores a JSON-serialisable `value` under `key` without printing it."""
+        self.results[key] = value
+
+    def table(self, key, title, records, columns):
+        """Prints `records` as a table under `title` and stores them under `key`."""
+        self.results[key] = records
+        print(f"\n{title}\n{format_table(records, columns)}", flush=True)
+
+    def note(self, text):
+        """Prints a remark (a verdict, a caveat, a measurement that could not be made)."""
+        self.notes.append(text)
+        print(text, flush=True)
+
+
+def _json_default(value):
+    # NumPy scalars and arrays, pathlib paths.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _flag_values():
+    """The values of this module's flags and of the running script's."""
+    by_module = FLAGS.flags_by_module_dict()
+    return {
+        flag.name: flag.value
+        for module in (__name__, sys.argv[0])
+        for flag in by_module.get(module, [])
+    }
+
+
+def main(doc, benchmark):
+    """Runs `benchmark(report)` as an absl app and writes the report's JSON file.
+
+    Args:
+        doc: the script's docstring; its first paragraph (the question) heads the output.
+        benchmark: a function of a `Report`.
+    """
+    name = pathlib.Path(sys.argv[0]).stem
+    question = " ".join(doc.strip().split("\n\n")[0].split())
+
+    def run(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        import tensorflow as tf
+
+        # The tables are the output; progress logs (exports, pipeline stages) would bury them.
+        logging.set_verbosity(logging.WARNING)
+        tf.get_logger().setLevel("WARNING")
+        info = machine()
+        mode = "quick" if FLAGS.quick else "full"
+        print(f"{name} ({mode}): {question}")
+        print(_format_machine(info), flush=True)
+        if FLAGS.quick:
+            print("quick: reduced sizes; the numbers show that the benchmark runs, not results.")
+        report = Report(name)
+        started = time.perf_counter()
+        benchmark(report)
+        elapsed = time.perf_counter() - started
+        output = pathlib.Path(FLAGS.output_json or RESULTS_DIR / f"{name}.json")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        document = {
+            "benchmark": name,
+            "quick": FLAGS.quick,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "elapsed_seconds": elapsed,
+            "machine": info,
+            "flags": _flag_values(),
+            "results": report.results,
+            "notes": report.notes,
+        }
+        output.write_text(json.dumps(document, indent=2, default=_json_default) + "\n")
+        print(f"\n{name} took {elapsed:.0f} s; results written to {output}")
+
+    app.run(run)
+
+
+def interleaved_times(contenders, repeats, warmup=1):
+    """Times zero-argument functions in turn: A, B, C, A, B, C, ...
+
+    On a machine shared with other jobs the speed drifts; taking turns exposes every
+    contender to the same drift, and the median ignores the outliers. Each contender
+    first runs `warmup` untimed times (tracing, compilation, filling caches).
+
+    Args:
+        contenders: a dict from a name to a function that runs to completion (it must
+            return only once its results are computed, e.g. as NumPy values).
+        repeats: timed runs of each contender.
+        warmup: untimed runs of each contender first.
+
+    Returns:
+        `{name: {"median_s", "min_s", "times_s"}}`.
+
+    Example:
+
+    >>> times = interleaved_times({"sleep": lambda: time.sleep(0.01)}, repeats=3)
+    >>> 0.01 <= times["sleep"]["median_s"] < 0.1
+    True
+    """
+    for function in contenders.values():
+        for _ in range(warmup):
+            function()
+    samples = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, function in contenders.items():
+            start = time.perf_counter()
+            function()
+            samples[name].append(time.perf_counter() - start)
+    return {
+        name: {
+            "median_s": statistics.median(times),
+            "min_s": min(times),
+            "times_s": times,
+        }
+        for name, times in samples.items()
+    }
+
+
+def timed(function):
+    """Runs `function()` once; returns `(seconds, its result)`."""
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def load_split(split, max_examples=None, data_config=None):
+    """A split in memory, read as a run config's `data` section says (as the pipeline
+    reads it); by default the packaged Rotten Tomatoes.
+
+    Args:
+        split: a split name, e.g. "train", "validation" or "test".
+        max_examples: keep only the first ones (the hash splits are in hash order, so
+            the first ones are a fair sample).
+        data_config: a `tfdistill.run.config.DataConfig`.
+
+    Returns:
+        A `tfdistill.run.pipeline.Split` (texts, labels and `.dataset()`).
+    """
+    import numpy as np
+
+    from tfdistill import data
+    from tfdistill.run.config import DataConfig
+    from tfdistill.run.pipeline import Split
+
+    data_config = data_config or DataConfig()
+    dataset, _ = data.load(
+        data_config.source,
+        split,
+        text_column=data_config.text_column,
+        label_column=data_config.label_column,
+        label_names=data_config.label_names,
+    )
+    if max_examples is not None:
+        dataset = dataset.take(max_examples)
+    pairs = list(dataset.as_numpy_iterator())
+    return Split(
+        texts=[text.decode("utf-8") for text, _ in pairs],
+        labels=np.array([label for _, label in pairs], dtype=np.int32),
+    )
