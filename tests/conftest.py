@@ -26,3 +26,14 @@ def _fresh_keras_state():
     yield
     keras.config.set_dtype_policy("float32")
     keras.backend.clear_session()
+
+
+@pytest.fixture(scope="session")
+def mirrored_strategy():
+    """One MirroredStrategy over the two CPU devices for the whole session.
+
+    Each new strategy numbers its collective ops from the same start, so a second
+    one in the same process can meet the first one's leftovers ("Shape mismatch in
+    the collective instance").
+    """
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

@@ -1,5 +1,10 @@
 """The Distiller: training, inputs, precision, XLA, distribution, saving and bad input."""
 
+import os
+import re
+import subprocess
+import sys
+
 import keras
 import keras_hub
 import numpy as np
@@ -230,9 +235,9 @@ def test_jit_compile_gives_the_same_training_as_eager_graph():
     np.testing.assert_allclose(results[0], results[1], rtol=1e-4)
 
 
-def test_mirrored_strategy_on_two_cpu_devices_matches_one_device():
+def test_mirrored_strategy_on_two_cpu_devices_matches_one_device(mirrored_strategy):
     x, y = toy_data()
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = mirrored_strategy
     assert strategy.num_replicas_in_sync == 2
     losses_by_setting = []
     for scope in (strategy.scope(), tf.distribute.get_strategy().scope()):
@@ -329,3 +334,46 @@ def test_examples_without_gold_label_learn_from_the_teacher_only():
     np.testing.assert_allclose(got["student_loss"], first_half["student_loss"] / 2, rtol=1e-5)
     np.testing.assert_allclose(got["distillation_loss"], full["distillation_loss"], rtol=1e-6)
     np.testing.assert_allclose(got["accuracy"], first_half["accuracy"], rtol=1e-6)
+
+
+NAN_SCRIPT = """
+import keras, numpy as np, tfdistill
+inputs = keras.Input((8,))
+student = keras.Model(inputs, keras.layers.Dense(3)(inputs))
+logits = np.zeros((32, 3), "float32")
+logits[20, 1] = np.nan  # In the third batch of 8: optimizer step 2.
+distiller = tfdistill.Distiller(None, student)
+distiller.compile(optimizer="adam")
+try:
+    distiller.fit({"student": np.ones((32, 8)), "teacher_logits": logits}, np.zeros(32),
+                  batch_size=8, shuffle=False, verbose=0)
+finally:
+    print("steps applied:", int(distiller.optimizer.iterations.numpy()))
+"""
+
+
+def test_nan_in_teacher_logits_stops_training_naming_the_term_and_step():
+    # In a process of its own: a failed step aborts TensorFlow's collective executor
+    # for the rest of the process, which would break later MirroredStrategy tests.
+    result = subprocess.run(
+        [sys.executable, "-c", NAN_SCRIPT], capture_output=True, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode != 0
+    assert re.search(
+        r"NaN or Inf in\] \[teacher_logits\] \[at optimizer step\] \[2\]", result.stderr
+    ), result.stderr[-2000:]
+    assert "steps applied: 2" in result.stdout  # The bad step never reached the weights.
+
+
+def test_float16_overflow_is_absorbed_by_loss_scaling():
+    """A loss scale too large for float16 overflows the gradients: the step is skipped
+    and the scale halved, with no error and no NaN in the weights."""
+    keras.config.set_dtype_policy("mixed_float16")
+    distiller = tfdistill.Distiller(dense_model(), dense_model())
+    optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(), initial_scale=2.0**40)
+    distiller.compile(optimizer=optimizer)
+    x, y = toy_data(n=32)
+    distiller.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert float(optimizer.dynamic_scale.numpy()) < 2.0**40
+    assert all(np.isfinite(w.numpy()).all() for w in distiller.student.weights)

@@ -223,8 +223,8 @@ def test_mixed_float16_and_jit_compile_train_every_term_without_nan():
     assert history["loss"][-1] < history["loss"][0]
 
 
-def test_mirrored_strategy_trains_with_intermediate_terms():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_mirrored_strategy_trains_with_intermediate_terms(mirrored_strategy):
+    strategy = mirrored_strategy
     x, y = bert_batch(n=8)
     with strategy.scope():
         teacher, student = teacher_and_student(teacher_layers=2, student_layers=1)

@@ -421,6 +421,32 @@ class Distiller(keras.Model):
             )
         return self.compute_metrics(x, y, student_logits, sample_weight=metric_weight)
 
+    @staticmethod
+    def _is_finite(tensors):
+        return tf.reduce_all(
+            [tf.reduce_all(tf.math.is_finite(t)) for t in tf.nest.flatten(tensors) if t is not None]
+        )
+
+    def _assert_finite(self, checks):
+        """Stops training at the first NaN or Inf, naming the term and the step.
+
+        `checks` is an ordered dict of name to tensors; the first non-finite one is
+        named, so a NaN in the teacher's logits is not reported as the loss it
+        poisons.
+        """
+        names = list(checks)
+        finite = tf.stack([self._is_finite(checks[name]) for name in names])
+        first_bad = tf.argmin(tf.cast(finite, tf.int32))
+        tf.debugging.Assert(
+            tf.reduce_all(finite),
+            [
+                "NaN or Inf in",
+                tf.gather(tf.constant(names), first_bad),
+                "at optimizer step",
+                self.optimizer.iterations,
+            ],
+        )
+
     def _trained_weights(self):
         """The student's trainable weights and those of the projections (not its)."""
         weights = list(self.student.trainable_weights)
@@ -448,6 +474,15 @@ class Distiller(keras.Model):
             scaled_loss = self.optimizer.scale_loss(scaled_loss)
         trained_weights = self._trained_weights()
         gradients = tape.gradient(scaled_loss, trained_weights)
+        checks = {"teacher_logits": teacher_outputs["logits"], **terms}
+        # Under loss scaling an overflow is expected now and then: the optimizer
+        # skips that step and lowers the scale, so only unscaled gradients are checked.
+        if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            checks["gradients"] = gradients
+        # Before the update, so a bad step never reaches the weights. XLA cannot
+        # compile an assertion (nor its message), so a jit-compiled step goes without.
+        if not self.jit_compile:
+            self._assert_finite(checks)
         self.optimizer.apply_gradients(zip(gradients, trained_weights))
         return self._update_trackers(data, total, terms, student_outputs["logits"])
 
