@@ -197,3 +197,35 @@ def test_a_run_killed_during_the_teacher_fine_tune_keeps_its_finished_epochs(tmp
     assert "Resuming teacher from epoch 1 (optimizer step 4)" in result.stderr
     history = json.loads((output_dir / "teacher" / "training.json").read_text())["history"]
     assert len(history["loss"]) == 2
+
+
+@pytest.mark.slow
+def test_small_bert_with_intermediate_terms_and_a_temperature_schedule(tmp_path):
+    output_dir = tmp_path / "intermediate"
+    result = tfdistill(
+        f"--config={SMOKE}",
+        f"--output_dir={output_dir}",
+        "--set=student.kind=small_bert",
+        "--set=student.sizes={num_layers: 1}",
+        "--set=student.sequence_length=32",
+        "--set=distillation.epochs=2",
+        "--set=distillation.baseline=false",
+        "--set=export.tflite=false",
+        "--set=distillation.intermediate={hidden: 1.0, attention: 1.0}",
+        "--set=distillation.schedule={temperature: {kind: linear, start: 4.0, end: 1.0}}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = json.loads(
+        (output_dir / "students" / "small_bert_distilled" / "training.json").read_text()
+    )["history"]
+    assert history["temperature"] == [4.0, 1.0]
+    assert len(history["hidden_loss"]) == len(history["val_attention_loss"]) == 2
+
+
+def test_intermediate_terms_need_a_bert_student(tmp_path):
+    result = tfdistill(
+        f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}",
+        "--set=distillation.intermediate={hidden: 1.0}",
+    )
+    _assert_one_line_error(result, "distillation.intermediate", "small_bert")
+    assert list(tmp_path.iterdir()) == []

@@ -98,6 +98,15 @@ class DistillationConfig:
     cache_teacher_logits: bool = True
     baseline: bool = True
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+    # Intermediate-layer terms for small_bert students, name to weight: `hidden`,
+    # `attention`, `embedding` (see `tfdistill.Distiller`). They need the live
+    # teacher, so the logit cache is not used for training when any is set.
+    intermediate: dict = dataclasses.field(default_factory=dict)
+    # The teacher layer (0-based) each student layer learns from; null: uniform.
+    layer_map: Optional[list[int]] = None
+    # Per-epoch schedules, e.g. {temperature: {kind: cosine, start: 4, end: 1}}
+    # (see `tfdistill.schedules.DistillerSchedule`).
+    schedule: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +159,7 @@ class RunConfig:
 
 
 # Mappings whose keys are not fixed here: they go as keyword arguments to a builder.
-_FREE_FORM = {"student.sizes"}
+_FREE_FORM = {"student.sizes", "distillation.intermediate", "distillation.schedule"}
 
 _POLICIES = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 _CHOICES = {

@@ -35,6 +35,7 @@ from tfdistill import data
 from tfdistill import evaluation
 from tfdistill import export
 from tfdistill import models
+from tfdistill import schedules
 from tfdistill.distiller import Distiller
 from tfdistill.run import report
 from tfdistill.run.checkpoint import ResumableBackup
@@ -79,6 +80,24 @@ def validate(config, output_dir):
     if config.distillation.temperature <= 0:
         raise ConfigError(
             f"distillation.temperature must be > 0, got {config.distillation.temperature}."
+        )
+    if config.distillation.intermediate and config.student.kind != "small_bert":
+        raise ConfigError(
+            "distillation.intermediate compares BERT layers, so it needs "
+            f"student.kind: small_bert, got {config.student.kind!r}."
+        )
+    if config.distillation.intermediate and (
+        config.student.sequence_length != config.teacher.sequence_length
+    ):
+        raise ConfigError(
+            "distillation.intermediate compares the models token by token, so "
+            "student.sequence_length must equal teacher.sequence_length "
+            f"({config.student.sequence_length} != {config.teacher.sequence_length})."
+        )
+    unknown = set(config.distillation.schedule) - {"temperature", "alpha"}
+    if unknown:
+        raise ConfigError(
+            f"distillation.schedule schedules temperature and alpha, not {sorted(unknown)}."
         )
     partial = pathlib.Path(str(output_dir) + PARTIAL_SUFFIX)
     try:
@@ -218,7 +237,8 @@ class _Run:
         if config.augment.factor > 0:
             parts["augmented"] = self._augmented_split(teacher)
         transfer = _concatenate(*parts.values())
-        if not config.cache_teacher_logits:
+        # Intermediate terms read the live teacher's hidden states on every batch.
+        if not config.cache_teacher_logits or config.intermediate:
             return transfer, None, None
         transfer_logits = np.concatenate(
             [self.teacher_logits(teacher, split, name) for name, split in parts.items()]
@@ -304,6 +324,7 @@ class _Run:
         batches = functools.partial(
             self._batches, student, teacher if transfer_logits is None else None
         )
+        callbacks = _callbacks(self.run_dir, name, config.patience)
         if variant == "distilled":
             trainer = Distiller(
                 None if transfer_logits is not None else teacher,
@@ -311,7 +332,13 @@ class _Run:
                 temperature=config.temperature,
                 alpha=config.alpha,
                 distillation_loss=config.loss,
+                intermediate_losses=config.intermediate or None,
+                layer_map=config.layer_map,
             )
+            callbacks += [
+                schedules.DistillerSchedule(variable, **spec)
+                for variable, spec in config.schedule.items()
+            ]
             train_split = transfer
             train = batches(transfer, transfer_logits, epochs=epochs)
             validation = batches(self.splits["validation"], validation_logits)
@@ -335,7 +362,7 @@ class _Run:
             epochs=config.epochs,
             initial_epoch=backup.initial_epoch,
             steps_per_epoch=_steps_per_epoch(train_split, config.batch_size),
-            callbacks=[*_callbacks(self.run_dir, name, config.patience), backup],
+            callbacks=[*callbacks, backup],
             shuffle=False,  # The dataset shuffles itself, reproducibly from the seed.
             verbose=_fit_verbosity(),
         )
