@@ -6,13 +6,13 @@ import subprocess
 import sys
 
 import keras
-import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tfdistill
 from tfdistill import losses
+from tiny_models import tiny_bert_classifier
 
 NUM_CLASSES = 3
 FEATURES = 8
@@ -40,21 +40,6 @@ def assert_weights_identical(before, model):
     assert len(before) == len(after)
     for old, new in zip(before, after):
         np.testing.assert_array_equal(old, new)
-
-
-def tiny_bert_classifier(num_layers, seed):
-    keras.utils.set_random_seed(seed)
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=64,
-        num_layers=num_layers,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=16,
-    )
-    return keras_hub.models.BertTextClassifier(
-        backbone=backbone, num_classes=2, preprocessor=None, activation=None
-    )
 
 
 def bert_batch(n=32, length=16, seed=0):

@@ -1,7 +1,6 @@
 """The Distiller's intermediate-layer losses: embeddings, hidden states, attention."""
 
 import keras
-import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,24 +8,10 @@ import tensorflow as tf
 import tfdistill
 from tfdistill import losses
 from tfdistill.models import features
+from tiny_models import tiny_bert_classifier
 
-VOCABULARY, LENGTH, HEADS = 64, 12, 2
+VOCABULARY, LENGTH = 64, 12
 ALL_TERMS = {"hidden": 1.0, "attention": 1.0, "embedding": 1.0}
-
-
-def tiny_bert_classifier(num_layers, hidden_dim, seed):
-    keras.utils.set_random_seed(seed)
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=VOCABULARY,
-        num_layers=num_layers,
-        num_heads=HEADS,
-        hidden_dim=hidden_dim,
-        intermediate_dim=2 * hidden_dim,
-        max_sequence_length=LENGTH,
-    )
-    return keras_hub.models.BertTextClassifier(
-        backbone=backbone, num_classes=2, preprocessor=None, activation=None
-    )
 
 
 def sharpen_attention(model, factor=25.0):
@@ -42,9 +27,9 @@ def sharpen_attention(model, factor=25.0):
 
 def teacher_and_student(teacher_layers=4, student_layers=2):
     """A 16-wide teacher and an 8-wide student (so projected), 4 and 2 layers deep."""
-    teacher = tiny_bert_classifier(num_layers=teacher_layers, hidden_dim=16, seed=1)
+    teacher = tiny_bert_classifier(teacher_layers, 16, max_sequence_length=LENGTH, seed=1)
     sharpen_attention(teacher)
-    return teacher, tiny_bert_classifier(num_layers=student_layers, hidden_dim=8, seed=2)
+    return teacher, tiny_bert_classifier(student_layers, 8, max_sequence_length=LENGTH, seed=2)
 
 
 def bert_batch(n=16, seed=0):
@@ -174,8 +159,8 @@ def test_logits_only_distiller_builds_no_feature_model_or_projection():
 
 
 def test_equal_widths_need_no_projection_and_layer_map_defaults_to_uniform():
-    teacher = tiny_bert_classifier(num_layers=4, hidden_dim=8, seed=1)
-    student = tiny_bert_classifier(num_layers=2, hidden_dim=8, seed=2)
+    teacher = tiny_bert_classifier(4, 8, max_sequence_length=LENGTH, seed=1)
+    student = tiny_bert_classifier(2, 8, max_sequence_length=LENGTH, seed=2)
     distiller = tfdistill.Distiller(teacher, student, intermediate_losses=ALL_TERMS)
     assert distiller.projections == {}
     assert distiller.layer_map == [1, 3]

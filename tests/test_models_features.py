@@ -1,29 +1,19 @@
 """`bert_features` (a keras-hub BERT's insides, shared weights) and the layer maps."""
 
+import functools
+
 import keras
-import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import tiny_models
 from tfdistill.models import features
 
 VOCABULARY, LENGTH, WIDTH, HEADS = 64, 12, 8, 2
-
-
-def tiny_bert_classifier(num_layers=2, hidden_dim=WIDTH, dropout=0.1):
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=VOCABULARY,
-        num_layers=num_layers,
-        num_heads=HEADS,
-        hidden_dim=hidden_dim,
-        intermediate_dim=2 * hidden_dim,
-        max_sequence_length=LENGTH,
-        dropout=dropout,
-    )
-    return keras_hub.models.BertTextClassifier(
-        backbone=backbone, num_classes=3, preprocessor=None, activation=None
-    )
+tiny_bert_classifier = functools.partial(
+    tiny_models.tiny_bert_classifier, hidden_dim=WIDTH, num_classes=3, max_sequence_length=LENGTH
+)
 
 
 def bert_inputs(lengths=(12, 5, 1), seed=0):
