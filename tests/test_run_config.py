@@ -5,6 +5,7 @@ import pathlib
 import pytest
 
 from tfdistill.run import config as run_config
+from tfdistill.run import pipeline
 
 CONFIGS = sorted(pathlib.Path(__file__).parent.parent.joinpath("configs").glob("*.yaml"))
 
@@ -81,3 +82,20 @@ def test_missing_and_malformed_files_are_named(tmp_path):
     broken.write_text("teacher: [unclosed")
     with pytest.raises(run_config.ConfigError, match="broken.yaml is not valid YAML"):
         run_config.load(broken)
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("distillation.alpha=2", r"distillation\.alpha: alpha .* must be in \[0, 1\]"),
+        ("distillation.temperature=0", r"distillation\.temperature: temperature must be > 0"),
+        ("student.kind=transformer", r"student\.kind must be one of \['small_bert', 'bilstm', 'cnn'\]"),
+        ("distillation.schedule={beta: {start: 1}}", r"schedules temperature and alpha, not \['beta'\]"),
+        ("teacher.preset=./no/such/teacher", r"teacher\.preset: .*no/such/teacher"),
+    ],
+)
+def test_values_that_would_fail_mid_run_are_rejected_before_it(tmp_path, assignment, message):
+    config = run_config.override(run_config.RunConfig(), [assignment])
+    with pytest.raises(run_config.ConfigError, match=message):
+        pipeline.validate(config, tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []

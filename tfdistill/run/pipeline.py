@@ -37,6 +37,8 @@ from tfdistill import export
 from tfdistill import models
 from tfdistill import schedules
 from tfdistill.distiller import Distiller
+from tfdistill.distiller import check_alpha
+from tfdistill.distiller import check_temperature
 from tfdistill.run import report
 from tfdistill.run.checkpoint import ResumableBackup
 from tfdistill.run.config import ConfigError
@@ -75,12 +77,15 @@ def validate(config, output_dir):
             f"student.kind must be one of {list(models.STUDENT_KINDS)}, "
             f"got {config.student.kind!r}."
         )
-    if not 0.0 <= config.distillation.alpha <= 1.0:
-        raise ConfigError(f"distillation.alpha must be in [0, 1], got {config.distillation.alpha}.")
-    if config.distillation.temperature <= 0:
-        raise ConfigError(
-            f"distillation.temperature must be > 0, got {config.distillation.temperature}."
-        )
+    checks = (
+        ("distillation.temperature", check_temperature, config.distillation.temperature),
+        ("distillation.alpha", check_alpha, config.distillation.alpha),
+    )
+    for key, check, value in checks:
+        try:
+            check(value)
+        except ValueError as error:
+            raise ConfigError(f"{key}: {error}") from None
     if config.distillation.intermediate and config.student.kind != "small_bert":
         raise ConfigError(
             "distillation.intermediate compares BERT layers, so it needs "
