@@ -91,7 +91,8 @@ def predict_logits(teacher, inputs, *, verbose=1):
         teacher: A `keras.Model` returning logits `[batch, num_classes]`.
         inputs: A batched, unshuffled `tf.data.Dataset` of teacher inputs, or
             of `(inputs, label)` pairs as `encode` yields (labels are ignored).
-        verbose: 1 shows a `keras.utils.Progbar`, 0 is silent.
+        verbose: 1 shows a `keras.utils.Progbar`, 2 one line when done (for
+            logs), 0 is silent.
 
     Returns:
         float32 logits `[num_examples, num_classes]` in dataset order, whatever

@@ -291,7 +291,9 @@ class _Run:
             trim_padding=True,
         )
         logging.info("Teacher logits for %s (%d texts)", name, len(split.texts))
-        return data.TeacherLogitCache(self.run_dir / "cache").get_or_compute(teacher, inputs, key)
+        return data.TeacherLogitCache(self.run_dir / "cache").get_or_compute(
+            teacher, inputs, key, verbose=_fit_verbosity()
+        )
 
     # Stage 3b: the student, with the teacher (distilled) or without it (baseline).
     def student(self, variant, teacher, transfer, transfer_logits, validation_logits):
