@@ -495,6 +495,8 @@ def run(config, output_dir=None):
     for variant in variants:
         name, student = state.student(variant, teacher, transfer, transfer_logits, validation_logits)
         results[name] = state.evaluate(name, student.model, student.preprocessor)
+    # Every stage finished, so no checkpoint is left to resume from.
+    shutil.rmtree(partial / CHECKPOINTS, ignore_errors=True)
     summary = report.summarize(config, state.class_names, results)
     report.write(partial, summary, {name: t["history"] for name, t in state.trainings.items()})
     os.replace(partial, output_dir)

@@ -4,6 +4,7 @@ import json
 import pathlib
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # Plots are files; no display is needed or wanted.
 import matplotlib.pyplot as plt  # noqa: E402
@@ -120,6 +121,8 @@ def _plot_tradeoff(summary, path):
     axes[1].set_xlabel("parameters (millions, log)")
     for axis in axes:
         axis.set_xscale("log")
+        # Labelled minor ticks of a log axis crowd into each other.
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         axis.set_ylabel("test accuracy (%)")
         axis.grid(alpha=0.3)
     figure.suptitle("Accuracy against speed and size")
