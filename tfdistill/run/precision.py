@@ -30,9 +30,8 @@ def resolve_dtype_policy(name, *, recurrent=False):
     - anything else: `float32`.
 
     With `recurrent=True` (a student with an LSTM) a CPU always gets `float32`: the
-    LSTM's step-by-step loop gains nothing from bfloat16 matrix units and pays for the
-    casts; measured here, a BiLSTM student trained at 624 samples/s in
-    `mixed_bfloat16` against 1,071 in `float32`.
+    LSTM's step-by-step loop gains nothing from bfloat16 matrix units, and drifts
+    furthest from float32 (`benchmarks/precision_xla.py`, BENCHMARKS.md section 6).
 
     Example:
 
