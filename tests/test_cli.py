@@ -222,6 +222,45 @@ def test_small_bert_with_intermediate_terms_and_a_temperature_schedule(tmp_path)
     assert len(history["hidden_loss"]) == len(history["val_attention_loss"]) == 2
 
 
+@pytest.mark.slow
+def test_a_teacher_ensemble_is_fine_tuned_cached_per_member_and_averaged(tmp_path):
+    output_dir = tmp_path / "ensemble"
+    result = tfdistill(
+        f"--config={SMOKE}",
+        f"--output_dir={output_dir}",
+        "--set=teacher.ensemble_seeds=[7]",
+        "--set=teacher.ensemble_weights=[1.0, 3.0]",
+        "--set=distillation.epochs=2",
+        "--set=distillation.baseline=false",
+        "--set=export.tflite=false",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Fine-tuning the teacher minilm_l6_packaged as teacher_seed_7, seed 7" in result.stderr
+    assert (output_dir / "teacher_seed_7" / "task.json").exists()
+    # Train, validation and test logits for each of the two teachers.
+    assert len(list((output_dir / "cache").glob("*.npy"))) == 6
+    ensemble = json.loads((output_dir / "metrics.json").read_text())["teacher_ensemble"]
+    assert set(ensemble["member_accuracy"]) == {"teacher", "teacher_seed_7"}
+    assert 0.0 <= ensemble["accuracy"] <= 1.0
+    assert "teacher ensemble (the students' soft labels)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "extra, fragments",
+    [
+        (["--set=teacher.ensemble_seeds=[7, 7]"], ["teacher.ensemble_seeds repeats a seed"]),
+        (
+            ["--set=teacher.ensemble_seeds=[7]", "--set=teacher.ensemble_weights=[1.0]"],
+            ["teacher.ensemble_weights", "1 teacher weights were given for 2 teachers"],
+        ),
+    ],
+)
+def test_bad_ensemble_config_fails_in_one_line(tmp_path, extra, fragments):
+    result = tfdistill(f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}", *extra)
+    _assert_one_line_error(result, *fragments)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_intermediate_terms_need_a_bert_student(tmp_path):
     result = tfdistill(
         f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}",

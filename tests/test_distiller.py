@@ -171,6 +171,74 @@ def test_cached_teacher_logits_need_no_teacher_and_match_the_live_teacher():
     assert history["loss"][-1] < history["loss"][0]
 
 
+def test_ensemble_of_teachers_learns_from_their_weighted_soft_labels():
+    """Live teachers, their stacked cached logits and NumPy agree on the mixed target."""
+    teachers = [dense_model(name=f"teacher_{i}") for i in range(3)]
+    student = dense_model()
+    x, y = toy_data(n=32)
+    weights, temperature = [0.5, 0.3, 0.2], 4.0
+    stacked = np.stack([teacher.predict(x, verbose=0) for teacher in teachers], axis=1)
+
+    live = tfdistill.Distiller(teachers, student, temperature=temperature, teacher_weights=weights)
+    offline = tfdistill.Distiller(None, student, temperature=temperature, teacher_weights=weights)
+    logs = {}
+    for name, distiller, batch in (
+        ("live", live, x),
+        ("cached", offline, {"student": x, "teacher_logits": stacked}),
+    ):
+        distiller.compile(optimizer="adam")
+        logs[name] = distiller.evaluate(batch, y, batch_size=32, return_dict=True, verbose=0)
+
+    t = stacked.astype(np.float64) / temperature
+    probs = np.exp(t - t.max(-1, keepdims=True))
+    mixed = (np.asarray(weights)[None, :, None] * probs / probs.sum(-1, keepdims=True)).sum(1)
+    s = student.predict(x, verbose=0).astype(np.float64) / temperature
+    log_q = s - np.log(np.exp(s).sum(-1, keepdims=True))
+    kl = temperature**2 * (mixed * (np.log(mixed) - log_q)).sum(-1)
+    for name in ("live", "cached"):
+        np.testing.assert_allclose(logs[name]["distillation_loss"], kl.mean(), rtol=1e-5)
+    history = offline.fit(
+        {"student": x, "teacher_logits": stacked}, y, batch_size=8, epochs=3, verbose=0
+    ).history
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_ensemble_weight_of_one_equals_that_teacher_alone():
+    teachers = [dense_model(), dense_model()]
+    student = dense_model()
+    x, y = toy_data(n=32)
+    alone = tfdistill.Distiller(teachers[1], student)
+    weighted = tfdistill.Distiller(teachers, student, teacher_weights=[0.0, 1.0])
+    logs = []
+    for distiller in (alone, weighted):
+        distiller.compile(optimizer="adam")
+        logs.append(distiller.evaluate(x, y, batch_size=32, return_dict=True, verbose=0))
+    np.testing.assert_allclose(logs[1]["distillation_loss"], logs[0]["distillation_loss"], rtol=1e-6)
+
+
+def test_ensemble_config_round_trip_keeps_teachers_and_weights():
+    distiller = tfdistill.Distiller(
+        [dense_model(), dense_model()], dense_model(), teacher_weights=[2.0, 1.0]
+    )
+    clone = tfdistill.Distiller.from_config(distiller.get_config())
+    assert len(clone.teacher) == 2
+    assert clone.teacher_weights == [2.0, 1.0]
+    assert clone.teacher_average == "probabilities"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"teacher_weights": [1.0]}, "1 teacher weights were given for 2 teachers"),
+        ({"teacher_weights": [1.0, -1.0]}, "must be >= 0 with a positive sum"),
+        ({"teacher_average": "median"}, "teacher_average must be 'auto' or one of"),
+    ],
+)
+def test_bad_ensemble_arguments_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tfdistill.Distiller([dense_model(), dense_model()], dense_model(), **kwargs)
+
+
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_trains_without_nan(policy):
     keras.config.set_dtype_policy(policy)
@@ -280,7 +348,7 @@ def test_bad_arguments_raise_before_any_step(kwargs, message):
 def test_teacher_and_student_with_different_classes_are_rejected():
     inputs = keras.Input((FEATURES,))
     two_class_student = keras.Model(inputs, keras.layers.Dense(2)(inputs))
-    with pytest.raises(ValueError, match="teacher outputs 3 classes but the student outputs 2"):
+    with pytest.raises(ValueError, match="outputs 3 classes but the student outputs 2"):
         tfdistill.Distiller(dense_model(), two_class_student)
 
 

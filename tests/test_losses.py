@@ -117,3 +117,44 @@ def test_hard_label_cross_entropy_is_zero_without_a_gold_label(logits):
     got = keras.ops.convert_to_numpy(losses.hard_label_cross_entropy(labels, student))
     expected = -_np_log_softmax(student.astype(np.float64))[np.arange(16), np.maximum(labels, 0)]
     np.testing.assert_allclose(got, np.where(labels >= 0, expected, 0.0), atol=1e-5)
+
+
+@pytest.mark.parametrize("temperature", TEMPERATURES)
+def test_ensemble_logits_soften_to_the_weighted_mean_of_soft_labels(temperature):
+    rng = np.random.default_rng(3)
+    stacked = rng.normal(size=(8, 3, 5)) * 4
+    weights = np.array([1.0, 2.0, 5.0])
+    mixed = keras.ops.convert_to_numpy(losses.ensemble_logits(stacked, temperature, weights))
+    probs = np.exp(_np_log_softmax(stacked / temperature))
+    expected = (probs * (weights / weights.sum())[None, :, None]).sum(axis=1)
+    np.testing.assert_allclose(np.exp(_np_log_softmax(mixed / temperature)), expected, atol=1e-12)
+
+
+def test_ensemble_logits_can_average_raw_logits():
+    stacked = np.array([[[1.0, 3.0], [3.0, -1.0]]])
+    mixed = losses.ensemble_logits(stacked, weights=[3, 1], average="logits")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(mixed), [[1.5, 2.0]])
+
+
+def test_ensemble_of_one_teacher_is_that_teacher(logits):
+    teacher, student = logits
+    mixed = losses.ensemble_logits(teacher[:, None, :], temperature=2.0)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(losses.soft_target_kl(mixed, student, 2.0)),
+        keras.ops.convert_to_numpy(losses.soft_target_kl(teacher, student, 2.0)),
+        atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize(
+    "logits_shape, kwargs, message",
+    [
+        ((4, 5), {}, r"shape \(batch, teachers, classes\), got shape \(4, 5\)"),
+        ((4, 2, 5), {"weights": [1.0]}, "1 teacher weights were given for 2 teachers"),
+        ((4, 2, 5), {"weights": [0.0, 0.0]}, "positive sum"),
+        ((4, 2, 5), {"average": "max"}, "average must be one of"),
+    ],
+)
+def test_ensemble_logits_reject_bad_input(logits_shape, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        losses.ensemble_logits(np.zeros(logits_shape), **kwargs)

@@ -128,6 +128,13 @@ class Distiller(keras.Model):
     layers without bias in float32 that belong to the distiller: they train with the
     student but are not part of it. Padding never counts.
 
+    Several teachers (an ensemble, e.g. one teacher fine-tuned with three seeds) are
+    given as a list: the student learns from their averaged soft labels,
+    `Σ_k w_k softmax(z_k / T)` with `teacher_weights` `w` (equal by default), see
+    `losses.ensemble_logits`. Precomputed logits of an ensemble come stacked as
+    `(batch, teachers, classes)`. With the `"mse"` loss the logits are averaged
+    instead (`teacher_average="auto"`).
+
     `fit` and `evaluate` report `loss`, `student_loss`, `distillation_loss`, one
     `<name>_loss` per intermediate loss (e.g. `hidden_loss`), and the compiled
     metrics of the student. Calling the distiller runs the student.
@@ -137,8 +144,8 @@ class Distiller(keras.Model):
     so `from_config` rebuilds the whole distiller.
 
     Args:
-        teacher: a `keras.Model` that outputs logits, or `None` when every batch
-            carries `teacher_logits`.
+        teacher: a `keras.Model` that outputs logits, a list of them (an ensemble),
+            or `None` when every batch carries `teacher_logits`.
         student: the `keras.Model` to train; it outputs logits.
         temperature: softens both distributions; a positive float. Higher values pass
             on more of the teacher's ranking of the wrong classes.
@@ -152,6 +159,11 @@ class Distiller(keras.Model):
             only, and builds nothing more.
         layer_map: optional list of 0-based teacher layer indices, one per student
             transformer layer, for the `"hidden"` and `"attention"` losses.
+        teacher_weights: optional weights of an ensemble's teachers, one per
+            teacher (normalised to sum to 1); `None` weighs them equally.
+        teacher_average: how an ensemble's outputs are combined:
+            `"probabilities"` (its soft labels), `"logits"`, or `"auto"` (default):
+            logits for the `"mse"` loss, probabilities for the others.
 
     Example:
 
@@ -188,6 +200,8 @@ class Distiller(keras.Model):
         distillation_loss="kl",
         intermediate_losses=None,
         layer_map=None,
+        teacher_weights=None,
+        teacher_average="auto",
         **kwargs,
     ):
         # The distiller computes in the student's precision, so that `compile` wraps
@@ -197,20 +211,31 @@ class Distiller(keras.Model):
         super().__init__(**kwargs)
         check_temperature(temperature)
         check_alpha(alpha)
-        teacher_classes, student_classes = _num_classes(teacher), _num_classes(student)
-        if None not in (teacher_classes, student_classes) and (
-            teacher_classes != student_classes
-        ):
-            raise ValueError(
-                f"The teacher outputs {teacher_classes} classes but the student outputs "
-                f"{student_classes}; they must predict the same classes."
-            )
+        teachers = _as_teacher_list(teacher)
+        student_classes = _num_classes(student)
+        for member in teachers:
+            teacher_classes = _num_classes(member)
+            if None not in (teacher_classes, student_classes) and (
+                teacher_classes != student_classes
+            ):
+                raise ValueError(
+                    f"The teacher {member.name!r} outputs {teacher_classes} classes but "
+                    f"the student outputs {student_classes}; they must predict the "
+                    "same classes."
+                )
+            member.trainable = False
         self.teacher = teacher
         self.student = student
-        if teacher is not None:
-            teacher.trainable = False
         self.distillation_loss_fn = losses.get(distillation_loss)
         self._distillation_loss_config = distillation_loss
+        # Kept as given (normalised in the loss): `None` also fits cached ensembles,
+        # whose size is only known from their logits.
+        losses.check_teacher_weights(teacher_weights, len(teachers) or None)
+        self.teacher_weights = None if teacher_weights is None else [
+            float(weight) for weight in teacher_weights
+        ]
+        self.teacher_average = _resolve_teacher_average(teacher_average, distillation_loss)
+        self._teacher_average_config = teacher_average
         # Variables, not Python floats, so that a schedule can change them between
         # steps without retracing the compiled train step.
         self.temperature = keras.Variable(
@@ -243,6 +268,11 @@ class Distiller(keras.Model):
                     "intermediate losses, and none was asked for."
                 )
             return
+        if isinstance(self.teacher, (list, tuple)):
+            raise ValueError(
+                f"The intermediate losses {names} compare one teacher's internals with "
+                f"the student's; got an ensemble of {len(self.teacher)} teachers."
+            )
         if self.teacher is None:
             raise ValueError(
                 f"The intermediate losses {names} compare the teacher's internals with "
@@ -332,6 +362,16 @@ class Distiller(keras.Model):
                 f"carry precomputed {TEACHER_LOGITS_KEY!r}: "
                 f"x = {{{STUDENT_KEY!r}: ..., {TEACHER_LOGITS_KEY!r}: ...}}."
             )
+        elif isinstance(self.teacher, (list, tuple)):
+            teacher_outputs = {
+                "logits": ops.stack(
+                    [
+                        ops.cast(member(teacher_inputs, training=False), "float32")
+                        for member in self.teacher
+                    ],
+                    axis=1,
+                )
+            }
         else:
             teacher_outputs = self._forward(
                 self.teacher, self.teacher_features, teacher_inputs, training=False
@@ -347,6 +387,13 @@ class Distiller(keras.Model):
         """Returns `(total, terms)`: float32 scalars, `terms` keyed by tracker name."""
         student_logits = ops.cast(student_outputs["logits"], "float32")
         teacher_logits = teacher_outputs["logits"]
+        if len(teacher_logits.shape) == 3:
+            teacher_logits = losses.ensemble_logits(
+                teacher_logits,
+                self.temperature,
+                weights=self.teacher_weights,
+                average=self.teacher_average,
+            )
         if teacher_logits.shape[-1] != student_logits.shape[-1]:
             raise ValueError(
                 f"Teacher logits have shape {tuple(teacher_logits.shape)} but student "
@@ -524,6 +571,8 @@ class Distiller(keras.Model):
                 ),
                 "intermediate_losses": dict(self.intermediate_losses),
                 "layer_map": self.layer_map,
+                "teacher_weights": self.teacher_weights,
+                "teacher_average": self._teacher_average_config,
             }
         )
         return config
@@ -534,6 +583,28 @@ class Distiller(keras.Model):
         for key in ("teacher", "student", "distillation_loss"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _as_teacher_list(teacher):
+    """The teacher models: `[]` for None, the list for an ensemble, else `[teacher]`."""
+    if teacher is None:
+        return []
+    if isinstance(teacher, (list, tuple)):
+        if not teacher:
+            raise ValueError("An ensemble of teachers needs at least one teacher; got [].")
+        return list(teacher)
+    return [teacher]
+
+
+def _resolve_teacher_average(teacher_average, distillation_loss):
+    if teacher_average == "auto":
+        return "logits" if distillation_loss == "mse" else "probabilities"
+    if teacher_average not in losses.TEACHER_AVERAGES:
+        raise ValueError(
+            "teacher_average must be 'auto' or one of "
+            f"{list(losses.TEACHER_AVERAGES)}, got {teacher_average!r}."
+        )
+    return teacher_average
 
 
 def _width_projection(student_width, teacher_width, term_name):

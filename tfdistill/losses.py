@@ -143,6 +143,83 @@ DISTILLATION_LOSSES = {
 }
 
 
+TEACHER_AVERAGES = ("probabilities", "logits")
+
+
+def ensemble_logits(teacher_logits, temperature=1.0, weights=None, average="probabilities"):
+    """One set of logits for several teachers' `(batch, teachers, classes)` logits.
+
+    With `average="probabilities"` (the soft labels of an ensemble, as in Hinton et
+    al. 2015), the result is `T · log Σ_k w_k softmax(z_k / T)`: logits whose tempered
+    softmax is exactly the weighted mean of the teachers' tempered softmaxes, so every
+    soft-target loss above compares the student with the averaged soft labels. With
+    `average="logits"`, it is the weighted mean of the logits, the natural target for
+    `logits_mse`, which compares raw logits.
+
+    Computed in float64 (see the module's note on precision), and returned in
+    float64 so that the loss reads it without rounding it first.
+
+    Args:
+        teacher_logits: float tensor `(batch, teachers, classes)`.
+        temperature: a positive float (or scalar tensor).
+        weights: optional sequence of non-negative weights, one per teacher; they are
+            normalised to sum to 1. `None` weighs the teachers equally.
+        average: `"probabilities"` or `"logits"`.
+
+    Returns:
+        A float64 tensor of shape `(batch, classes)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> stacked = np.array([[[2.0, 0.0], [0.0, 2.0]]])  # two teachers that disagree
+    >>> mixed = ensemble_logits(stacked, temperature=2.0)
+    >>> [round(float(p), 4) for p in keras.ops.softmax(mixed / 2.0)[0]]
+    [0.5, 0.5]
+    """
+    if average not in TEACHER_AVERAGES:
+        raise ValueError(
+            f"average must be one of {list(TEACHER_AVERAGES)}, got {average!r}."
+        )
+    if len(teacher_logits.shape) != 3:
+        raise ValueError(
+            "ensemble_logits takes logits of shape (batch, teachers, classes), got "
+            f"shape {_shape(teacher_logits)}."
+        )
+    num_teachers = teacher_logits.shape[1]
+    weights = ops.convert_to_tensor(check_teacher_weights(weights, num_teachers), "float64")
+    logits = ops.cast(teacher_logits, "float64")
+    if average == "logits":
+        return ops.sum(logits * weights[:, None], axis=1)
+    temperature = ops.cast(temperature, "float64")
+    log_probs = ops.log_softmax(logits / temperature, axis=-1)
+    return temperature * ops.logsumexp(log_probs + ops.log(weights)[:, None], axis=1)
+
+
+def check_teacher_weights(weights, num_teachers=None):
+    """Returns `weights` normalised to sum to 1, or raises a ValueError naming the problem.
+
+    `None` gives equal weights when `num_teachers` is known, and stays `None`
+    otherwise. `num_teachers=None` skips the count check (the ensemble's size is not
+    known until its logits arrive).
+
+    >>> check_teacher_weights([1, 3])
+    [0.25, 0.75]
+    """
+    if weights is None:
+        return None if num_teachers is None else [1.0 / num_teachers] * num_teachers
+    weights = [float(weight) for weight in weights]
+    if num_teachers is not None and len(weights) != num_teachers:
+        raise ValueError(
+            f"{len(weights)} teacher weights were given for {num_teachers} teachers."
+        )
+    if not weights or min(weights) < 0 or sum(weights) <= 0:
+        raise ValueError(
+            f"Teacher weights must be >= 0 with a positive sum, got {weights}."
+        )
+    return [weight / sum(weights) for weight in weights]
+
+
 def get(identifier):
     """Returns a distillation loss function from its name or a callable.
 

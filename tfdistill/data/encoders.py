@@ -254,8 +254,9 @@ def encode_for_distillation(
         student_preprocessor: Maps a batch of strings to student inputs.
         teacher_preprocessor: Maps a batch of strings to teacher inputs.
         teacher_logits: A float array `[num_examples, num_classes]`, row `i`
-            for example `i` of `dataset` in its order. They stay paired with
-            their examples through shuffling.
+            for example `i` of `dataset` in its order, or
+            `[num_examples, num_teachers, num_classes]` for an ensemble. They
+            stay paired with their examples through shuffling.
         batch_size, shuffle, seed, drop_remainder, cache, trim_padding,
             epochs: As in `encode`.
 
@@ -292,11 +293,11 @@ def encode_for_distillation(
     else:
         teacher_logits = np.asarray(teacher_logits, dtype=np.float32)
         num_examples = _num_examples(dataset)
-        if teacher_logits.ndim != 2 or teacher_logits.shape[0] != num_examples:
+        if teacher_logits.ndim not in (2, 3) or teacher_logits.shape[0] != num_examples:
             raise ValueError(
                 "teacher_logits must have shape [num_examples, num_classes] = "
-                f"[{num_examples}, C] to match the dataset, got "
-                f"{teacher_logits.shape}."
+                f"[{num_examples}, C] (or [{num_examples}, num_teachers, C] for an "
+                f"ensemble) to match the dataset, got {teacher_logits.shape}."
             )
         # Pair each example with its logits row before any shuffling.
         raw = tf.data.Dataset.zip(

@@ -15,11 +15,14 @@ history = backup.history()  # Every epoch of the stage, before and after a crash
 import json
 import os
 import pathlib
+import time
 
 import keras
 from absl import logging
 
 _STATE_FILE = "state.json"
+# The key of each epoch's wall time in `history()`.
+EPOCH_SECONDS = "epoch_seconds"
 
 
 def _seed_states(model):
@@ -40,9 +43,10 @@ class ResumableBackup(keras.callbacks.Callback):
 
     A checkpoint is the model's weights with its optimizer state
     (`epoch-N.weights.h5`) plus `state.json`, which names that file and keeps the
-    logs of the finished epochs and the states of the dropout seed generators. The weights are written first under a new name,
-    then `state.json` is replaced atomically, then older weights are removed: a kill
-    at any moment leaves a whole checkpoint, never half of one.
+    logs of the finished epochs (with each epoch's wall time, `epoch_seconds`) and
+    the states of the dropout seed generators. The weights are written first under a
+    new name, then `state.json` is replaced atomically, then older weights are
+    removed: a kill at any moment leaves a whole checkpoint, never half of one.
 
     `initial_epoch` is the number of epochs a previous attempt finished (0 for a
     fresh stage); start `fit` there (`initial_epoch=`), on data whose order depends
@@ -80,8 +84,14 @@ class ResumableBackup(keras.callbacks.Callback):
             "Resuming %s from epoch %d (optimizer step %d)", self.stage, self.initial_epoch, step
         )
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
     def on_epoch_end(self, epoch, logs=None):
-        self.finished_epochs.append({name: float(value) for name, value in (logs or {}).items()})
+        logs = {name: float(value) for name, value in (logs or {}).items()}
+        # Wall time of the epoch, validation included: what an epoch costs the user.
+        logs[EPOCH_SECONDS] = time.perf_counter() - self._epoch_start
+        self.finished_epochs.append(logs)
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         weights = f"epoch-{epoch + 1}.weights.h5"
         self.model.save_weights(self.backup_dir / weights, overwrite=True)

@@ -55,6 +55,12 @@ class TeacherConfig:
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
     patience: int = 1
+    # An ensemble: one more teacher per seed, fine-tuned like the first but from its
+    # own seed (head initialisation, dropout, data order). The students learn from
+    # the mean of all the teachers' soft labels, weighted by `ensemble_weights` (one
+    # weight per teacher, the first teacher's first; null: equal).
+    ensemble_seeds: list[int] = dataclasses.field(default_factory=list)
+    ensemble_weights: Optional[list[float]] = None
 
 
 @dataclasses.dataclass(frozen=True)

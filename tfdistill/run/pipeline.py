@@ -34,6 +34,7 @@ from absl import logging
 from tfdistill import data
 from tfdistill import evaluation
 from tfdistill import export
+from tfdistill import losses
 from tfdistill import models
 from tfdistill import schedules
 from tfdistill.distiller import Distiller
@@ -99,6 +100,7 @@ def validate(config, output_dir):
             "student.sequence_length must equal teacher.sequence_length "
             f"({config.student.sequence_length} != {config.teacher.sequence_length})."
         )
+    _validate_ensemble(config)
     unknown = set(config.distillation.schedule) - {"temperature", "alpha"}
     if unknown:
         raise ConfigError(
@@ -112,6 +114,24 @@ def validate(config, output_dir):
         probe.unlink()
     except OSError as error:
         raise ConfigError(f"output directory {output_dir} cannot be written: {error}") from None
+
+
+def _validate_ensemble(config):
+    seeds, weights = config.teacher.ensemble_seeds, config.teacher.ensemble_weights
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"teacher.ensemble_seeds repeats a seed: {seeds}.")
+    if seeds and config.distillation.intermediate:
+        raise ConfigError(
+            "distillation.intermediate compares one teacher's layers with the student's; "
+            "it cannot be combined with teacher.ensemble_seeds."
+        )
+    if weights is not None:
+        try:
+            losses.check_teacher_weights(weights, 1 + len(seeds))
+        except ValueError as error:
+            raise ConfigError(
+                f"teacher.ensemble_weights (one per teacher, the first teacher's first): {error}"
+            ) from None
 
 
 def _load_split(config, split):
@@ -173,28 +193,37 @@ class _Run:
         self.trainings = {}
 
     # Stages 1-2: the pretrained teacher, fine-tuned on the task, then frozen.
-    def teacher(self):
-        config, teacher_dir = self.config.teacher, self.run_dir / TEACHER
-        num_classes = len(self.class_names)
+    def teachers(self):
+        """The fine-tuned teachers: the first (the run's seed), then one per ensemble seed."""
+        members = [(TEACHER, self.config.seed)] + [
+            (f"{TEACHER}_seed_{seed}", seed) for seed in self.config.teacher.ensemble_seeds
+        ]
+        return [self._teacher(name, seed) for name, seed in members]
+
+    def _teacher(self, name, seed):
+        config, teacher_dir = self.config.teacher, self.run_dir / name
         with dtype_policy(self.teacher_policy):
             if not teacher_dir.exists():
-                self._finetune_teacher(teacher_dir)
+                self._finetune_teacher(name, seed)
             else:
                 logging.info("Reusing the fine-tuned teacher in %s", teacher_dir)
             # Always the saved teacher, so what the students learn from is what was
             # saved, and the fine-tuning optimizer is gone.
             teacher = models.load_teacher(
-                str(teacher_dir), num_classes, sequence_length=config.sequence_length
+                str(teacher_dir), len(self.class_names), sequence_length=config.sequence_length
             )
-        self.trainings[TEACHER] = json.loads((teacher_dir / TRAINING_FILE).read_text())
+        self.trainings[name] = json.loads((teacher_dir / TRAINING_FILE).read_text())
         return models.freeze(teacher)
 
-    def _finetune_teacher(self, teacher_dir):
+    def _finetune_teacher(self, name, seed):
         config = self.config.teacher
+        # The seed draws the classification head and dropout: an ensemble's members
+        # differ by it alone.
+        keras.utils.set_random_seed(seed)
         teacher = models.load_teacher(
             config.preset, len(self.class_names), sequence_length=config.sequence_length
         )
-        backup = ResumableBackup(self.run_dir / CHECKPOINTS / TEACHER)
+        backup = ResumableBackup(self.run_dir / CHECKPOINTS / name)
         train = self.splits["train"]
         # The teacher's preprocessor is applied by keras-hub's fit; this only batches.
         batches = data.encode(
@@ -202,11 +231,14 @@ class _Run:
             lambda texts: texts,
             batch_size=config.batch_size,
             shuffle=True,
-            seed=self.config.seed,
+            seed=seed,
             epochs=(backup.initial_epoch, config.epochs),
         )
-        logging.info("Fine-tuning the teacher %s (%s)", config.preset, self.teacher_policy)
-        tmp_dir = self.run_dir / f".{TEACHER}.tmp"
+        logging.info(
+            "Fine-tuning the teacher %s as %s, seed %d (%s)",
+            config.preset, name, seed, self.teacher_policy,
+        )
+        tmp_dir = self.run_dir / f".{name}.tmp"
         shutil.rmtree(tmp_dir, ignore_errors=True)
         models.finetune_teacher(
             teacher,
@@ -220,36 +252,42 @@ class _Run:
             steps_per_epoch=_steps_per_epoch(train, config.batch_size),
             initial_epoch=backup.initial_epoch,
             save_dir=str(tmp_dir),
-            callbacks=[keras.callbacks.TensorBoard(str(self.run_dir / "tensorboard" / TEACHER)), backup],
+            callbacks=[keras.callbacks.TensorBoard(str(self.run_dir / "tensorboard" / name)), backup],
             jit_compile=self.config.runtime.jit_compile,
             verbose=_fit_verbosity(),
         )
         _write_json(tmp_dir / TRAINING_FILE, {"history": backup.history()})
-        os.replace(tmp_dir, teacher_dir)
+        os.replace(tmp_dir, self.run_dir / name)
         shutil.rmtree(backup.backup_dir)
 
     # Stage 3a: the transfer set, and the teacher's logits on it, computed once.
-    def transfer_set(self, teacher):
-        """The distilled student's training set, and the teacher's logits on it.
+    def transfer_set(self, teachers):
+        """The distilled student's training set, and the teachers' logits on it.
 
         Returns `(transfer, transfer_logits, validation_logits)`: the training split
-        plus any augmented texts, and the teacher's logits on it and on the validation
-        split; both logits are None when `cache_teacher_logits` is off (the teacher
-        then runs on every batch).
+        plus any augmented texts, and the teachers' logits on it and on the
+        validation split, `(texts, classes)` for one teacher and `(texts, teachers,
+        classes)` for an ensemble; both logits are None when `cache_teacher_logits`
+        is off (the teachers then run on every batch).
         """
         config = self.config.distillation
         parts = {"train": self.splits["train"]}
         if config.augment.factor > 0:
-            parts["augmented"] = self._augmented_split(teacher)
+            parts["augmented"] = self._augmented_split(teachers[0])
         transfer = _concatenate(*parts.values())
         # Intermediate terms read the live teacher's hidden states on every batch.
         if not config.cache_teacher_logits or config.intermediate:
             return transfer, None, None
         transfer_logits = np.concatenate(
-            [self.teacher_logits(teacher, split, name) for name, split in parts.items()]
+            [self.ensemble_logits(teachers, split, name) for name, split in parts.items()]
         )
-        validation = self.teacher_logits(teacher, self.splits["validation"], "validation")
+        validation = self.ensemble_logits(teachers, self.splits["validation"], "validation")
         return transfer, transfer_logits, validation
+
+    def ensemble_logits(self, teachers, split, name):
+        """One teacher's logits on `split`, or an ensemble's stacked on axis 1."""
+        logits = [self.teacher_logits(teacher, split, name) for teacher in teachers]
+        return logits[0] if len(logits) == 1 else np.stack(logits, axis=1)
 
     def _augmented_split(self, teacher):
         """Augmented variants of the training texts, labelled -1 (no gold label)."""
@@ -296,14 +334,15 @@ class _Run:
         )
 
     # Stage 3b: the student, with the teacher (distilled) or without it (baseline).
-    def student(self, variant, teacher, transfer, transfer_logits, validation_logits):
+    def student(self, variant, teachers, transfer, transfer_logits, validation_logits):
         """Trains (or reloads) one student and returns `(name, Student)`.
 
         `transfer` is the distilled student's training set (the training split plus
         any augmented texts); `transfer_logits` and `validation_logits` are the
-        teacher's logits on it and on the validation split, or None to run the
-        teacher on every batch.
+        teachers' logits on it and on the validation split, or None to run the
+        teachers on every batch.
         """
+        teacher = teachers[0]
         config = self.config.distillation
         name = f"{self.config.student.kind}_{variant}"
         student_dir = self.run_dir / "students" / name
@@ -333,14 +372,16 @@ class _Run:
         )
         callbacks = _callbacks(self.run_dir, name, config.patience)
         if variant == "distilled":
+            live_teachers = teachers if len(teachers) > 1 else teacher
             trainer = Distiller(
-                None if transfer_logits is not None else teacher,
+                None if transfer_logits is not None else live_teachers,
                 student.model,
                 temperature=config.temperature,
                 alpha=config.alpha,
                 distillation_loss=config.loss,
                 intermediate_losses=config.intermediate or None,
                 layer_map=config.layer_map,
+                teacher_weights=self.config.teacher.ensemble_weights,
             )
             callbacks += [
                 schedules.DistillerSchedule(variable, **spec)
@@ -456,6 +497,24 @@ class _Run:
         return {"exported": True, "path": os.path.relpath(path, self.run_dir), "bytes": path.stat().st_size}
 
 
+def _ensemble_scores(config, state, test_logits):
+    """Test accuracy of each ensemble member and of their averaged prediction."""
+    test = state.splits["test"]
+    members = [TEACHER] + [f"{TEACHER}_seed_{seed}" for seed in config.teacher.ensemble_seeds]
+    accuracy = {
+        member: float(np.mean(np.argmax(test_logits[:, i], axis=-1) == test.labels))
+        for i, member in enumerate(members)
+    }
+    mixed = keras.ops.convert_to_numpy(
+        losses.ensemble_logits(test_logits, weights=config.teacher.ensemble_weights)
+    )
+    scores = evaluation.classification_metrics(
+        test.labels, np.argmax(mixed, axis=-1), len(state.class_names)
+    )
+    logging.info("Teacher ensemble: members %s, ensemble %.4f", accuracy, scores["accuracy"])
+    return {"member_accuracy": accuracy, **scores}
+
+
 def _concatenate(*splits):
     return Split(
         [text for split in splits for text in split.texts],
@@ -487,17 +546,22 @@ def run(config, output_dir=None):
         tf.config.experimental.enable_op_determinism()
     state = _Run(config, partial)
     logging.info("dtype policies: teacher %s, students %s", state.teacher_policy, state.student_policy)
-    teacher = state.teacher()
-    transfer, transfer_logits, validation_logits = state.transfer_set(teacher)
-    test_logits = state.teacher_logits(teacher, state.splits["test"], "test")
-    results = {TEACHER: state.evaluate(TEACHER, teacher, teacher.preprocessor, test_logits)}
+    teachers = state.teachers()
+    transfer, transfer_logits, validation_logits = state.transfer_set(teachers)
+    test_logits = state.ensemble_logits(teachers, state.splits["test"], "test")
+    teacher_test_logits = test_logits if len(teachers) == 1 else test_logits[:, 0]
+    results = {
+        TEACHER: state.evaluate(TEACHER, teachers[0], teachers[0].preprocessor, teacher_test_logits)
+    }
     variants = ("distilled", "baseline") if config.distillation.baseline else ("distilled",)
     for variant in variants:
-        name, student = state.student(variant, teacher, transfer, transfer_logits, validation_logits)
+        name, student = state.student(variant, teachers, transfer, transfer_logits, validation_logits)
         results[name] = state.evaluate(name, student.model, student.preprocessor)
     # Every stage finished, so no checkpoint is left to resume from.
     shutil.rmtree(partial / CHECKPOINTS, ignore_errors=True)
     summary = report.summarize(config, state.class_names, results)
+    if len(teachers) > 1:
+        summary["teacher_ensemble"] = _ensemble_scores(config, state, test_logits)
     report.write(partial, summary, {name: t["history"] for name, t in state.trainings.items()})
     os.replace(partial, output_dir)
     return summary

@@ -74,6 +74,12 @@ def format_table(summary):
         for name, scores in summary["models"].items()
         if "gain_over_baseline" in scores
     ]
+    ensemble = summary.get("teacher_ensemble")
+    if ensemble:
+        members = ", ".join(f"{name} {value:.2%}" for name, value in ensemble["member_accuracy"].items())
+        gains.append(
+            f"teacher ensemble (the students' soft labels): {ensemble['accuracy']:.2%} ({members})"
+        )
     return "\n".join(lines + gains)
 
 
