@@ -7,10 +7,8 @@ does it beat the same student trained alone by more than noise?
 
 Runs `tfdistill.run.pipeline.run` on a real config once per seed (the `seed` key: the
 students' initialisation and data order). The teacher is fine-tuned once, in the first
-seed's run: every later run starts with copies of the first run's `teacher/` and
-`cache/` directories in its `<output_dir>.partial/`, which the pipeline reuses (it loads
-a teacher it finds there, and finds the logits under the fingerprint of the same
-weights and texts). A full run is resumed where it stopped if started again.
+seed's run, and shared with the later ones through `<output_dir>/shared/` (see
+`common.run_seeds`). A full run is resumed where it stopped if started again.
 
 Reports the mean ± std over seeds of accuracy and F1 for the teacher, the distilled
 student and its baseline (the same student trained without the teacher); the retention
@@ -25,8 +23,6 @@ gain >= +3 points.
 
 import math
 import pathlib
-import shutil
-import statistics
 import tempfile
 
 import common
@@ -36,7 +32,6 @@ from absl import flags
 
 from tfdistill import export
 from tfdistill.run import config as run_config
-from tfdistill.run import pipeline
 from tfdistill.run.report import TEACHER
 
 flags.DEFINE_string(
@@ -66,7 +61,6 @@ QUICK_OVERRIDES = (
 TARGET_RETENTION = {"bilstm": 0.97, "small_bert": 0.99}
 TARGET_GAIN_POINTS = 3.0
 SIGNIFICANCE = 0.05
-SHARED_FROM_FIRST_RUN = (TEACHER, "cache")
 
 
 def mcnemar_exact(first_correct, second_correct):
@@ -105,45 +99,6 @@ def predicted_labels(run_dir, scores, texts, batch_size=64):
     )
 
 
-def share_teacher(first_run_dir, run_dir):
-    """Copies the fine-tuned teacher and its cached logits into a later run's partial dir."""
-    partial = pathlib.Path(str(run_dir) + pipeline.PARTIAL_SUFFIX)
-    for name in SHARED_FROM_FIRST_RUN:
-        source, target = first_run_dir / name, partial / name
-        if source.exists() and not target.exists():
-            shutil.copytree(source, target)
-
-
-def _cached_logit_files(directory):
-    return {path.name for path in (directory / "cache").glob("*.npy")}
-
-
-def run_seeds(report, config, seeds, output_root):
-    """Runs the pipeline once per seed; returns `{seed: (run_dir, summary)}`."""
-    runs = {}
-    for seed in seeds:
-        run_dir = output_root / f"seed_{seed}"
-        if run_dir.exists():
-            report.note(f"Seed {seed}: continuing the run found in {run_dir}.")
-        elif runs:
-            first_run_dir = next(iter(runs.values()))[0]
-            share_teacher(first_run_dir, run_dir)
-        partial = pathlib.Path(str(run_dir) + pipeline.PARTIAL_SUFFIX)
-        cached_before = _cached_logit_files(partial) | _cached_logit_files(run_dir)
-        seconds, summary = common.timed(
-            lambda: pipeline.run(run_config.override(config, [f"seed={seed}"]), run_dir)
-        )
-        new_logits = _cached_logit_files(run_dir) - cached_before
-        if runs and new_logits:
-            report.note(
-                f"Seed {seed}: the teacher's logits were computed again ({len(new_logits)} "
-                "new cache files): the shared cache was not hit."
-            )
-        report.note(f"Seed {seed}: run took {seconds:.0f} s ({run_dir}).")
-        runs[seed] = run_dir, summary
-    return runs
-
-
 def per_seed_records(report, runs, kind, test):
     distilled, baseline = f"{kind}_distilled", f"{kind}_baseline"
     records = []
@@ -178,27 +133,12 @@ def per_seed_records(report, runs, kind, test):
     return records
 
 
-def mean_and_std(values):
-    values = list(values)
-    return {
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else None,
-    }
-
-
-def _plus_minus(summary, scale=1.0, fmt="{:.2f}"):
-    mean = fmt.format(scale * summary["mean"])
-    if summary["std"] is None:
-        return mean
-    return f"{mean} ± {fmt.format(scale * summary['std'])}"
-
-
 def summarize(report, records, kind):
     summary_records = [
         {
             "model": name,
-            "accuracy": mean_and_std(r[f"{key}_accuracy"] for r in records),
-            "f1": mean_and_std(r[f"{key}_f1"] for r in records),
+            "accuracy": common.mean_and_std(r[f"{key}_accuracy"] for r in records),
+            "f1": common.mean_and_std(r[f"{key}_f1"] for r in records),
         }
         for name, key in (
             (TEACHER, "teacher"),
@@ -212,12 +152,12 @@ def summarize(report, records, kind):
         summary_records,
         [
             ("model", "model", "{}"),
-            ("accuracy", "accuracy %", lambda s: _plus_minus(s, 100)),
-            ("f1", "F1", lambda s: _plus_minus(s, 1, "{:.3f}")),
+            ("accuracy", "accuracy %", lambda s: common.plus_minus(s, 100)),
+            ("f1", "F1", lambda s: common.plus_minus(s, 1, "{:.3f}")),
         ],
     )
-    retention = mean_and_std(r["retention"] for r in records)
-    gain = mean_and_std(r["gain_points"] for r in records)
+    retention = common.mean_and_std(r["retention"] for r in records)
+    gain = common.mean_and_std(r["gain_points"] for r in records)
     report.record("retention", retention)
     report.record("gain_points", gain)
     significant = [r["seed"] for r in records if r["mcnemar_p"] < SIGNIFICANCE]
@@ -225,7 +165,7 @@ def summarize(report, records, kind):
     report.record("gain_claimed", claimed)
     target_retention = TARGET_RETENTION.get(kind)
     report.note(
-        f"Retention: {_plus_minus(retention, 100)}% of the teacher's accuracy "
+        f"Retention: {common.plus_minus(retention, 100)}% of the teacher's accuracy "
         + (
             f"(target >= {target_retention:.0%}: "
             f"{'met' if retention['mean'] >= target_retention else 'NOT met'})."
@@ -234,7 +174,7 @@ def summarize(report, records, kind):
         )
     )
     report.note(
-        f"Gain over the baseline: {_plus_minus(gain)} points; McNemar p < {SIGNIFICANCE} "
+        f"Gain over the baseline: {common.plus_minus(gain)} points; McNemar p < {SIGNIFICANCE} "
         f"in {len(significant)} of {len(records)} seed(s). "
         + (
             "The gain is claimed."
@@ -262,7 +202,7 @@ def benchmark(report):
             or (scratch if FLAGS.quick else f"runs/benchmarks/accuracy/{config.name}")
         )
         print(f"\n{config.name}: {kind} student, seeds {seeds}, runs in {output_root}", flush=True)
-        runs = run_seeds(report, config, seeds, output_root)
+        runs = common.run_seeds(report, config, seeds, output_root, output_root / "shared")
         test = common.load_split(config.data.test_split, config.data.max_examples, config.data)
         records = per_seed_records(report, runs, kind, test)
     report.table(

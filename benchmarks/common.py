@@ -39,6 +39,7 @@ import datetime  # noqa: E402
 import json  # noqa: E402
 import pathlib  # noqa: E402
 import platform  # noqa: E402
+import shutil  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -345,3 +346,89 @@ def load_split(split, max_examples=None, data_config=None):
         texts=[text.decode("utf-8") for text, _ in pairs],
         labels=np.array([label for _, label in pairs], dtype=np.int32),
     )
+
+
+def mean_and_std(values):
+    """`{"mean": ..., "std": ...}` of `values`; the std is None for a single value."""
+    values = list(values)
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else None,
+    }
+
+
+def plus_minus(summary, scale=1.0, fmt="{:.2f}"):
+    """A `mean_and_std` summary as "mean ± std" (just the mean without a std)."""
+    mean = fmt.format(scale * summary["mean"])
+    if summary["std"] is None:
+        return mean
+    return f"{mean} ± {fmt.format(scale * summary['std'])}"
+
+
+def _shared_entries(run_dir):
+    """What runs of the same teacher can share: the fine-tuned teachers and the cache."""
+    from tfdistill.run.report import TEACHER
+
+    return [
+        path
+        for path in [run_dir / TEACHER, *sorted(run_dir.glob(f"{TEACHER}_seed_*")), run_dir / "cache"]
+        if path.is_dir()
+    ]
+
+
+def copy_shared(source_dir, target_dir):
+    """Copies the fine-tuned teachers and cached teacher logits that `target_dir` lacks.
+
+    The pipeline reuses a teacher it finds in its run directory, and finds cached
+    logits under the fingerprint of the same weights and texts, so runs that share
+    these skip the fine-tuning and the teacher's passes over texts already labelled.
+    Cache files are merged one by one (runs add different augmented texts).
+    """
+    source_dir, target_dir = pathlib.Path(source_dir), pathlib.Path(target_dir)
+    for source in _shared_entries(source_dir):
+        target = target_dir / source.name
+        if source.name != "cache":
+            if not target.exists():
+                shutil.copytree(source, target)
+            continue
+        target.mkdir(parents=True, exist_ok=True)
+        for cached in source.glob("*.npy"):
+            if not (target / cached.name).exists():
+                shutil.copy2(cached, target / cached.name)
+
+
+def run_seeds(report, config, seeds, output_root, pool):
+    """Runs the pipeline on `config` once per seed into `output_root/seed_<seed>`.
+
+    Every run starts with what `pool` (a directory) holds of fine-tuned teachers and
+    cached logits, and adds what it made to it: the teachers are fine-tuned once, in
+    the first run that needs them (or never, when `pool` starts with them). A
+    finished run found again is reused as the pipeline reuses it.
+
+    Returns:
+        `{seed: (run_dir, summary)}`.
+    """
+    from tfdistill.run import config as run_config
+    from tfdistill.run import pipeline
+
+    pool = pathlib.Path(pool)
+    runs = {}
+    for seed in seeds:
+        run_dir = output_root / f"seed_{seed}"
+        partial = pathlib.Path(str(run_dir) + pipeline.PARTIAL_SUFFIX)
+        if run_dir.exists():
+            report.note(f"Seed {seed}: continuing the run found in {run_dir}.")
+        else:
+            copy_shared(pool, partial)
+        cached_before = {path.name for path in (partial / "cache").glob("*.npy")}
+        seconds, summary = timed(
+            lambda: pipeline.run(run_config.override(config, [f"seed={seed}"]), run_dir)
+        )
+        new_logits = {path.name for path in (run_dir / "cache").glob("*.npy")} - cached_before
+        report.note(
+            f"Seed {seed}: run took {seconds:.0f} s ({run_dir}); the teacher labelled "
+            f"{len(new_logits)} set(s) of texts not in the shared cache."
+        )
+        copy_shared(run_dir, pool)
+        runs[seed] = run_dir, summary
+    return runs
