@@ -5,6 +5,7 @@ import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -258,6 +259,85 @@ def test_a_teacher_ensemble_is_fine_tuned_cached_per_member_and_averaged(tmp_pat
 def test_bad_ensemble_config_fails_in_one_line(tmp_path, extra, fragments):
     result = tfdistill(f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}", *extra)
     _assert_one_line_error(result, *fragments)
+    assert list(tmp_path.iterdir()) == []
+
+
+# Enough of the smoke run to train every stage under a strategy, quickly.
+LIGHT_SMOKE = (
+    "--set=distillation.epochs=2",
+    "--set=distillation.baseline=false",
+    "--set=export.tflite=false",
+    "--set=export.latency_batch_sizes=[8]",
+)
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_from_the_config_finishes_the_smoke_run(tmp_path):
+    output_dir = tmp_path / "mirrored"
+    result = tfdistill(
+        f"--config={SMOKE}",
+        f"--output_dir={output_dir}",
+        "--set=runtime.strategy=mirrored",
+        "--set=runtime.cpu_devices=2",
+        *LIGHT_SMOKE,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Strategy MirroredStrategy with 2 replica(s)" in result.stderr
+    metrics = json.loads((output_dir / "metrics.json").read_text())["models"]
+    assert metrics["bilstm_distilled"]["optimizer_steps"] == 2 * SMOKE_STEPS_PER_EPOCH
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("localhost", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_multi_worker_strategy_with_two_local_workers_finishes_the_smoke_run(tmp_path):
+    output_dir = tmp_path / "multi_worker"
+    cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable, "-m", "tfdistill", f"--config={SMOKE}",
+                f"--output_dir={output_dir}", "--set=runtime.strategy=multi_worker",
+                *LIGHT_SMOKE,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env={
+                **os.environ,
+                "TF_CPP_MIN_LOG_LEVEL": "3",
+                "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}),
+            },
+        )
+        for i in range(2)
+    ]
+    outputs = [worker.communicate(timeout=900) for worker in workers]
+    for worker, (_, stderr) in zip(workers, outputs):
+        assert worker.returncode == 0, stderr[-3000:]
+        assert "Strategy CollectiveAllReduceStrategy with 2 replica(s)" in stderr
+    # The chief (worker 0) wrote the run; worker 1's scratch copy is gone.
+    metrics = json.loads((output_dir / "metrics.json").read_text())["models"]
+    assert metrics["bilstm_distilled"]["optimizer_steps"] == 2 * SMOKE_STEPS_PER_EPOCH
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["multi_worker"]
+
+
+def test_multi_worker_strategy_without_tf_config_fails_in_one_line(tmp_path):
+    env_without = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tfdistill", f"--config={SMOKE}",
+         f"--output_dir={tmp_path / 'run'}", "--set=runtime.strategy=multi_worker"],
+        capture_output=True, text=True, cwd=REPO, env={**env_without, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    _assert_one_line_error(result, "runtime.strategy", "TF_CONFIG")
     assert list(tmp_path.iterdir()) == []
 
 

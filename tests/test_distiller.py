@@ -419,6 +419,20 @@ def test_nan_in_teacher_logits_stops_training_naming_the_term_and_step():
     assert "steps applied: 2" in result.stdout  # The bad step never reached the weights.
 
 
+def test_nan_in_teacher_logits_stops_a_jit_compiled_fit_naming_the_term_and_step():
+    script = NAN_SCRIPT.replace('compile(optimizer="adam")', 'compile(optimizer="adam", jit_compile=True)')
+    assert "jit_compile=True" in script
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode != 0
+    assert "FloatingPointError: NaN or Inf in teacher_logits at optimizer step 2" in result.stderr, (
+        result.stderr[-2000:]
+    )
+    assert "steps applied: 2" in result.stdout  # Skipped under XLA too.
+
+
 def test_float16_overflow_is_absorbed_by_loss_scaling():
     """A loss scale too large for float16 overflows the gradients: the step is skipped
     and the scale halved, with no error and no NaN in the weights."""

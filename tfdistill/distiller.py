@@ -244,6 +244,17 @@ class Distiller(keras.Model):
         self.alpha = keras.Variable(
             float(alpha), trainable=False, dtype="float32", name="alpha"
         )
+        # XLA cannot compile an assertion, so a jit-compiled step records its first
+        # non-finite check here as [optimizer step, check index], skips its update,
+        # and `fit` stops on it (see `_NonFiniteGuard`). [-1, -1]: none so far.
+        self.first_nonfinite = keras.Variable(
+            [-1, -1],
+            trainable=False,
+            dtype="int64",
+            aggregation="only_first_replica",
+            name="first_nonfinite",
+        )
+        self.nonfinite_check_names = []
         self.intermediate_losses = _check_intermediate_losses(intermediate_losses)
         self._build_intermediate(layer_map)
         self.loss_trackers = {
@@ -494,6 +505,29 @@ class Distiller(keras.Model):
             ],
         )
 
+    def _apply_if_finite(self, checks, gradients, trained_weights):
+        """The XLA-compilable guard: applies the step only if every check is finite,
+        else records which check failed at which step for `_NonFiniteGuard`."""
+        self.nonfinite_check_names = list(checks)
+        finite = tf.stack([self._is_finite(checks[name]) for name in self.nonfinite_check_names])
+
+        def apply():
+            self.optimizer.apply_gradients(zip(gradients, trained_weights))
+
+        def record():
+            first_bad = tf.argmin(tf.cast(finite, tf.int64), output_type=tf.int64)
+            self.first_nonfinite.assign(
+                tf.stack([tf.cast(self.optimizer.iterations, tf.int64), first_bad])
+            )
+
+        tf.cond(tf.reduce_all(finite), apply, record)
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`; a jit-compiled distiller also gets its NaN guard callback."""
+        if self.jit_compile:
+            callbacks = [*(callbacks or []), _NonFiniteGuard(self)]
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
     def _trained_weights(self):
         """The student's trainable weights and those of the projections (not its)."""
         weights = list(self.student.trainable_weights)
@@ -526,11 +560,12 @@ class Distiller(keras.Model):
         # skips that step and lowers the scale, so only unscaled gradients are checked.
         if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
             checks["gradients"] = gradients
-        # Before the update, so a bad step never reaches the weights. XLA cannot
-        # compile an assertion (nor its message), so a jit-compiled step goes without.
-        if not self.jit_compile:
+        # Before the update, so a bad step never reaches the weights.
+        if self.jit_compile:
+            self._apply_if_finite(checks, gradients, trained_weights)
+        else:
             self._assert_finite(checks)
-        self.optimizer.apply_gradients(zip(gradients, trained_weights))
+            self.optimizer.apply_gradients(zip(gradients, trained_weights))
         return self._update_trackers(data, total, terms, student_outputs["logits"])
 
     def test_step(self, data):
@@ -583,6 +618,31 @@ class Distiller(keras.Model):
         for key in ("teacher", "student", "distillation_loss"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+class _NonFiniteGuard(keras.callbacks.Callback):
+    """Stops a jit-compiled distiller's `fit` at the first step with a NaN or Inf.
+
+    The step itself was skipped (see `Distiller._apply_if_finite`); the error names
+    the check (teacher logits, a loss term, or the gradients) and the step, as the
+    assertion of steps that are not jit-compiled does.
+    """
+
+    def __init__(self, distiller):
+        super().__init__()
+        self.distiller = distiller
+
+    def on_train_begin(self, logs=None):
+        self.distiller.first_nonfinite.assign([-1, -1])
+
+    def on_train_batch_end(self, batch, logs=None):
+        step, check = (int(value) for value in self.distiller.first_nonfinite.numpy())
+        if step >= 0:
+            name = self.distiller.nonfinite_check_names[check]
+            raise FloatingPointError(
+                f"NaN or Inf in {name} at optimizer step {step}; that step's update "
+                "was skipped."
+            )
 
 
 def _as_teacher_list(teacher):

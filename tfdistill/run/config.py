@@ -102,6 +102,10 @@ class DistillationConfig:
     learning_rate: float = 1e-3
     patience: int = 3
     cache_teacher_logits: bool = True
+    # Cut each training batch to its longest text instead of the full sequence
+    # length: much faster for short texts, but every new length costs a retrace
+    # (a recompilation with jit_compile).
+    trim_padding: bool = False
     baseline: bool = True
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     # Intermediate-layer terms for small_bert students, name to weight: `hidden`,
@@ -130,6 +134,14 @@ class RuntimeConfig:
     # and a resumed run the same model as an uninterrupted one. Costs a little
     # speed, more on GPUs.
     deterministic: bool = True
+    # default, mirrored, multi_worker (cluster from TF_CONFIG) or tpu; batch sizes
+    # are global. See `tfdistill.run.distribute`.
+    strategy: str = "default"
+    # The TPU to use with `strategy: tpu`; empty: the local (or Colab) TPU.
+    tpu: str = ""
+    # Split the CPU into this many logical devices for `mirrored` (or each worker of
+    # `multi_worker`) when there is no GPU: to try multi-device runs on a laptop.
+    cpu_devices: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +184,7 @@ _CHOICES = {
     "runtime.dtype_policy": _POLICIES,
     "runtime.student_dtype_policy": _POLICIES,
     "distillation.loss": ("kl", "cross_entropy", "mse"),
+    "runtime.strategy": ("default", "mirrored", "multi_worker", "tpu"),
 }
 
 

@@ -40,6 +40,7 @@ from tfdistill import schedules
 from tfdistill.distiller import Distiller
 from tfdistill.distiller import check_alpha
 from tfdistill.distiller import check_temperature
+from tfdistill.run import distribute
 from tfdistill.run import report
 from tfdistill.run.checkpoint import ResumableBackup
 from tfdistill.run.config import ConfigError
@@ -109,7 +110,8 @@ def validate(config, output_dir):
     partial = pathlib.Path(str(output_dir) + PARTIAL_SUFFIX)
     try:
         partial.mkdir(parents=True, exist_ok=True)
-        probe = partial / ".write-probe"
+        # Per process: every worker of a multi-worker run validates the same path.
+        probe = partial / f".write-probe-{os.getpid()}"
         probe.write_text("")
         probe.unlink()
     except OSError as error:
@@ -438,6 +440,7 @@ class _Run:
             "shuffle": epochs is not None,
             "seed": self.config.seed,
             "epochs": epochs,
+            "trim_padding": self.config.distillation.trim_padding,
         }
         if teacher_logits is not None:
             options["teacher_logits"] = teacher_logits
@@ -453,8 +456,10 @@ class _Run:
     def evaluate(self, name, model, preprocessor, test_logits=None):
         test = self.splits["test"]
         if test_logits is None:
-            test_logits = model.predict(
-                data.encode(test.dataset(), preprocessor, batch_size=64, cache=False), verbose=0
+            # Not `model.predict`: under a multi-worker strategy it would shard the
+            # test set between the workers.
+            test_logits = data.predict_logits(
+                model, data.encode(test.dataset(), preprocessor, batch_size=64, cache=False), verbose=0
             )
         scores = evaluation.classification_metrics(
             test.labels, np.argmax(test_logits, axis=-1), len(self.class_names)
@@ -533,29 +538,64 @@ def run(config, output_dir=None):
         The dict written to `metrics.json`.
     """
     output_dir = pathlib.Path(output_dir or config.output_dir or "")
+    # First: a multi-worker strategy sets up TensorFlow's runtime, before any op runs.
+    strategy = _make_strategy(config.runtime)
     validate(config, output_dir if str(output_dir) else None)
-    partial = pathlib.Path(str(output_dir) + PARTIAL_SUFFIX)
-    if output_dir.exists():
+    run_dir = distribute.output_dir_for(strategy, output_dir)
+    partial = pathlib.Path(str(run_dir) + PARTIAL_SUFFIX)
+    if run_dir.exists():
         # A finished run being run again: continue it in place of the partial one.
-        shutil.rmtree(partial)
-        os.replace(output_dir, partial)
+        shutil.rmtree(partial, ignore_errors=True)
+        os.replace(run_dir, partial)
+    partial.mkdir(parents=True, exist_ok=True)
     (partial / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
 
     keras.utils.set_random_seed(config.seed)
     if config.runtime.deterministic:
         tf.config.experimental.enable_op_determinism()
-    state = _Run(config, partial)
-    logging.info("dtype policies: teacher %s, students %s", state.teacher_policy, state.student_policy)
-    teachers = state.teachers()
-    transfer, transfer_logits, validation_logits = state.transfer_set(teachers)
-    test_logits = state.ensemble_logits(teachers, state.splits["test"], "test")
+    summary = _run_stages(config, partial, strategy)
+    os.replace(partial, run_dir)
+    if not distribute.is_chief(strategy):
+        # This worker's copy only mirrored the chief's steps; the chief wrote the run.
+        shutil.rmtree(run_dir)
+    return summary
+
+
+def _make_strategy(runtime):
+    try:
+        strategy = distribute.make_strategy(runtime.strategy, runtime.tpu, runtime.cpu_devices)
+    except (ValueError, RuntimeError) as error:
+        raise ConfigError(f"runtime.strategy: {error}") from None
+    logging.info(
+        "Strategy %s with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync
+    )
+    return strategy
+
+
+def _run_stages(config, partial, strategy):
+    """Every stage of the run, in `partial`; returns the summary it wrote there.
+
+    The models are built and trained under `strategy`; they are evaluated, exported
+    and served outside it (a SavedModel loaded in a strategy's scope cannot run).
+    """
+    with strategy.scope():
+        state = _Run(config, partial)
+        logging.info(
+            "dtype policies: teacher %s, students %s", state.teacher_policy, state.student_policy
+        )
+        teachers = state.teachers()
+        transfer, transfer_logits, validation_logits = state.transfer_set(teachers)
+        test_logits = state.ensemble_logits(teachers, state.splits["test"], "test")
+        variants = ("distilled", "baseline") if config.distillation.baseline else ("distilled",)
+        students = [
+            state.student(variant, teachers, transfer, transfer_logits, validation_logits)
+            for variant in variants
+        ]
     teacher_test_logits = test_logits if len(teachers) == 1 else test_logits[:, 0]
     results = {
         TEACHER: state.evaluate(TEACHER, teachers[0], teachers[0].preprocessor, teacher_test_logits)
     }
-    variants = ("distilled", "baseline") if config.distillation.baseline else ("distilled",)
-    for variant in variants:
-        name, student = state.student(variant, teachers, transfer, transfer_logits, validation_logits)
+    for name, student in students:
         results[name] = state.evaluate(name, student.model, student.preprocessor)
     # Every stage finished, so no checkpoint is left to resume from.
     shutil.rmtree(partial / CHECKPOINTS, ignore_errors=True)
@@ -563,5 +603,4 @@ def run(config, output_dir=None):
     if len(teachers) > 1:
         summary["teacher_ensemble"] = _ensemble_scores(config, state, test_logits)
     report.write(partial, summary, {name: t["history"] for name, t in state.trainings.items()})
-    os.replace(partial, output_dir)
     return summary
