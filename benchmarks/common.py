@@ -389,12 +389,20 @@ def copy_shared(source_dir, target_dir):
         target = target_dir / source.name
         if source.name != "cache":
             if not target.exists():
-                shutil.copytree(source, target)
+                _copy_atomically(shutil.copytree, source, target)
             continue
         target.mkdir(parents=True, exist_ok=True)
         for cached in source.glob("*.npy"):
             if not (target / cached.name).exists():
-                shutil.copy2(cached, target / cached.name)
+                _copy_atomically(shutil.copy2, cached, target / cached.name)
+
+
+def _copy_atomically(copy, source, target):
+    """Copies under a hidden name, then renames: another benchmark process sharing
+    the pool never sees half a teacher."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    copy(source, tmp)
+    os.replace(tmp, target)
 
 
 def run_seeds(report, config, seeds, output_root, pool):
