@@ -162,3 +162,14 @@ def test_cached_logits_feed_the_distiller(tmp_path, raw, teacher_inputs):
     distiller.compile(optimizer="adam", metrics=["accuracy"])
     history = distiller.fit(batches, epochs=1, verbose=0)
     assert np.isfinite(history.history["distillation_loss"][0])
+
+
+def test_predict_logits_traces_once_per_model_across_calls():
+    from tfdistill.data import cache
+
+    teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    for num_examples in (10, 7, 13):  # Splits of other sizes: other last batches.
+        inputs = tf.data.Dataset.from_tensor_slices(np.ones((num_examples, 4), "float32")).batch(4)
+        data.predict_logits(teacher, inputs, verbose=0)
+    # The full batch, then one generalised trace for every smaller batch.
+    assert cache._traced_forward(teacher).experimental_get_tracing_count() <= 2

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import tempfile
+import weakref
 
 import keras
 import numpy as np
@@ -84,6 +85,23 @@ def fingerprint(teacher, texts, preprocessing):
     return digest.hexdigest()
 
 
+# One traced forward pass per model, kept while the model lives: a run predicts
+# with the same teacher on several splits, and each new function would trace again.
+_FORWARD_PASSES = weakref.WeakKeyDictionary()
+
+
+def _traced_forward(model):
+    """`model(x, training=False)` as one `tf.function`; reduce_retracing keeps the
+    smaller last batch (and trimmed lengths) from tracing once each."""
+    if model not in _FORWARD_PASSES:
+        # A weak reference: the function must not keep its own key alive.
+        model_ref = weakref.ref(model)
+        _FORWARD_PASSES[model] = tf.function(
+            lambda x: model_ref()(x, training=False), reduce_retracing=True
+        )
+    return _FORWARD_PASSES[model]
+
+
 def predict_logits(teacher, inputs, *, verbose=1):
     """Runs `teacher(x, training=False)` once over a batched dataset.
 
@@ -105,9 +123,7 @@ def predict_logits(teacher, inputs, *, verbose=1):
     >>> predict_logits(teacher, inputs, verbose=0).shape
     (10, 2)
     """
-    # One traced function instead of eager calls; reduce_retracing keeps the
-    # smaller last batch (and trimmed lengths) from tracing once each.
-    forward = tf.function(lambda x: teacher(x, training=False), reduce_retracing=True)
+    forward = _traced_forward(teacher)
     num_batches = int(inputs.cardinality())
     progress = keras.utils.Progbar(
         num_batches if num_batches >= 0 else None, verbose=verbose, unit_name="batch"
