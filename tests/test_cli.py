@@ -35,6 +35,15 @@ RUN_FILES = (
 )
 
 
+# Enough of the smoke run to train every stage under a strategy, quickly.
+LIGHT_SMOKE = (
+    "--set=distillation.epochs=2",
+    "--set=distillation.baseline=false",
+    "--set=export.tflite=false",
+    "--set=export.latency_batch_sizes=[8]",
+)
+
+
 def tfdistill(*args, **kwargs):
     return subprocess.run(
         [sys.executable, "-m", "tfdistill", *args],
@@ -223,29 +232,6 @@ def test_small_bert_with_intermediate_terms_and_a_temperature_schedule(tmp_path)
     assert len(history["hidden_loss"]) == len(history["val_attention_loss"]) == 2
 
 
-@pytest.mark.slow
-def test_a_teacher_ensemble_is_fine_tuned_cached_per_member_and_averaged(tmp_path):
-    output_dir = tmp_path / "ensemble"
-    result = tfdistill(
-        f"--config={SMOKE}",
-        f"--output_dir={output_dir}",
-        "--set=teacher.ensemble_seeds=[7]",
-        "--set=teacher.ensemble_weights=[1.0, 3.0]",
-        "--set=distillation.epochs=2",
-        "--set=distillation.baseline=false",
-        "--set=export.tflite=false",
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Fine-tuning the teacher minilm_l6_packaged as teacher_seed_7, seed 7" in result.stderr
-    assert (output_dir / "teacher_seed_7" / "task.json").exists()
-    # Train, validation and test logits for each of the two teachers.
-    assert len(list((output_dir / "cache").glob("*.npy"))) == 6
-    ensemble = json.loads((output_dir / "metrics.json").read_text())["teacher_ensemble"]
-    assert set(ensemble["member_accuracy"]) == {"teacher", "teacher_seed_7"}
-    assert 0.0 <= ensemble["accuracy"] <= 1.0
-    assert "teacher ensemble (the students' soft labels)" in result.stdout
-
-
 @pytest.mark.parametrize(
     "extra, fragments",
     [
@@ -262,29 +248,31 @@ def test_bad_ensemble_config_fails_in_one_line(tmp_path, extra, fragments):
     assert list(tmp_path.iterdir()) == []
 
 
-# Enough of the smoke run to train every stage under a strategy, quickly.
-LIGHT_SMOKE = (
-    "--set=distillation.epochs=2",
-    "--set=distillation.baseline=false",
-    "--set=export.tflite=false",
-    "--set=export.latency_batch_sizes=[8]",
-)
-
-
 @pytest.mark.slow
-def test_mirrored_strategy_from_the_config_finishes_the_smoke_run(tmp_path):
-    output_dir = tmp_path / "mirrored"
+def test_a_teacher_ensemble_under_mirrored_strategy_from_the_config(tmp_path):
+    """Two features in one smoke run, to keep the suite short: an ensemble of two
+    teachers (fine-tuned, cached per member, averaged) and MirroredStrategy on two
+    logical CPU devices."""
+    output_dir = tmp_path / "ensemble_mirrored"
     result = tfdistill(
         f"--config={SMOKE}",
         f"--output_dir={output_dir}",
         "--set=runtime.strategy=mirrored",
         "--set=runtime.cpu_devices=2",
+        "--set=teacher.ensemble_seeds=[7]",
+        "--set=teacher.ensemble_weights=[1.0, 3.0]",
         *LIGHT_SMOKE,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Strategy MirroredStrategy with 2 replica(s)" in result.stderr
-    metrics = json.loads((output_dir / "metrics.json").read_text())["models"]
-    assert metrics["bilstm_distilled"]["optimizer_steps"] == 2 * SMOKE_STEPS_PER_EPOCH
+    assert "Fine-tuning the teacher minilm_l6_packaged as teacher_seed_7, seed 7" in result.stderr
+    assert (output_dir / "teacher_seed_7" / "task.json").exists()
+    # Train, validation and test logits for each of the two teachers.
+    assert len(list((output_dir / "cache").glob("*.npy"))) == 6
+    summary = json.loads((output_dir / "metrics.json").read_text())
+    assert set(summary["teacher_ensemble"]["member_accuracy"]) == {"teacher", "teacher_seed_7"}
+    assert "teacher ensemble (the students' soft labels)" in result.stdout
+    assert summary["models"]["bilstm_distilled"]["optimizer_steps"] == 2 * SMOKE_STEPS_PER_EPOCH
 
 
 def _free_ports(count):
