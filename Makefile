@@ -27,7 +27,8 @@ demo: $(STAMP)
 
 # Each benchmark prints its tables and writes benchmarks/results/<script>.json (see
 # benchmarks/README.md). bench runs the full versions, an hour or more on 2 CPU cores
-# (accuracy.py alone trains 3 seeds x 2 students); bench-quick, a few minutes each.
+# (accuracy.py trains 3 seeds x 2 students; ablation.py, 3 seeds x 10 rows, about
+# 2.5 hours); bench-quick, a few minutes each.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/vs_keras_distillation.py
 	$(BIN)/python benchmarks/training_cost.py
@@ -35,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/hardware_efficiency.py
 	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python benchmarks/ablation.py --students=bilstm
+	$(BIN)/python benchmarks/ablation.py --students=small_bert --set=distillation.epochs=1
 
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/vs_keras_distillation.py --quick
@@ -43,6 +46,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/hardware_efficiency.py --quick
 	$(BIN)/python benchmarks/inference.py --quick
 	$(BIN)/python benchmarks/accuracy.py --quick
+	$(BIN)/python benchmarks/ablation.py --quick --seeds=42
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
