@@ -197,10 +197,7 @@ class _Run:
     # Stages 1-2: the pretrained teacher, fine-tuned on the task, then frozen.
     def teachers(self):
         """The fine-tuned teachers: the first (the run's seed), then one per ensemble seed."""
-        members = [(TEACHER, self.config.seed)] + [
-            (f"{TEACHER}_seed_{seed}", seed) for seed in self.config.teacher.ensemble_seeds
-        ]
-        return [self._teacher(name, seed) for name, seed in members]
+        return [self._teacher(name, seed) for name, seed in _teacher_members(self.config)]
 
     def _teacher(self, name, seed):
         config, teacher_dir = self.config.teacher, self.run_dir / name
@@ -502,13 +499,19 @@ class _Run:
         return {"exported": True, "path": os.path.relpath(path, self.run_dir), "bytes": path.stat().st_size}
 
 
+def _teacher_members(config):
+    """`(directory name, fine-tuning seed)` of each teacher, the first one first."""
+    return [(TEACHER, config.seed)] + [
+        (f"{TEACHER}_seed_{seed}", seed) for seed in config.teacher.ensemble_seeds
+    ]
+
+
 def _ensemble_scores(config, state, test_logits):
     """Test accuracy of each ensemble member and of their averaged prediction."""
     test = state.splits["test"]
-    members = [TEACHER] + [f"{TEACHER}_seed_{seed}" for seed in config.teacher.ensemble_seeds]
     accuracy = {
         member: float(np.mean(np.argmax(test_logits[:, i], axis=-1) == test.labels))
-        for i, member in enumerate(members)
+        for i, (member, _) in enumerate(_teacher_members(config))
     }
     mixed = keras.ops.convert_to_numpy(
         losses.ensemble_logits(test_logits, weights=config.teacher.ensemble_weights)
