@@ -192,6 +192,8 @@ def test_a_run_killed_while_a_student_trains_resumes_it_exactly(smoke_run, tmp_p
             for run in (output_dir, smoke_run[0])
         ]
         for metric, values in histories[0].items():
+            if metric == "epoch_seconds":  # Wall time: the one thing that may differ.
+                continue
             np.testing.assert_allclose(values, histories[1][metric], atol=1e-6, err_msg=metric)
 
 
