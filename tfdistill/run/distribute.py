@@ -47,7 +47,7 @@ def split_cpu(num_devices):
     """
     if num_devices <= 1:
         return
-    (cpu,) = tf.config.list_physical_devices("CPU")[:1]
+    cpu = tf.config.list_physical_devices("CPU")[0]
     current = tf.config.get_logical_device_configuration(cpu)
     if current is not None and len(current) == num_devices:
         return
@@ -65,7 +65,7 @@ def split_cpu(num_devices):
 def _first_replica_symbolic_build(self, iterator=None, data_batch=None):
     """Keras's `_maybe_symbolic_build`, reading shapes from the first replica's batch.
 
-    Keras (3.12 to at least 3.15) takes the shapes to build a distributed model from
+    Keras (3.15, the version this was written against) takes the shapes to build a distributed model from
     `strategy.reduce("MEAN", batch)`, which fails on what text models are fed: bool
     padding masks (no AddN for bool) and, under MultiWorkerMirroredStrategy, any dict
     of inputs. Only shapes and dtypes are needed, and the first local replica's batch

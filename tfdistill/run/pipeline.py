@@ -557,10 +557,11 @@ def run(config, output_dir=None):
     if config.runtime.deterministic:
         tf.config.experimental.enable_op_determinism()
     summary = _run_stages(config, partial, strategy)
-    os.replace(partial, run_dir)
-    if not distribute.is_chief(strategy):
+    if distribute.is_chief(strategy):
+        os.replace(partial, run_dir)
+    else:
         # This worker's copy only mirrored the chief's steps; the chief wrote the run.
-        shutil.rmtree(run_dir)
+        shutil.rmtree(partial)
     return summary
 
 
