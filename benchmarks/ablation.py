@@ -69,8 +69,7 @@ LOGITS_ONLY = "logits only"
 NO_DISTILLATION = "no distillation"
 NO_AUGMENTATION = "distillation.augment.factor=0"
 # Transfer-set size for "+ augmentation": the bilstm config's own 4 variants per
-# text; 1 for small_bert, whose epochs cost ~10x more (and which starts from the
-# teacher's layers, needing less transfer data).
+# text; 1 for small_bert, whose epochs cost about 7x a BiLSTM's.
 AUGMENT_FACTOR = {"bilstm": 4, "small_bert": 1}
 
 
@@ -92,8 +91,8 @@ def rows(kind):
     return table
 
 
-# Every row: no TFLite, short timings (speed is the inference benchmark's job), and
-# the augmentation factor of the student's config for "+ augmentation".
+# Every row: no baseline (but "logits only"), no TFLite, short timings (speed is the
+# inference benchmark's job).
 COMMON_OVERRIDES = ("distillation.baseline=false", "export.tflite=false", "export.latency_seconds=0.2")
 QUICK_OVERRIDES = (
     "data.max_examples=256",
