@@ -11,6 +11,9 @@ Two families, each returning a float32 tensor of shape `(batch,)`, so that
   al. 2020). `mask` is the `(batch, sequence)` padding mask: padded positions never
   count.
 
+`ensemble_logits` turns several teachers' logits into the one target the logit
+losses compare with (their averaged soft labels).
+
 Precision: the soft-target losses compute in float64 and return float32. In float16
 the softmax loses the small probabilities that carry the "dark knowledge"; in float32
 the `T²` factor multiplies the rounding error of the log-probabilities, so that at
