@@ -493,10 +493,9 @@ class Distiller(keras.Model):
         poisons.
         """
         names = list(checks)
-        finite = tf.stack([self._is_finite(checks[name]) for name in names])
-        first_bad = tf.argmin(tf.cast(finite, tf.int32))
+        all_finite, first_bad = self._first_nonfinite_check(checks)
         tf.debugging.Assert(
-            tf.reduce_all(finite),
+            all_finite,
             [
                 "NaN or Inf in",
                 tf.gather(tf.constant(names), first_bad),
@@ -505,22 +504,27 @@ class Distiller(keras.Model):
             ],
         )
 
+    def _first_nonfinite_check(self, checks):
+        """`(all finite, index of the first non-finite check)` of the ordered `checks`."""
+        finite = tf.stack([self._is_finite(tensors) for tensors in checks.values()])
+        first_bad = tf.argmin(tf.cast(finite, tf.int64), output_type=tf.int64)
+        return tf.reduce_all(finite), first_bad
+
     def _apply_if_finite(self, checks, gradients, trained_weights):
         """The XLA-compilable guard: applies the step only if every check is finite,
         else records which check failed at which step for `_NonFiniteGuard`."""
         self.nonfinite_check_names = list(checks)
-        finite = tf.stack([self._is_finite(checks[name]) for name in self.nonfinite_check_names])
+        all_finite, first_bad = self._first_nonfinite_check(checks)
 
         def apply():
             self.optimizer.apply_gradients(zip(gradients, trained_weights))
 
         def record():
-            first_bad = tf.argmin(tf.cast(finite, tf.int64), output_type=tf.int64)
             self.first_nonfinite.assign(
                 tf.stack([tf.cast(self.optimizer.iterations, tf.int64), first_bad])
             )
 
-        tf.cond(tf.reduce_all(finite), apply, record)
+        tf.cond(all_finite, apply, record)
 
     def fit(self, *args, callbacks=None, **kwargs):
         """`keras.Model.fit`; a jit-compiled distiller also gets its NaN guard callback."""
