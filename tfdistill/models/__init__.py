@@ -10,3 +10,4 @@ from tfdistill.models.teachers import finetune_teacher
 from tfdistill.models.teachers import freeze
 from tfdistill.models.teachers import load_teacher
 from tfdistill.models.teachers import resolve_preset
+from tfdistill.models.word_vectors import teacher_word_vectors

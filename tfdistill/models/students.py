@@ -26,8 +26,10 @@ import dataclasses
 
 import keras
 import keras_hub
+import numpy as np
 
 from tfdistill.data.encoders import build_vectorizer
+from tfdistill.models.word_vectors import teacher_word_vectors
 
 STUDENT_KINDS = ("small_bert", "bilstm", "cnn")
 
@@ -267,10 +269,12 @@ _WORD_MODELS = {"bilstm": _bilstm, "cnn": _cnn}
 def _word_student(
     build_model,
     num_classes,
+    teacher,
     train_texts,
     sequence_length,
     *,
     vocabulary_size=20_000,
+    init_from_teacher=False,
     **sizes,
 ):
     if train_texts is None:
@@ -282,6 +286,14 @@ def _word_student(
     model = build_model(
         num_classes, sequence_length, preprocessor.vocabulary_size(), **sizes
     )
+    if init_from_teacher:
+        embedding = model.get_layer("token_embedding")
+        # Rows 0 and 1 are padding and out-of-vocabulary: no word, so the zero vector
+        # (the mean of the words' vectors).
+        words = preprocessor.get_vocabulary()[2:]
+        vectors = teacher_word_vectors(teacher, words, embedding.output_dim)
+        padding_and_unknown = np.zeros((2, vectors.shape[1]), vectors.dtype)
+        embedding.set_weights([np.concatenate([padding_and_unknown, vectors])])
     return model, preprocessor
 
 
@@ -302,11 +314,17 @@ def build_student(
       layer `i * (L_t - 1) // (L_s - 1)`, e.g. `[0, 5]` for 2 of 6, `[0, 2, 5]`
       for 3 of 6, and `[0]` for a one-layer student.
     - `"bilstm"`: `vocabulary_size` (20,000), `embedding_dim` (128), `lstm_units`
-      per direction (128), `hidden_dim` of the ReLU layer before the logits (128)
-      and `dropout` (0.2). The LSTM never uses cuDNN (see `XLACompatibleLSTM`), so
-      that the model, and any model that contains it, can be XLA-compiled.
+      per direction (128), `hidden_dim` of the ReLU layer before the logits (128),
+      `dropout` (0.2) and `init_from_teacher` (False). The LSTM never uses cuDNN
+      (see `XLACompatibleLSTM`), so that the model, and any model that contains it,
+      can be XLA-compiled.
     - `"cnn"`: `vocabulary_size` (20,000), `embedding_dim` (128), `filters` per
-      kernel size (100), `kernel_sizes` ((3, 4, 5)) and `dropout` (0.5).
+      kernel size (100), `kernel_sizes` ((3, 4, 5)), `dropout` (0.5) and
+      `init_from_teacher` (False).
+
+    A word-level student with `init_from_teacher` needs `teacher`: its embedding
+    table starts from the teacher's word vectors (`teacher_word_vectors`, at most the
+    teacher's width), with zeros for padding and out-of-vocabulary.
 
     The word-level students (`"bilstm"`, `"cnn"`) get a `TextVectorization`
     preprocessor that lowercases, strips punctuation, splits on whitespace, and pads
@@ -319,7 +337,8 @@ def build_student(
         kind: one of `STUDENT_KINDS`.
         num_classes: the number of logits.
         teacher: the `BertTextClassifier` teacher with its preprocessor attached;
-            required for `"small_bert"`, ignored otherwise.
+            required for `"small_bert"` and for word-level students initialised
+            from it, ignored otherwise.
         train_texts: the training texts (a list, array or `tf.data.Dataset` of
             strings); required for `"bilstm"` and `"cnn"`, ignored otherwise.
         sequence_length: the length of the preprocessor's output, in word pieces
@@ -347,7 +366,12 @@ def build_student(
         )
     elif kind in _WORD_MODELS:
         model, preprocessor = _word_student(
-            _WORD_MODELS[kind], num_classes, train_texts, sequence_length, **sizes
+            _WORD_MODELS[kind],
+            num_classes,
+            teacher,
+            train_texts,
+            sequence_length,
+            **sizes,
         )
     else:
         raise ValueError(
