@@ -29,6 +29,7 @@ import keras_hub
 import numpy as np
 
 from tfdistill.data.encoders import build_vectorizer
+from tfdistill.models.teachers import check_has_tokenizer
 from tfdistill.models.word_vectors import teacher_word_vectors
 
 STUDENT_KINDS = ("small_bert", "bilstm", "cnn")
@@ -120,14 +121,7 @@ def _small_bert(
     init_from_teacher=True,
     teacher_layers=None,
 ):
-    if not isinstance(teacher, keras_hub.models.BertTextClassifier) or (
-        teacher.preprocessor is None
-    ):
-        raise ValueError(
-            "A small_bert student shares the teacher's tokenizer, so it needs the "
-            "teacher: a keras_hub BertTextClassifier with its preprocessor attached "
-            f"(as load_teacher returns it); got teacher={teacher!r}."
-        )
+    check_has_tokenizer(teacher, "A small_bert student shares the teacher's tokenizer")
     teacher_backbone = teacher.backbone
     requested = {
         "hidden_dim": hidden_dim,

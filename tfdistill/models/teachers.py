@@ -256,6 +256,28 @@ class LinearWarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+def check_has_tokenizer(teacher, needed_for):
+    """Raises unless `teacher` is a BERT classifier that brings its own tokenizer.
+
+    Args:
+        teacher: what the caller got as the teacher.
+        needed_for: what needs the tokenizer, to start the message, e.g.
+            "A small_bert student shares the teacher's tokenizer".
+
+    Raises:
+        ValueError: for anything but a `keras_hub.models.BertTextClassifier` with its
+            preprocessor attached (as `load_teacher` returns it).
+    """
+    if not isinstance(teacher, keras_hub.models.BertTextClassifier) or (
+        teacher.preprocessor is None
+    ):
+        raise ValueError(
+            f"{needed_for}, so it needs the teacher: a keras_hub BertTextClassifier "
+            "with its preprocessor attached (as load_teacher returns it); got "
+            f"teacher={teacher!r}."
+        )
+
+
 def _known_cardinality(dataset):
     cardinality = int(dataset.cardinality())
     if cardinality == tf.data.INFINITE_CARDINALITY:

@@ -22,20 +22,11 @@ import keras
 import keras_hub
 import numpy as np
 
+from tfdistill.models.teachers import check_has_tokenizer
+
 # Words are fed alone; one longer than this many pieces keeps its first ones.
 _MAX_PIECES = 14
 _BATCH_SIZE = 512
-
-
-def _check_teacher(teacher):
-    if not isinstance(teacher, keras_hub.models.BertTextClassifier) or (
-        teacher.preprocessor is None
-    ):
-        raise ValueError(
-            "Word vectors come from a keras_hub BertTextClassifier teacher with its "
-            "preprocessor attached (as load_teacher returns it), whose tokenizer splits "
-            f"the words; got teacher={teacher!r}."
-        )
 
 
 def _last_layer_means(teacher, words):
@@ -88,7 +79,7 @@ def teacher_word_vectors(teacher, words, dim):
     >>> teacher_word_vectors(load_teacher(), ["fun", "dull", "film"], 2).shape
     (3, 2)
     """
-    _check_teacher(teacher)
+    check_has_tokenizer(teacher, "Word vectors come from the teacher's tokenizer and layers")
     words = list(words)
     hidden_dim = teacher.backbone.hidden_dim
     if not 1 <= dim <= min(hidden_dim, len(words)):
