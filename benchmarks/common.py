@@ -428,7 +428,7 @@ def run_seeds(report, config, seeds, output_root, pool):
             report.note(f"Seed {seed}: continuing the run found in {run_dir}.")
         else:
             copy_shared(pool, partial)
-        cached_before = {path.name for path in (partial / "cache").glob("*.npy")}
+        cached_before = {path.name for path in (pool / "cache").glob("*.npy")}
         seconds, summary = timed(
             lambda: pipeline.run(run_config.override(config, [f"seed={seed}"]), run_dir)
         )
