@@ -1,9 +1,10 @@
-"""The README's Keras example runs as written, on a 64-example slice of each split."""
+"""The README's Keras examples run as written, on a 64-example slice of each split."""
 
 import pathlib
 import re
 
 import keras
+import numpy as np
 import pytest
 
 from tfdistill import data
@@ -11,10 +12,10 @@ from tfdistill import data
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 
 
-def readme_example():
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## In a Keras script", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+def readme_block(containing):
+    """The first ```python block of the README that contains `containing`."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+    return next(block for block in blocks if containing in block)
 
 
 @pytest.mark.slow
@@ -28,7 +29,13 @@ def test_readme_keras_example_runs(monkeypatch, tmp_path):
     monkeypatch.setattr(data, "load", first_64)
     monkeypatch.chdir(tmp_path)
     namespace = {}
-    exec(compile(readme_example(), str(README), "exec"), namespace)
+    exec(compile(readme_block("distiller.save"), str(README), "exec"), namespace)
     student = keras.models.load_model(tmp_path / "student.keras")
     assert student.count_params() == namespace["student"].num_params
     assert namespace["teacher"].trainable is False
+
+    # "Beyond logits": a BiLSTM from the (here barely fine-tuned) teacher's vectors.
+    exec(compile(readme_block("init_from_teacher=True"), str(README), "exec"), namespace)
+    embeddings = namespace["student"].model.get_layer("token_embedding").get_weights()[0]
+    assert embeddings.shape[1] == 96
+    assert abs(float(np.linalg.norm(embeddings[2:], axis=1).mean()) - 1.0) < 1e-4
