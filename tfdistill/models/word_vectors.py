@@ -57,8 +57,9 @@ def teacher_word_vectors(teacher, words, dim):
 
     The vectors are centred (their mean over `words` is subtracted), projected on
     their `dim` principal directions and scaled by one number so that their mean norm
-    is 1. A word with no word piece (e.g. the empty string) gets the zero vector. Runs the teacher once per 512 words: about 15 seconds for
-    15,000 words with MiniLM-L6 on two CPU cores.
+    is 1. A word with no word piece (e.g. the empty string) gets the zero vector.
+    The teacher runs on batches of 512 words of at most 16 tokens each, so a whole
+    vocabulary costs about as much as one teacher pass over that many short texts.
 
     Args:
         teacher: a `keras_hub.models.BertTextClassifier` with its preprocessor attached,
