@@ -68,8 +68,9 @@ CONFIGS = {
 LOGITS_ONLY = "logits only"
 NO_DISTILLATION = "no distillation"
 NO_AUGMENTATION = "distillation.augment.factor=0"
-# Transfer-set size for "+ augmentation": the bilstm config's own 4 variants per
-# text; 1 for small_bert, whose epochs cost about 7x a BiLSTM's.
+# Transfer-set size for "+ augmentation": 4 variants per text for the BiLSTM (its
+# config's own when BENCHMARKS.md section 7 ran; the config has 8 since), 1 for
+# small_bert, whose epochs cost about 7x a BiLSTM's.
 AUGMENT_FACTOR = {"bilstm": 4, "small_bert": 1}
 
 
