@@ -31,16 +31,15 @@ epochs trained (early stopping). Rerunning the command continues where it stoppe
 """
 
 import json
-import pathlib
 import statistics
-import tempfile
 
 import common
 from absl import flags
 
 from tfdistill.run import config as run_config
 from tfdistill.run.checkpoint import EPOCH_SECONDS
-from tfdistill.run.report import TEACHER
+from tfdistill.run.layout import TEACHER
+from tfdistill.run.layout import RunLayout
 
 flags.DEFINE_list("students", ["bilstm", "small_bert"], "The students to ablate.")
 flags.DEFINE_list("seeds", ["42", "43", "44"], "One run per row and seed.")
@@ -109,7 +108,8 @@ def _row_overrides(overrides):
 
 
 def _training(run_dir, name):
-    return json.loads((run_dir / "students" / name / "training.json").read_text())
+    layout = RunLayout(run_dir)
+    return json.loads(layout.training(layout.student(name)).read_text())
 
 
 def _row_records(kind, row, model, runs):
@@ -160,34 +160,40 @@ def _teachers_cell(record, ensemble_accuracies):
     return "1"
 
 
+def ablate(report, kind, seeds, output_root, pool):
+    """Runs every row of `kind` over `seeds`; returns `(per-seed records, row records)`."""
+    base = run_config.load(CONFIGS[kind])
+    per_seed, summary_records = [], []
+    logits_only_accuracy = None
+    for row, overrides in rows(kind).items():
+        config = run_config.override(base, _row_overrides(overrides))
+        report.record(f"config/{kind}/{row}", config.to_dict())
+        print(f"\n{kind}, {row}: seeds {seeds}", flush=True)
+        row_dir = output_root / kind / row.strip("+ ").replace(" ", "_").replace("-", "_")
+        runs = common.run_seeds(report, config, seeds, row_dir, pool)
+        if row == LOGITS_ONLY:
+            baseline = _row_records(kind, NO_DISTILLATION, f"{kind}_baseline", runs)
+            per_seed += baseline
+            summary_records.append(_summary_record(baseline, None))
+        records = _row_records(kind, row, f"{kind}_distilled", runs)
+        per_seed += records
+        if row == LOGITS_ONLY:
+            logits_only_accuracy = statistics.fmean(r["accuracy"] for r in records)
+        summary_records.append(_summary_record(records, logits_only_accuracy))
+    return per_seed, summary_records
+
+
 def benchmark(report):
     seeds = [int(seed) for seed in FLAGS.seeds]
-    scratch = None
-    if FLAGS.quick and not FLAGS.output_dir:
-        scratch = tempfile.TemporaryDirectory()
-    output_root = pathlib.Path(FLAGS.output_dir or (scratch.name if scratch else "runs/benchmarks/ablation"))
-    pool = output_root / "shared"
-    for source in FLAGS.pool_from:
-        common.copy_shared(source, pool)
     per_seed, summary_records = [], []
-    for kind in FLAGS.students:
-        base = run_config.load(CONFIGS[kind])
-        logits_only_accuracy = None
-        for row, overrides in rows(kind).items():
-            config = run_config.override(base, _row_overrides(overrides))
-            report.record(f"config/{kind}/{row}", config.to_dict())
-            print(f"\n{kind}, {row}: seeds {seeds}", flush=True)
-            row_dir = output_root / kind / row.strip("+ ").replace(" ", "_").replace("-", "_")
-            runs = common.run_seeds(report, config, seeds, row_dir, pool)
-            if row == LOGITS_ONLY:
-                baseline = _row_records(kind, NO_DISTILLATION, f"{kind}_baseline", runs)
-                per_seed += baseline
-                summary_records.append(_summary_record(baseline, None))
-            records = _row_records(kind, row, f"{kind}_distilled", runs)
-            per_seed += records
-            if row == LOGITS_ONLY:
-                logits_only_accuracy = statistics.fmean(r["accuracy"] for r in records)
-            summary_records.append(_summary_record(records, logits_only_accuracy))
+    with common.runs_directory(FLAGS.output_dir, "runs/benchmarks/ablation") as output_root:
+        pool = output_root / "shared"
+        for source in FLAGS.pool_from:
+            common.copy_shared(source, pool)
+        for kind in FLAGS.students:
+            kind_per_seed, kind_summary = ablate(report, kind, seeds, output_root, pool)
+            per_seed += kind_per_seed
+            summary_records += kind_summary
     report.table(
         "per_seed",
         "Per seed (test split)",
@@ -217,8 +223,6 @@ def benchmark(report):
             ("teachers", "teachers", "{}"),
         ],
     )
-    if scratch:
-        scratch.cleanup()
 
 
 if __name__ == "__main__":

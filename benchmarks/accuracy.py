@@ -23,7 +23,6 @@ gain >= +3 points.
 
 import math
 import pathlib
-import tempfile
 
 import common
 import numpy as np
@@ -32,7 +31,8 @@ from absl import flags
 
 from tfdistill import export
 from tfdistill.run import config as run_config
-from tfdistill.run.report import TEACHER
+from tfdistill.run.layout import TEACHER
+from tfdistill.run.splits import load_split
 
 flags.DEFINE_string(
     "config", "configs/rotten_tomatoes_minilm_to_bilstm.yaml", "The run config to repeat."
@@ -196,14 +196,11 @@ def benchmark(report):
     report.record("config", config.to_dict())
     seeds = [int(seed) for seed in FLAGS.seeds]
     kind = config.student.kind
-    with tempfile.TemporaryDirectory() as scratch:
-        output_root = pathlib.Path(
-            FLAGS.output_dir
-            or (scratch if FLAGS.quick else f"runs/benchmarks/accuracy/{config.name}")
-        )
+    default_root = f"runs/benchmarks/accuracy/{config.name}"
+    with common.runs_directory(FLAGS.output_dir, default_root) as output_root:
         print(f"\n{config.name}: {kind} student, seeds {seeds}, runs in {output_root}", flush=True)
         runs = common.run_seeds(report, config, seeds, output_root, output_root / "shared")
-        test = common.load_split(config.data.test_split, config.data.max_examples, config.data)
+        test, _ = load_split(config.data, config.data.test_split)
         records = per_seed_records(report, runs, kind, test)
     report.table(
         "per_seed",

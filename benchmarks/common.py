@@ -15,18 +15,19 @@ measures and hands its numbers to `report.table(...)`, `report.record(...)` and
 Shared machines are noisy, so scripts report ratios measured side by side in one run
 (`interleaved_times`), not lone absolute times.
 
-Example (a whole benchmark script):
+Example (a script's `benchmark`; the script ends with
+`common.main("Times one sum.", benchmark)`):
 
-```python
-import common
-
-def benchmark(report):
-    times = common.interleaved_times({"a": lambda: sum(range(10**5))}, repeats=3)
-    report.table("sums", "One sum", [{"name": "a", **times["a"]}],
-                 [("name", "contender", "{}"), ("median_s", "median s", "{:.4f}")])
-
-common.main("Times one sum.", benchmark)
-```
+>>> def benchmark(report):
+...     times = interleaved_times({"a": lambda: sum(range(10**5))}, repeats=3)
+...     report.table("sums", "One sum", [{"name": "a", "runs": len(times["a"]["times_s"])}],
+...                  [("name", "contender", "{}"), ("runs", "timed runs", "{}")])
+>>> benchmark(Report("demo"))
+<BLANKLINE>
+One sum
+contender  timed runs
+---------------------
+a                   3
 """
 
 import os
@@ -35,13 +36,17 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import contextlib  # noqa: E402
+import dataclasses  # noqa: E402
 import datetime  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import pathlib  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 
 from absl import app  # noqa: E402
@@ -57,6 +62,8 @@ flags.DEFINE_string(
 FLAGS = flags.FLAGS
 
 RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"
+# `config_with` settings for a run whose teacher and students compute in float32.
+FLOAT32 = {"runtime.dtype_policy": "float32", "runtime.student_dtype_policy": "float32"}
 # CPU features that decide how fast low-precision matrix multiplies can run.
 _CPU_FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16")
 
@@ -233,6 +240,8 @@ def main(doc, benchmark):
             raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
         import tensorflow as tf
 
+        from tfdistill.atomic import write_text
+
         # The tables are the output; progress logs (exports, pipeline stages) would bury them.
         logging.set_verbosity(logging.WARNING)
         tf.get_logger().setLevel("WARNING")
@@ -247,7 +256,6 @@ def main(doc, benchmark):
         benchmark(report)
         elapsed = time.perf_counter() - started
         output = pathlib.Path(FLAGS.output_json or RESULTS_DIR / f"{name}.json")
-        output.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "benchmark": name,
             "quick": FLAGS.quick,
@@ -258,7 +266,7 @@ def main(doc, benchmark):
             "results": report.results,
             "notes": report.notes,
         }
-        output.write_text(json.dumps(document, indent=2, default=_json_default) + "\n")
+        write_text(output, json.dumps(document, indent=2, default=_json_default) + "\n")
         print(f"\n{name} took {elapsed:.0f} s; results written to {output}")
 
     app.run(run)
@@ -312,40 +320,58 @@ def timed(function):
     return time.perf_counter() - start, result
 
 
-def load_split(split, max_examples=None, data_config=None):
-    """A split in memory, read as a run config's `data` section says (as the pipeline
-    reads it); by default the packaged Rotten Tomatoes.
+def pick_sizes(report, full, quick):
+    """`quick` with --quick, else `full` (a script's sizes, a dataclass), recorded in
+    the report."""
+    sizes = quick if FLAGS.quick else full
+    report.record("sizes", dataclasses.asdict(sizes))
+    return sizes
 
-    Args:
-        split: a split name, e.g. "train", "validation" or "test".
-        max_examples: keep only the first ones (the hash splits are in hash order, so
-            the first ones are a fair sample).
-        data_config: a `tfdistill.run.config.DataConfig`.
+
+@contextlib.contextmanager
+def runs_directory(output_dir, default):
+    """Where a benchmark's pipeline runs go: `output_dir` if given; else, with --quick,
+    a temporary directory removed afterwards; else `default` (where a full run started
+    again continues)."""
+    if output_dir or not FLAGS.quick:
+        yield pathlib.Path(output_dir or default)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        yield pathlib.Path(scratch)
+
+
+def config_with(config, settings):
+    """`config` (a `tfdistill.run.config.RunConfig`) with `{"section.key": value}` set,
+    each value checked as a config file's would be.
+
+    Example:
+
+    >>> from tfdistill.run.config import RunConfig
+    >>> config_with(RunConfig(), FLOAT32).runtime.student_dtype_policy
+    'float32'
+    """
+    from tfdistill.run.config import RunConfig
+
+    values = config.to_dict()
+    for key, value in settings.items():
+        *sections, leaf = key.split(".")
+        functools.reduce(dict.__getitem__, sections, values)[leaf] = value
+    return RunConfig.from_dict(values)
+
+
+def default_split(split, max_examples=None):
+    """`split` of the default data config (the packaged Rotten Tomatoes), as a run
+    loads it, cut to its first `max_examples` (the hash splits are in hash order, so
+    the first ones are a fair sample).
 
     Returns:
-        A `tfdistill.run.pipeline.Split` (texts, labels and `.dataset()`).
+        A `tfdistill.run.splits.Split` (texts, labels and `.dataset()`).
     """
-    import numpy as np
-
-    from tfdistill import data
     from tfdistill.run.config import DataConfig
-    from tfdistill.run.pipeline import Split
+    from tfdistill.run.splits import load_split
 
-    data_config = data_config or DataConfig()
-    dataset, _ = data.load(
-        data_config.source,
-        split,
-        text_column=data_config.text_column,
-        label_column=data_config.label_column,
-        label_names=data_config.label_names,
-    )
-    if max_examples is not None:
-        dataset = dataset.take(max_examples)
-    pairs = list(dataset.as_numpy_iterator())
-    return Split(
-        texts=[text.decode("utf-8") for text, _ in pairs],
-        labels=np.array([label for _, label in pairs], dtype=np.int32),
-    )
+    split, _ = load_split(DataConfig(max_examples=max_examples), split)
+    return split
 
 
 def mean_and_std(values):
@@ -367,13 +393,12 @@ def plus_minus(summary, scale=1.0, fmt="{:.2f}"):
 
 def _shared_entries(run_dir):
     """What runs of the same teacher can share: the fine-tuned teachers and the cache."""
-    from tfdistill.run.report import TEACHER
+    from tfdistill.run.layout import TEACHER
+    from tfdistill.run.layout import RunLayout
 
-    return [
-        path
-        for path in [run_dir / TEACHER, *sorted(run_dir.glob(f"{TEACHER}_seed_*")), run_dir / "cache"]
-        if path.is_dir()
-    ]
+    layout = RunLayout(run_dir)
+    teachers = [layout.teacher(), *sorted(layout.root.glob(f"{TEACHER}_seed_*"))]
+    return [path for path in [*teachers, layout.cache] if path.is_dir()]
 
 
 def copy_shared(source_dir, target_dir):
@@ -384,25 +409,27 @@ def copy_shared(source_dir, target_dir):
     these skip the fine-tuning and the teacher's passes over texts already labelled.
     Cache files are merged one by one (runs add different augmented texts).
     """
-    source_dir, target_dir = pathlib.Path(source_dir), pathlib.Path(target_dir)
+    from tfdistill.run.layout import RunLayout
+
+    cache_name = RunLayout(target_dir).cache.name
     for source in _shared_entries(source_dir):
-        target = target_dir / source.name
-        if source.name != "cache":
+        target = pathlib.Path(target_dir) / source.name
+        if source.name != cache_name:
             if not target.exists():
-                _copy_atomically(shutil.copytree, source, target)
+                _copy_whole(shutil.copytree, source, target)
             continue
         target.mkdir(parents=True, exist_ok=True)
         for cached in source.glob("*.npy"):
             if not (target / cached.name).exists():
-                _copy_atomically(shutil.copy2, cached, target / cached.name)
+                _copy_whole(shutil.copy2, cached, target / cached.name)
 
 
-def _copy_atomically(copy, source, target):
-    """Copies under a hidden name, then renames: another benchmark process sharing
-    the pool never sees half a teacher."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    copy(source, tmp)
-    os.replace(tmp, target)
+def _copy_whole(copy, source, target):
+    """`copy(source, target)`, atomically: another benchmark process sharing the pool
+    never sees half a teacher."""
+    from tfdistill.atomic import replace_atomically
+
+    replace_atomically(lambda tmp: copy(source, tmp), target)
 
 
 def run_seeds(report, config, seeds, output_root, pool):
@@ -418,21 +445,21 @@ def run_seeds(report, config, seeds, output_root, pool):
     """
     from tfdistill.run import config as run_config
     from tfdistill.run import pipeline
+    from tfdistill.run.layout import PARTIAL_SUFFIX
 
     pool = pathlib.Path(pool)
     runs = {}
     for seed in seeds:
         run_dir = output_root / f"seed_{seed}"
-        partial = pathlib.Path(str(run_dir) + pipeline.PARTIAL_SUFFIX)
         if run_dir.exists():
             report.note(f"Seed {seed}: continuing the run found in {run_dir}.")
         else:
-            copy_shared(pool, partial)
-        cached_before = {path.name for path in (pool / "cache").glob("*.npy")}
+            copy_shared(pool, pathlib.Path(str(run_dir) + PARTIAL_SUFFIX))
+        cached_before = _cached_logits(pool)
         seconds, summary = timed(
             lambda: pipeline.run(run_config.override(config, [f"seed={seed}"]), run_dir)
         )
-        new_logits = {path.name for path in (run_dir / "cache").glob("*.npy")} - cached_before
+        new_logits = _cached_logits(run_dir) - cached_before
         report.note(
             f"Seed {seed}: run took {seconds:.0f} s ({run_dir}); the teacher labelled "
             f"{len(new_logits)} set(s) of texts not in the shared cache."
@@ -440,3 +467,10 @@ def run_seeds(report, config, seeds, output_root, pool):
         copy_shared(run_dir, pool)
         runs[seed] = run_dir, summary
     return runs
+
+
+def _cached_logits(run_dir):
+    """The names of the cached logit files in `run_dir` (a run or the pool)."""
+    from tfdistill.run.layout import RunLayout
+
+    return {path.name for path in RunLayout(run_dir).cache.glob("*.npy")}

@@ -49,7 +49,13 @@ MATMUL_OPS = ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
-    """Timed runs of each workload, and steps in the op-level trace."""
+    """How much each workload is run.
+
+    Attributes:
+        timing_repeats: timed runs of each workload and of each phase of the teacher's
+            step, after the warm-up runs.
+        traced_steps: teacher steps in the op-level trace.
+    """
 
     timing_repeats: int
     traced_steps: int
@@ -303,7 +309,8 @@ def op_profile(run, steps):
 # --- The benchmark. ---
 
 
-def count_flops(report, workloads):
+def flop_records(workloads):
+    """`(per workload, per workload and op type)` records of the three FLOP counts."""
     records, by_type = [], []
     for workload in workloads:
         graph = graph_flops(workload.graph) if workload.graph is not None else None
@@ -326,6 +333,13 @@ def count_flops(report, workloads):
                 }
                 for op_type in sorted(set(graph) | set(profiler))
             ]
+    return records, by_type
+
+
+def count_flops(report, workloads):
+    """Tables of the FLOP counts; returns `{workload: FLOPs}`, the graph count where
+    there is one, else the analytic count."""
+    records, by_type = flop_records(workloads)
     report.table(
         "flop_counts",
         f"FLOPs of one train step, batch {FLAGS.batch_size} x {FLAGS.sequence_length} tokens",
@@ -370,25 +384,17 @@ def _gflop_format(flops):
     return f"{flops / 1e9:,.1f}"
 
 
-def benchmark(report):
-    sizes = QUICK if FLAGS.quick else FULL
-    report.record("sizes", dataclasses.asdict(sizes))
-    keras.config.set_dtype_policy("float32")
-    teacher_step, teacher, (x, y) = teacher_workload()
-    train_texts = common.load_split("train").texts
-    workloads = [
-        teacher_step,
-        student_workload("small_bert", teacher, train_texts),
-        student_workload("bilstm", teacher, train_texts),
-    ]
-    flops = count_flops(report, workloads)
+def measure_efficiency(report, workloads, flops, sizes):
+    """Times the workloads against a float32 and a bfloat16 matmul; their FLOP/s as a
+    fraction of the matmuls', and whether the teacher (the first workload) meets its
+    target."""
     size = FLAGS.matmul_size
     contenders, matmul_flops = {}, {}
     for dtype in ("float32", "bfloat16"):
         name = f"{dtype} matmul {size}x{size}"
         contenders[name], matmul_flops[name] = matmul_step(dtype, size)
     contenders.update({workload.name: workload.run for workload in workloads})
-    flops.update(matmul_flops)
+    flops = {**flops, **matmul_flops}
     times = common.interleaved_times(contenders, repeats=sizes.timing_repeats, warmup=2)
     rates = {name: flops[name] / timing["median_s"] for name, timing in times.items()}
     float32_peak = rates[f"float32 matmul {size}x{size}"]
@@ -417,12 +423,17 @@ def benchmark(report):
             ("of_bfloat16_matmul", "of bf16 matmul", "{:.0%}"),
         ],
     )
-    fraction = rates[teacher_step.name] / float32_peak
+    fraction = rates[workloads[0].name] / float32_peak
     verdict = "met" if fraction >= TARGET_TEACHER_FRACTION else "NOT met"
     report.note(
         f"Teacher step: {fraction:.0%} of the float32 matmul's FLOP/s (target >= "
         f"{TARGET_TEACHER_FRACTION:.0%}: {verdict})."
     )
+
+
+def profile_teacher(report, teacher, batch, teacher_step, sizes):
+    """Where the teacher's step time goes: by phase, and by op type in a trace."""
+    x, y = batch
     report.table(
         "teacher_phases",
         "Where the teacher's step goes: wall times, interleaved",
@@ -445,6 +456,21 @@ def benchmark(report):
     )
     matmul_share = sum(entry["share"] for entry in profile if entry["matmul"])
     report.note(f"Matrix products take {matmul_share:.0%} of the summed op time.")
+
+
+def benchmark(report):
+    sizes = common.pick_sizes(report, FULL, QUICK)
+    keras.config.set_dtype_policy("float32")
+    teacher_step, teacher, batch = teacher_workload()
+    train_texts = common.default_split("train").texts
+    workloads = [
+        teacher_step,
+        student_workload("small_bert", teacher, train_texts),
+        student_workload("bilstm", teacher, train_texts),
+    ]
+    flops = count_flops(report, workloads)
+    measure_efficiency(report, workloads, flops, sizes)
+    profile_teacher(report, teacher, batch, teacher_step, sizes)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,10 @@ from tfdistill import evaluation
 from tfdistill import export
 from tfdistill import models
 from tfdistill.run import config as run_config
-from tfdistill.run.report import TEACHER
+from tfdistill.run.context import RunContext
+from tfdistill.run.layout import TEACHER
+from tfdistill.run.layout import RunLayout
+from tfdistill.run.stages import students
 
 flags.DEFINE_string("run_dir", None, "A finished run directory (holding metrics.json).")
 flags.DEFINE_integer("num_texts", 512, "Test texts the models are timed on.")
@@ -46,12 +49,12 @@ FLAGS = flags.FLAGS
 
 TARGETS = {"retention": 0.97, "smaller": 10.0, "faster": 10.0}
 REFERENCE_FLOAT32 = {"teacher": 169, "bilstm": 4260, "small_bert": 485}
-CLASS_NAMES = ("negative", "positive")
 
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
-    """Seconds each model is timed per batch size and round, and the rounds."""
+    """How long each model is timed: the models take turns for `rounds` rounds, each
+    model at least `min_seconds` per batch size and round; the median is reported."""
 
     min_seconds: float
     rounds: int
@@ -76,7 +79,7 @@ class Exported:
 def from_run_dir(run_dir):
     """The run's exported models, with their accuracy, and the run's config."""
     run_dir = pathlib.Path(run_dir)
-    metrics_path = run_dir / "metrics.json"
+    metrics_path = RunLayout(run_dir).metrics
     if not metrics_path.is_file():
         raise FileNotFoundError(f"{metrics_path} does not exist: is {run_dir} a finished run?")
     summary = json.loads(metrics_path.read_text())
@@ -91,30 +94,21 @@ def from_run_dir(run_dir):
         )
         for name, scores in summary["models"].items()
     ]
-    return exported, run_config.load(run_dir / "config.yaml")
+    return exported, run_config.load(RunLayout(run_dir).config)
 
 
 def build_float32(config, kinds, export_dir):
-    """Builds and exports, in float32, the teacher and one student of each kind."""
+    """Builds and exports, in float32, the teacher and one student of each kind, as
+    runs of `config` naming that kind would build them."""
     group = "float32 build, untrained"
     keras.config.set_dtype_policy("float32")
+    context = RunContext.create(common.config_with(config, common.FLOAT32), export_dir)
     teacher = models.load_teacher(
         config.teacher.preset, sequence_length=config.teacher.sequence_length
     )
     built = {TEACHER: (teacher, teacher.preprocessor)}
-    train_texts = common.load_split(
-        config.data.train_split, config.data.max_examples, config.data
-    ).texts
     for kind in kinds:
-        sizes = config.student.sizes if kind == config.student.kind else {}
-        student = models.build_student(
-            kind,
-            len(CLASS_NAMES),
-            teacher=teacher,
-            train_texts=train_texts,
-            sequence_length=config.student.sequence_length,
-            **sizes,
-        )
+        student = students.build(_with_student(context, kind), teacher)
         built[kind] = student.model, student.preprocessor
     return [
         Exported(
@@ -122,12 +116,25 @@ def build_float32(config, kinds, export_dir):
             group=group,
             policy="float32",
             savedmodel=export.export_savedmodel(
-                model, preprocessor, pathlib.Path(export_dir) / name, CLASS_NAMES
+                model,
+                preprocessor,
+                context.layout.export(name) / "savedmodel",
+                context.class_names,
+                task=context.config.task,
             ),
             parameters=model.count_params(),
         )
         for name, (model, preprocessor) in built.items()
     ]
+
+
+def _with_student(context, kind):
+    """`context` for a student of `kind`: the config's own student, or one of the
+    kind's default sizes."""
+    if kind == context.config.student.kind:
+        return context
+    config = common.config_with(context.config, {"student.kind": kind, "student.sizes": {}})
+    return dataclasses.replace(context, config=config)
 
 
 def time_all(exported, texts, batch_sizes, sizes):
@@ -224,17 +231,16 @@ def verdicts(report, records):
 
 
 def benchmark(report):
-    sizes = QUICK if FLAGS.quick else FULL
+    sizes = common.pick_sizes(report, FULL, QUICK)
     batch_sizes = sorted(int(size) for size in FLAGS.batch_sizes)
-    report.record("sizes", dataclasses.asdict(sizes))
-    texts = common.load_split("test", FLAGS.num_texts).texts
+    texts = common.default_split("test", FLAGS.num_texts).texts
     with tempfile.TemporaryDirectory() as export_dir:
         if FLAGS.run_dir:
             exported, config = from_run_dir(FLAGS.run_dir)
             if any(entry.policy != "float32" for entry in exported):
                 exported += build_float32(config, [config.student.kind], export_dir)
         else:
-            exported = build_float32(run_config.RunConfig(), models.STUDENT_KINDS, export_dir)
+            exported = build_float32(run_config.RunConfig(), models.STUDENTS.names(), export_dir)
         speeds = time_all(exported, texts, batch_sizes, sizes)
         records = records_of(exported, speeds, batch_sizes)
     report.table(

@@ -174,10 +174,9 @@ def compare_settings(report, kind, distillers, batches, sizes):
 
 
 def benchmark(report):
-    sizes = QUICK if FLAGS.quick else FULL
-    report.record("sizes", dataclasses.asdict(sizes))
+    sizes = common.pick_sizes(report, FULL, QUICK)
     report.record("tolerance", TOLERANCE)
-    train = common.load_split("train", sizes.batch_size * sizes.loss_steps)
+    train = common.default_split("train", sizes.batch_size * sizes.loss_steps)
     built = {policy: build_distillers(policy, sizes, train.texts) for policy in POLICIES}
     teacher_preprocessor, student_preprocessors, _ = built["float32"]
     disagreements = []

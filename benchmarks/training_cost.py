@@ -7,7 +7,8 @@ Times an epoch of (i) the student's own `fit` on the hard labels, (ii) `Distille
 with the frozen teacher (the packaged MiniLM) running on every batch, and (iii)
 `Distiller.fit` on teacher logits cached beforehand: the same student (bilstm by
 default), texts, batch size and seed, the three taking turns, median over epochs after
-a warm-up epoch each. Also the one-time cost of filling the cache (the teacher-weight
+a warm-up epoch each. The students and their trainers are those the pipeline builds
+for the default config (its baseline and its distilled student). Also the one-time cost of filling the cache (the teacher-weight
 fingerprint and one teacher pass over the texts), and the number of epochs after which
 it has paid for itself. Target: a cached epoch costs <= 1.15x a plain epoch.
 
@@ -22,11 +23,14 @@ import common
 import keras
 from absl import flags
 
-import tfdistill
 from tfdistill import data
 from tfdistill import models
+from tfdistill.run import config as run_config
+from tfdistill.run.context import RunContext
+from tfdistill.run.context import steps_per_epoch
+from tfdistill.run.stages import students
 
-flags.DEFINE_enum("student", "bilstm", list(models.STUDENT_KINDS), "The student kind.")
+flags.DEFINE_enum("student", "bilstm", models.STUDENTS.names(), "The student kind.")
 flags.DEFINE_integer(
     "sequence_length", 64, "Tokens (teacher) and words or tokens (student) per text."
 )
@@ -54,48 +58,35 @@ TEACHER_IN_LOOP = "(ii) Distiller, teacher in the loop"
 CACHED = "(iii) Distiller, cached logits"
 
 
-def fresh_student(teacher, train_texts):
-    keras.utils.set_random_seed(FLAGS.seed)
-    return models.build_student(
-        FLAGS.student,
-        2,
-        teacher=teacher,
-        train_texts=train_texts,
-        sequence_length=FLAGS.sequence_length,
-    )
+def run_context(sizes, run_dir):
+    """A run of the default config set by the flags, in float32: its splits, and the
+    students the pipeline would build and train from them."""
+    settings = {
+        "seed": FLAGS.seed,
+        "data.max_examples": sizes.train_examples,
+        "teacher.sequence_length": FLAGS.sequence_length,
+        "student.kind": FLAGS.student,
+        "student.sequence_length": FLAGS.sequence_length,
+        "distillation.batch_size": FLAGS.batch_size,
+        "runtime.jit_compile": FLAGS.jit_compile,
+        **common.FLOAT32,
+    }
+    return RunContext.create(common.config_with(run_config.RunConfig(), settings), run_dir)
 
 
-def plain_trainer(student):
-    student.model.compile(
-        optimizer=keras.optimizers.Adam(),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-        jit_compile=FLAGS.jit_compile,
-    )
-    return student.model
-
-
-def distillation_trainer(teacher, student):
-    distiller = tfdistill.Distiller(teacher, student.model, temperature=2.0, alpha=0.5)
-    distiller.compile(
-        optimizer=keras.optimizers.Adam(), metrics=["accuracy"], jit_compile=FLAGS.jit_compile
-    )
-    return distiller
-
-
-def build_trainers(teacher, train, logits):
-    """`{name: (compiled model, its batches)}`, each with a fresh copy of one student."""
+def build_trainers(context, teacher, logits):
+    """`{name: (compiled model, its batches)}`, each with a fresh copy of the run's
+    student, compiled as the pipeline compiles its baseline and distilled students."""
+    config, train = context.config, context.splits["train"]
     shuffled = {"batch_size": FLAGS.batch_size, "shuffle": True, "seed": FLAGS.seed}
-    plain = fresh_student(teacher, train.texts)
-    in_loop = fresh_student(teacher, train.texts)
-    cached = fresh_student(teacher, train.texts)
+    plain, in_loop, cached = (students.build(context, teacher) for _ in range(3))
     return {
         PLAIN: (
-            plain_trainer(plain),
+            students.make_trainer(config, students.BASELINE, plain, [teacher], cached=False),
             data.encode(train.dataset(), plain.preprocessor, **shuffled),
         ),
         TEACHER_IN_LOOP: (
-            distillation_trainer(teacher, in_loop),
+            students.make_trainer(config, students.DISTILLED, in_loop, [teacher], cached=False),
             data.encode_for_distillation(
                 train.dataset(),
                 student_preprocessor=in_loop.preprocessor,
@@ -104,7 +95,7 @@ def build_trainers(teacher, train, logits):
             ),
         ),
         CACHED: (
-            distillation_trainer(None, cached),
+            students.make_trainer(config, students.DISTILLED, cached, [teacher], cached=True),
             data.encode_for_distillation(
                 train.dataset(),
                 student_preprocessor=cached.preprocessor,
@@ -115,38 +106,24 @@ def build_trainers(teacher, train, logits):
     }
 
 
-def fill_cache(teacher, train):
+def fill_cache(context, teacher):
     """Times what a first run pays once: the fingerprint and one teacher pass."""
-    preprocessing = {"sequence_length": FLAGS.sequence_length}
+    train = context.splits["train"]
+    preprocessing = data.teacher_preprocessing(teacher, context.teacher_policy)
     fingerprint_s, key = common.timed(lambda: data.fingerprint(teacher, train.texts, preprocessing))
     inputs = data.encode(
         train.dataset(), teacher.preprocessor, batch_size=FLAGS.batch_size, cache=False
     )
-    with tempfile.TemporaryDirectory() as cache_dir:
-        cache = data.TeacherLogitCache(cache_dir)
-        teacher_pass_s, logits = common.timed(
-            lambda: cache.get_or_compute(teacher, inputs, key, verbose=0)
-        )
+    cache = data.TeacherLogitCache(context.layout.cache)
+    teacher_pass_s, logits = common.timed(
+        lambda: cache.get_or_compute(teacher, inputs, key, verbose=0)
+    )
     return fingerprint_s, teacher_pass_s, logits
 
 
-def benchmark(report):
-    sizes = QUICK if FLAGS.quick else FULL
-    report.record("sizes", dataclasses.asdict(sizes))
-    keras.config.set_dtype_policy("float32")
-    train = common.load_split("train", sizes.train_examples)
-    teacher = models.freeze(models.load_teacher(sequence_length=FLAGS.sequence_length))
-    fingerprint_s, teacher_pass_s, logits = fill_cache(teacher, train)
-
-    epochs = {
-        name: lambda model=model, batches=batches: model.fit(
-            batches, epochs=1, shuffle=False, verbose=0
-        )
-        for name, (model, batches) in build_trainers(teacher, train, logits).items()
-    }
-    # The warm-up epoch traces the step and fills each input pipeline's cache.
-    times = common.interleaved_times(epochs, repeats=sizes.timed_epochs, warmup=1)
-    steps = -(-len(train.texts) // FLAGS.batch_size)
+def report_epochs(report, times, train, sizes):
+    """The table of epoch times, and whether a cached epoch meets its target."""
+    steps = steps_per_epoch(train, FLAGS.batch_size)
     plain = times[PLAIN]["median_s"]
     records = [
         {
@@ -178,6 +155,11 @@ def benchmark(report):
         f"Cached epoch / plain epoch = {cached_ratio:.2f}x "
         f"(target <= {TARGET_CACHED_OVER_PLAIN}: {verdict})."
     )
+
+
+def report_cache_fill(report, times, fingerprint_s, teacher_pass_s):
+    """What filling the cache costs, in seconds and in epochs, and when it pays off."""
+    plain = times[PLAIN]["median_s"]
     fill_s = fingerprint_s + teacher_pass_s
     saved_per_epoch_s = times[TEACHER_IN_LOOP]["median_s"] - times[CACHED]["median_s"]
     break_even = common.ratio(fill_s, saved_per_epoch_s) if saved_per_epoch_s > 0 else None
@@ -200,6 +182,25 @@ def benchmark(report):
             else "it never pays for itself here (the teacher-in-the-loop epoch was not slower)."
         )
     )
+
+
+def benchmark(report):
+    sizes = common.pick_sizes(report, FULL, QUICK)
+    keras.config.set_dtype_policy("float32")
+    with tempfile.TemporaryDirectory() as run_dir:
+        context = run_context(sizes, run_dir)
+        teacher = models.freeze(models.load_teacher(sequence_length=FLAGS.sequence_length))
+        fingerprint_s, teacher_pass_s, logits = fill_cache(context, teacher)
+        epochs = {
+            name: lambda model=model, batches=batches: model.fit(
+                batches, epochs=1, shuffle=False, verbose=0
+            )
+            for name, (model, batches) in build_trainers(context, teacher, logits).items()
+        }
+        # The warm-up epoch traces the step and fills each input pipeline's cache.
+        times = common.interleaved_times(epochs, repeats=sizes.timed_epochs, warmup=1)
+    report_epochs(report, times, context.splits["train"], sizes)
+    report_cache_fill(report, times, fingerprint_s, teacher_pass_s)
 
 
 if __name__ == "__main__":

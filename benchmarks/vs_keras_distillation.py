@@ -30,11 +30,12 @@ import numpy as np
 import tensorflow as tf
 from absl import flags
 
-import tfdistill
 from tfdistill import data
 from tfdistill import evaluation
 from tfdistill import losses
 from tfdistill import models
+from tfdistill.run.config import RunConfig
+from tfdistill.run.stages import students
 
 flags.DEFINE_float("temperature", 2.0, "Distillation temperature, for both distillers.")
 flags.DEFINE_float("alpha", 0.5, "Weight of the hard-label loss (Keras: student_loss_weight).")
@@ -195,15 +196,7 @@ def fresh_student(teacher):
     keras.utils.set_random_seed(FLAGS.seed)
     return models.build_student(
         "small_bert", 2, teacher=teacher, sequence_length=FLAGS.sequence_length
-    ).model
-
-
-def _compile_options(sizes):
-    return {
-        "optimizer": keras.optimizers.Adam(sizes.student_learning_rate),
-        "metrics": ["accuracy"],
-        "jit_compile": FLAGS.jit_compile,
-    }
+    )
 
 
 def keras_distiller(teacher, student, loss, sizes):
@@ -216,28 +209,38 @@ def keras_distiller(teacher, student, loss, sizes):
         student_loss_weight=FLAGS.alpha,
     )
     distiller.compile(
+        optimizer=keras.optimizers.Adam(sizes.student_learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        **_compile_options(sizes),
+        metrics=["accuracy"],
+        jit_compile=FLAGS.jit_compile,
     )
     return distiller
 
 
-def our_distiller(teacher, student, sizes):
-    distiller = tfdistill.Distiller(
-        teacher, student, temperature=FLAGS.temperature, alpha=FLAGS.alpha
-    )
-    distiller.compile(**_compile_options(sizes))
-    return distiller
+def our_config(sizes):
+    """The run config whose distilled student is tfdistill's contender: the flags'
+    temperature, alpha and XLA, the sizes' learning rate."""
+    settings = {
+        "distillation.temperature": FLAGS.temperature,
+        "distillation.alpha": FLAGS.alpha,
+        "distillation.learning_rate": sizes.student_learning_rate,
+        "runtime.jit_compile": FLAGS.jit_compile,
+    }
+    return common.config_with(RunConfig(), settings)
 
 
 def build_contender(name, teacher, sizes):
-    """A compiled distiller with a fresh student; no teacher for cached logits."""
+    """A compiled distiller with a fresh student; ours as the pipeline compiles it, with
+    no teacher for cached logits."""
     student = fresh_student(teacher)
     if name == KERAS_DEFAULT:
-        return keras_distiller(teacher, student, "kl_divergence", sizes)
+        return keras_distiller(teacher, student.model, "kl_divergence", sizes)
     if name == KERAS_KL:
-        return keras_distiller(teacher, student, keras.losses.KLDivergence(), sizes)
-    return our_distiller(None if name == OURS_CACHED else teacher, student, sizes)
+        return keras_distiller(teacher, student.model, keras.losses.KLDivergence(), sizes)
+    cached = name == OURS_CACHED
+    return students.make_trainer(
+        our_config(sizes), students.DISTILLED, student, [teacher], cached=cached
+    )
 
 
 def compare_step_times(report, teacher, train, sizes):
@@ -333,8 +336,8 @@ def load_finetuned_teacher(sizes):
         teacher = models.load_teacher(FLAGS.teacher_dir, sequence_length=FLAGS.sequence_length)
         return models.freeze(teacher), f"loaded from {FLAGS.teacher_dir}"
     teacher = models.load_teacher(sequence_length=FLAGS.sequence_length)
-    train = common.load_split("train", sizes.teacher_train_examples)
-    validation = common.load_split("validation", sizes.test_examples)
+    train = common.default_split("train", sizes.teacher_train_examples)
+    validation = common.default_split("validation", sizes.test_examples)
     models.finetune_teacher(
         teacher,
         train.dataset().shuffle(len(train.texts), seed=FLAGS.seed).batch(FLAGS.batch_size),
@@ -350,14 +353,13 @@ def load_finetuned_teacher(sizes):
 
 
 def benchmark(report):
-    sizes = QUICK if FLAGS.quick else FULL
-    report.record("sizes", dataclasses.asdict(sizes))
+    sizes = common.pick_sizes(report, FULL, QUICK)
     keras.config.set_dtype_policy("float32")  # Keras's Distiller needs equal dtypes.
     compare_losses(report)
     teacher, origin = load_finetuned_teacher(sizes)
     report.note(f"\nTeacher: {origin}.")
-    train = common.load_split("train", sizes.student_train_examples)
-    test = common.load_split("test", sizes.test_examples)
+    train = common.default_split("train", sizes.student_train_examples)
+    test = common.default_split("test", sizes.test_examples)
     compare_step_times(report, teacher, train, sizes)
     compare_accuracy(report, teacher, train, test, sizes)
 

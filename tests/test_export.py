@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfdistill import atomic
 from tfdistill import export
 from tfdistill import models
 from tfdistill.evaluation import size_on_disk
@@ -64,11 +65,24 @@ def test_hostile_text_gets_a_defined_answer(bilstm, tmp_path_factory, batch_size
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
 
 
-def test_replacing_an_export_is_atomic(bilstm, tmp_path):
+def test_replacing_an_export_is_atomic(bilstm, tmp_path, monkeypatch):
     path = tmp_path / "savedmodel"
     export.export_savedmodel(bilstm.model, bilstm.preprocessor, path, ["n", "p"])
-    export.export_savedmodel(bilstm.model, bilstm.preprocessor, path, ["n", "p"])
+    before = {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+    def crash(source, target):
+        raise KeyboardInterrupt("killed between the write and the rename")
+
+    # A kill after the new export is written but before it replaces the old one.
+    monkeypatch.setattr(atomic.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        export.export_savedmodel(bilstm.model, bilstm.preprocessor, path, ["bad", "good"])
+    monkeypatch.undo()
+    after = {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+    assert after == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["savedmodel"]
+    served = export.load_savedmodel(path)(texts=tf.constant(["great"]))["labels"].numpy()
+    assert served[0] in (b"n", b"p")
 
 
 @pytest.mark.parametrize("kind", ["bilstm", "cnn"])

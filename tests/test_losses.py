@@ -88,7 +88,8 @@ def test_no_gradient_flows_into_teacher_logits(logits):
     import tensorflow as tf
 
     teacher, student = (tf.constant(a) for a in logits)
-    for loss_fn in losses.DISTILLATION_LOSSES.values():
+    for name in losses.LOGIT_LOSSES.names():
+        loss_fn = losses.get(name)
         with tf.GradientTape(persistent=True) as tape:
             tape.watch([teacher, student])
             loss = tf.reduce_sum(loss_fn(teacher, student, 2.0))
@@ -106,9 +107,59 @@ def test_hard_label_cross_entropy_sparse_and_one_hot_agree(logits):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(one_hot), expected, atol=1e-5)
 
 
-def test_get_rejects_unknown_names_listing_valid_ones():
-    with pytest.raises(ValueError, match=r"'kl'.*'mse'"):
+def test_get_rejects_unknown_names_listing_the_registered_ones():
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown logit loss 'kullback'; registered: "
+        r"\['cross_entropy', 'kl', 'mse'\]\. Or pass a callable",
+    ):
         losses.get("kullback")
+
+
+def test_registered_losses_say_how_an_ensemble_is_averaged():
+    assert losses.LOGIT_LOSSES.names() == ["cross_entropy", "kl", "mse"]
+    averages = {name: losses.ensemble_average(name) for name in losses.LOGIT_LOSSES.names()}
+    assert averages == {"cross_entropy": "probabilities", "kl": "probabilities", "mse": "logits"}
+    # The registered function itself reads the same attribute; other callables
+    # average probabilities.
+    assert losses.ensemble_average(losses.logits_mse) == "logits"
+    assert losses.ensemble_average(lambda t, s, temperature: t) == "probabilities"
+
+
+def test_a_loss_registered_from_outside_is_found_by_name_and_can_leave():
+    @losses.register_logit_loss("half_mse", ensemble_average="logits")
+    def half_mse(teacher_logits, student_logits, temperature=1.0):
+        return losses.logits_mse(teacher_logits, student_logits) / 2.0
+
+    try:
+        assert losses.get("half_mse") is half_mse
+        assert losses.ensemble_average("half_mse") == "logits"
+        with pytest.raises(ValueError, match="already registered"):
+            losses.register_logit_loss("half_mse")(half_mse)
+    finally:
+        losses.LOGIT_LOSSES.unregister("half_mse")
+    with pytest.raises(ValueError, match="Unknown logit loss 'half_mse'"):
+        losses.get("half_mse")
+
+
+def test_register_logit_loss_rejects_an_unknown_ensemble_average():
+    with pytest.raises(ValueError, match=r"ensemble_average must be one of \['probabilities', 'logits'\]"):
+        losses.register_logit_loss("median", ensemble_average="median")
+    assert "median" not in losses.LOGIT_LOSSES
+
+
+def test_intermediate_terms_register_what_the_distiller_compares():
+    assert losses.INTERMEDIATE_TERMS.names() == ["attention", "embedding", "hidden"]
+    assert losses.INTERMEDIATE_TERMS.get("attention") is losses.attention_kl
+    assert losses.INTERMEDIATE_TERMS.attributes("hidden") == {
+        "feature": "hidden_states", "per_layer": True, "projected": True
+    }
+    assert losses.INTERMEDIATE_TERMS.attributes("embedding") == {
+        "feature": "embeddings", "per_layer": False, "projected": True
+    }
+    assert losses.INTERMEDIATE_TERMS.attributes("attention") == {
+        "feature": "attention_probs", "per_layer": True, "projected": False
+    }
 
 
 def test_hard_label_cross_entropy_is_zero_without_a_gold_label(logits):

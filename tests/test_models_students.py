@@ -5,8 +5,9 @@ import keras_hub
 import numpy as np
 import pytest
 
-from tfdistill.models import STUDENT_KINDS
+from tfdistill.models import STUDENTS
 from tfdistill.models import build_student
+from tfdistill.models import register_student
 
 WORDS = "the a movie film good bad great awful fun dull plot story it was".split()
 TRAIN_TEXTS = ["a great fun movie", "an awful dull film", "the plot was good", "bad"]
@@ -111,7 +112,7 @@ def test_small_bert_shares_the_teacher_tokenizer(tiny_teacher):
     assert student.preprocessor.sequence_length == SEQUENCE_LENGTH
 
 
-@pytest.mark.parametrize("kind", STUDENT_KINDS)
+@pytest.mark.parametrize("kind", STUDENTS.names())
 def test_student_maps_awkward_raw_strings_to_logits(tiny_teacher, kind):
     student = _build(kind, tiny_teacher)
 
@@ -126,7 +127,7 @@ def test_student_maps_awkward_raw_strings_to_logits(tiny_teacher, kind):
     assert student.num_params == student.model.count_params() > 0
 
 
-@pytest.mark.parametrize("kind", STUDENT_KINDS)
+@pytest.mark.parametrize("kind", STUDENTS.names())
 def test_student_builds_under_the_global_mixed_precision_policy(tiny_teacher, kind):
     keras.config.set_dtype_policy("mixed_float16")
 
@@ -138,7 +139,7 @@ def test_student_builds_under_the_global_mixed_precision_policy(tiny_teacher, ki
     assert {weight.dtype for weight in student.model.weights} == {"float32"}
 
 
-@pytest.mark.parametrize("kind", STUDENT_KINDS)
+@pytest.mark.parametrize("kind", STUDENTS.names())
 def test_student_round_trips_through_keras_file(tiny_teacher, kind, tmp_path):
     student = _build(kind, tiny_teacher)
     inputs = student.preprocessor(AWKWARD_TEXTS)
@@ -174,11 +175,70 @@ def test_bilstm_stays_xla_compilable_where_cudnn_is_available(
         assert model.jit_compile is True
 
 
-def test_unknown_kind_names_the_valid_kinds(tiny_teacher):
+def test_unknown_kind_names_the_registered_kinds(tiny_teacher):
     with pytest.raises(ValueError, match="transformer") as error:
         _build("transformer", tiny_teacher)
-    for kind in STUDENT_KINDS:
-        assert kind in str(error.value)
+    assert STUDENTS.names() == ["bilstm", "cnn", "small_bert"]
+    for kind in STUDENTS.names():
+        assert repr(kind) in str(error.value)
+
+
+def _build_gru(sequence_length, vocabulary_size, *, head, units=8):
+    """A word-level GRU student, written as a user would, following the contract."""
+    token_ids = keras.Input(shape=(sequence_length,), dtype="int64")
+    embedded = keras.layers.Embedding(
+        vocabulary_size, 8, mask_zero=True, name="token_embedding"
+    )(token_ids)
+    return keras.Model(token_ids, head(keras.layers.GRU(units)(embedded)))
+
+
+@pytest.fixture
+def gru_kind():
+    register_student("gru", recurrent=True)(_build_gru)
+    yield "gru"
+    STUDENTS.unregister("gru")
+
+
+def test_a_student_kind_registered_from_outside_builds_like_the_others(gru_kind):
+    student = build_student(
+        gru_kind,
+        num_classes=3,
+        train_texts=TRAIN_TEXTS,
+        sequence_length=SEQUENCE_LENGTH,
+        vocabulary_size=12,
+        units=5,
+    )
+    logits = student.model(student.preprocessor(AWKWARD_TEXTS))
+
+    assert STUDENTS.attributes(gru_kind) == {
+        "word_level": True,
+        "bert_like": False,
+        "recurrent": True,
+    }
+    assert student.kind == gru_kind
+    assert student.preprocessor.vocabulary_size() == 12
+    assert student.model.get_layer("token_embedding").input_dim == 12
+    assert logits.shape == (len(AWKWARD_TEXTS), 3)
+    assert student.model.layers[-1].name == "logits"
+
+
+def test_the_built_in_kinds_say_what_they_are():
+    attributes = {kind: STUDENTS.attributes(kind) for kind in STUDENTS.names()}
+
+    assert [kind for kind in attributes if attributes[kind]["word_level"]] == [
+        "bilstm",
+        "cnn",
+    ]
+    assert [kind for kind in attributes if attributes[kind]["bert_like"]] == [
+        "small_bert"
+    ]
+    assert [kind for kind in attributes if attributes[kind]["recurrent"]] == ["bilstm"]
+
+
+def test_a_student_is_word_level_or_bert_like_but_not_both():
+    with pytest.raises(ValueError, match="either word-level or BERT-like"):
+        register_student("hybrid", word_level=True, bert_like=True)
+    assert "hybrid" not in STUDENTS
 
 
 @pytest.mark.parametrize(
@@ -205,6 +265,11 @@ def test_small_bert_needs_a_teacher():
 def test_word_student_needs_train_texts(kind):
     with pytest.raises(ValueError, match="train_texts"):
         build_student(kind, num_classes=2)
+
+
+def test_unknown_task_is_named():
+    with pytest.raises(ValueError, match="Unknown task 'tagging'"):
+        build_student("cnn", num_classes=2, train_texts=TRAIN_TEXTS, task="tagging")
 
 
 def test_cnn_rejects_sequences_shorter_than_its_widest_kernel():

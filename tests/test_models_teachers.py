@@ -139,6 +139,11 @@ def test_load_teacher_puts_a_fresh_logits_head_on_a_backbone_preset(tiny_preset)
     assert teacher.activation is keras.activations.linear
 
 
+def test_load_teacher_takes_its_fresh_head_from_the_task(tiny_preset):
+    with pytest.raises(ValueError, match="Unknown task 'tagging'"):
+        load_teacher(tiny_preset, num_classes=2, task="tagging")
+
+
 def test_load_teacher_rejects_sequences_longer_than_its_position_embeddings(
     tiny_preset,
 ):

@@ -39,3 +39,23 @@ def test_readme_keras_example_runs(monkeypatch, tmp_path):
     embeddings = namespace["student"].model.get_layer("token_embedding").get_weights()[0]
     assert embeddings.shape[1] == 96
     assert abs(float(np.linalg.norm(embeddings[2:], axis=1).mean()) - 1.0) < 1e-4
+
+
+def test_readme_extending_example_registers_what_it_says():
+    import tfdistill
+
+    namespace = {}
+    exec(compile(readme_block('register_student("gru"'), str(README), "exec"), namespace)
+    try:
+        assert "gru" in tfdistill.models.STUDENTS
+        assert tfdistill.models.STUDENTS.attributes("gru")["recurrent"]
+        student = tfdistill.models.build_student(
+            "gru", num_classes=3, train_texts=["a fine film", "a dull one"], sequence_length=8
+        )
+        assert student.model(student.preprocessor(["a fine one"])).shape == (1, 3)
+        loss = tfdistill.losses.get("tempered_l1")
+        same = np.array([[1.0, -1.0]], "float32")
+        assert float(loss(same, same, 2.0)[0]) == 0.0
+    finally:
+        tfdistill.models.STUDENTS.unregister("gru")
+        tfdistill.losses.LOGIT_LOSSES.unregister("tempered_l1")

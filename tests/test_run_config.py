@@ -5,7 +5,7 @@ import pathlib
 import pytest
 
 from tfdistill.run import config as run_config
-from tfdistill.run import pipeline
+from tfdistill.run import validate
 
 CONFIGS = sorted(pathlib.Path(__file__).parent.parent.joinpath("configs").glob("*.yaml"))
 
@@ -89,13 +89,18 @@ def test_missing_and_malformed_files_are_named(tmp_path):
     [
         ("distillation.alpha=2", r"distillation\.alpha: alpha .* must be in \[0, 1\]"),
         ("distillation.temperature=0", r"distillation\.temperature: temperature must be > 0"),
-        ("student.kind=transformer", r"student\.kind must be one of \['small_bert', 'bilstm', 'cnn'\]"),
-        ("distillation.schedule={beta: {start: 1}}", r"schedules temperature and alpha, not \['beta'\]"),
+        ("student.kind=transformer", r"student\.kind must be one of \['bilstm', 'cnn', 'small_bert'\]"),
+        ("distillation.schedule={beta: {start: 1}}", r"schedules \['alpha', 'temperature'\], not \['beta'\]"),
+        ("data.source=reviews.txt", r"data\.source: Unknown source 'reviews\.txt'"),
+        ("task=summarization", r"task must be one of \['text_classification'\]"),
+        ("distillation.loss=l1", r"distillation\.loss must be one of \['cross_entropy', 'kl', 'mse'\]"),
+        ("runtime.strategy=horovod", r"runtime\.strategy must be one of \['default', 'mirrored'"),
+        ("distillation.intermediate={hiden: 1.0}", r"unknown term\(s\) \['hiden'\]"),
         ("teacher.preset=./no/such/teacher", r"teacher\.preset: .*no/such/teacher"),
     ],
 )
 def test_values_that_would_fail_mid_run_are_rejected_before_it(tmp_path, assignment, message):
     config = run_config.override(run_config.RunConfig(), [assignment])
     with pytest.raises(run_config.ConfigError, match=message):
-        pipeline.validate(config, tmp_path / "run")
+        validate.validate(config, tmp_path / "run")
     assert list(tmp_path.iterdir()) == []

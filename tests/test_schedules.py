@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import tfdistill
-from tfdistill.schedules import DistillerSchedule
-from tfdistill.schedules import schedule_value
+from tfdistill.distillation.schedules import DistillerSchedule
+from tfdistill.distillation.schedules import schedule_value
 
 EPOCHS = 5
 

@@ -8,74 +8,55 @@ traces float inputs.
 
 Example:
 
-```python
-import tfdistill
-
-path = tfdistill.export.export_savedmodel(
-    student.model, student.preprocessor, "runs/demo/student_savedmodel",
-    class_names=["negative", "positive"])
-serve = tfdistill.export.load_savedmodel(path)
-serve(tf.constant(["a gripping, funny film", ""]))["probabilities"]
-```
+>>> import tempfile
+>>> vectorizer = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4)
+>>> vectorizer.adapt(["a fine film", "a dull film"])
+>>> model = keras.Sequential([keras.Input((4,), dtype="int64"), keras.layers.Embedding(20, 4),
+...                           keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)])
+>>> path = export_savedmodel(model, vectorizer, tempfile.mkdtemp() + "/savedmodel",
+...                          class_names=["negative", "positive"])
+>>> serve = load_savedmodel(path)
+>>> outputs = serve(texts=tf.constant(["a fine film", ""]))
+>>> outputs["probabilities"].shape, outputs["labels"].dtype
+(TensorShape([2, 2]), tf.string)
 """
 
-import os
 import pathlib
-import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
 from tensorflow.python.framework import convert_to_constants
 
+from tfdistill import tasks
+from tfdistill.atomic import replace_atomically
+
 SERVING_SIGNATURE = "serving_default"
 
 
-def _replace_atomically(write, path):
-    """Calls `write(tmp_path)` beside `path`, then renames: no half-written export."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        write(str(tmp / path.name))
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-        os.replace(tmp / path.name, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return str(path)
-
-
-def export_savedmodel(model, preprocessor, path, class_names):
+def export_savedmodel(model, preprocessor, path, class_names, task="text_classification"):
     """Writes a SavedModel whose `serving_default` takes raw strings.
 
     The signature takes `texts`, a `tf.string` tensor of shape `[None]`, and returns
-    `probabilities` (float32, `[batch, classes]`), `label_ids` (int32, `[batch]`) and
-    `labels` (the class names, `tf.string`, `[batch]`).
+    what the task serves (`tfdistill.tasks`): for text classification,
+    `probabilities` (float32, `[batch, classes]`), `label_ids` (int32, `[batch]`)
+    and `labels` (the class names, `tf.string`, `[batch]`).
 
     Args:
         model: a `keras.Model` that maps the preprocessor's output to logits.
         preprocessor: a layer that maps a batch of strings to the model's inputs.
         path: the SavedModel directory; replaced atomically if it exists.
         class_names: the class names, indexed by label id.
+        task: the name of a registered task; it decides the outputs.
 
     Returns:
         `path`, as a string.
     """
     class_names = tf.constant(list(class_names), dtype=tf.string)
+    task = tasks.get(task)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serve(texts):
-        logits = model(preprocessor(texts), training=False)
-        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
-        label_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-        return {
-            "probabilities": probabilities,
-            "label_ids": label_ids,
-            "labels": tf.gather(class_names, label_ids),
-        }
+        return task.serving_outputs(model(preprocessor(texts), training=False), class_names)
 
     def write(tmp_path):
         # ExportArchive only tracks built layers, and an adapted TextVectorization is
@@ -90,21 +71,14 @@ def export_savedmodel(model, preprocessor, path, class_names):
         archive.add_endpoint(SERVING_SIGNATURE, serve)
         archive.write_out(tmp_path, verbose=False)
 
-    return _replace_atomically(write, path)
+    return replace_atomically(write, path)
 
 
 def load_savedmodel(path):
     """Loads an exported SavedModel and returns its `serving_default` function.
 
     Imports `tensorflow_text` first: a graph that holds a BERT tokenizer needs its ops
-    registered before loading.
-
-    Example:
-
-    ```python
-    serve = load_savedmodel("runs/demo/students/bilstm_distilled/savedmodel")
-    serve(tf.constant(["great", "awful"]))["labels"]
-    ```
+    registered before loading. See the module docstring for an example.
     """
     import tensorflow_text  # noqa: F401  Registers the WordPiece ops.
 
@@ -151,4 +125,4 @@ def export_tflite(model, path):
     def write(tmp_path):
         pathlib.Path(tmp_path).write_bytes(flatbuffer)
 
-    return _replace_atomically(write, path)
+    return replace_atomically(write, path)

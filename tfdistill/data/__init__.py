@@ -9,17 +9,17 @@ by their `teacher_neighbours` (Tang et al. 2019).
 
 Labels are int32 class ids; `SourceInfo.class_names[id]` names them. For the
 default `"rotten_tomatoes"` source: 0 = negative (rotten), 1 = positive (fresh).
+Sources are registered in `SOURCES`; `register_source` adds one from Python (see
+`tfdistill.data.sources`).
 
 Example:
 
-```python
-from tfdistill import data
-
-raw, info = data.load("rotten_tomatoes", "train")
-texts = data.texts_of(raw)
-vectorizer = data.build_vectorizer(texts, sequence_length=64)
-batches = data.encode(raw, vectorizer, batch_size=32, shuffle=True)
-```
+>>> from tfdistill import data
+>>> raw, info = data.load("rotten_tomatoes", "validation")
+>>> vectorizer = data.build_vectorizer(data.texts_of(raw), sequence_length=64)
+>>> ids, labels = next(iter(data.encode(raw, vectorizer, batch_size=32, shuffle=True)))
+>>> ids.shape, labels.dtype
+(TensorShape([32, 64]), tf.int32)
 """
 
 from tfdistill.data.augment import (
@@ -27,16 +27,28 @@ from tfdistill.data.augment import (
     embedding_neighbours,
     teacher_neighbours,
 )
-from tfdistill.data.cache import TeacherLogitCache, fingerprint, predict_logits
+from tfdistill.data.cache import (
+    TeacherLogitCache,
+    fingerprint,
+    predict_logits,
+    teacher_preprocessing,
+)
 from tfdistill.data.encoders import (
     build_vectorizer,
     encode,
     encode_for_distillation,
     sequence_length_from_data,
 )
-from tfdistill.data.sources import SourceInfo, load, texts_of
+from tfdistill.data.sources import (
+    SOURCES,
+    SourceInfo,
+    load,
+    register_source,
+    texts_of,
+)
 
 __all__ = [
+    "SOURCES",
     "SourceInfo",
     "TeacherLogitCache",
     "augment_texts",
@@ -47,7 +59,9 @@ __all__ = [
     "fingerprint",
     "load",
     "predict_logits",
+    "register_source",
     "sequence_length_from_data",
     "teacher_neighbours",
+    "teacher_preprocessing",
     "texts_of",
 ]

@@ -15,18 +15,13 @@ tagger and gives mostly synonyms and related words. It also gives antonyms:
 "good" -> "bad", "best" -> "worst". That is harmless, since the teacher labels
 each augmented text afresh; the augmented texts have no gold labels.
 
-Example:
+Example (then label the texts and their copies with the teacher, see
+`TeacherLogitCache`):
 
-```python
-from tfdistill import data
-from tfdistill.models import load_teacher
-
-raw, _ = data.load("rotten_tomatoes", "train")
-texts = data.texts_of(raw)
-neighbours = data.teacher_neighbours(load_teacher())
-augmented = data.augment_texts(texts, factor=20, neighbours=neighbours)
-# Label `texts + augmented` with the teacher (see `TeacherLogitCache`).
-```
+>>> neighbours = {"gripping": ["riveting"], "film": ["movie"]}
+>>> augment_texts(["a gripping film about two brothers"], factor=3, seed=1,
+...               mask_probability=0.3, replace_probability=0.5, neighbours=neighbours)
+['a gripping [MASK] about two brothers', 'movie [MASK] two', 'a riveting movie about [MASK] brothers']
 """
 
 import re

@@ -4,34 +4,33 @@ A frozen teacher gives the same logits for the same text every epoch, and the
 teacher forward pass dominates a distillation step. So the logits are computed
 once, stored as a float32 `.npy` file named by a `fingerprint` of everything
 they depend on (teacher weights, texts, preprocessing), and fed to
-`encode_for_distillation(..., teacher_logits=...)`:
+`encode_for_distillation(..., teacher_logits=logits)`. With a keras-hub teacher, key
+the cache with `fingerprint(teacher, texts, teacher_preprocessing(teacher, policy))`
+and feed it `encode(raw, teacher.preprocessor, cache=False, trim_padding=True)`
+(trimming the padding speeds the teacher up without changing its logits).
 
-```python
-raw, info = load("rotten_tomatoes", "train")
-key = fingerprint(teacher, texts_of(raw), {"sequence_length": 128, "lowercase": True})
-# One pass, so no cache; trimming padding speeds the teacher up without
-# changing its logits (the padding is masked).
-teacher_inputs = encode(
-    raw, teacher_preprocessor, batch_size=64, cache=False, trim_padding=True
-)
-logits = TeacherLogitCache("runs/cache").get_or_compute(teacher, teacher_inputs, key)
-train = encode_for_distillation(
-    raw, student_preprocessor=vectorizer, teacher_logits=logits,
-    batch_size=32, shuffle=True,
-)
-```
+Example:
+
+>>> import tempfile
+>>> teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+>>> inputs = tf.data.Dataset.from_tensor_slices(np.ones((10, 4), "float32")).batch(4)
+>>> key = fingerprint(teacher, [f"text {i}" for i in range(10)], {"sequence_length": 4})
+>>> cache = TeacherLogitCache(tempfile.mkdtemp())
+>>> cache.get_or_compute(teacher, inputs, key, verbose=0).shape
+(10, 2)
 """
 
 import hashlib
 import json
 import os
 import re
-import tempfile
 import weakref
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tfdistill.atomic import replace_atomically
 
 # Part of every fingerprint: bump it when the stored logits change meaning.
 _FORMAT_VERSION = b"tfdistill-teacher-logits-v1"
@@ -85,6 +84,28 @@ def fingerprint(teacher, texts, preprocessing):
     return digest.hexdigest()
 
 
+def teacher_preprocessing(teacher, dtype_policy):
+    """What besides its weights and the texts changes a keras-hub teacher's logits.
+
+    The `preprocessing` of its `fingerprint`: the sequence length, the tokenizer's
+    settings and the dtype policy the logits are computed in. Every caller (the run,
+    the benchmarks) keys its cache with this one description.
+
+    Args:
+        teacher: a keras-hub classifier with its preprocessor attached.
+        dtype_policy: the name of the policy the teacher computes in.
+    """
+    tokenizer = teacher.preprocessor.tokenizer
+    return {
+        "sequence_length": teacher.preprocessor.sequence_length,
+        "vocabulary_size": tokenizer.vocabulary_size(),
+        "lowercase": tokenizer.lowercase,
+        "strip_accents": tokenizer.strip_accents,
+        "special_tokens_in_strings": tokenizer.special_tokens_in_strings,
+        "policy": dtype_policy,
+    }
+
+
 # One traced forward pass per model, kept while the model lives: a run predicts
 # with the same teacher on several splits, and each new function would trace again.
 _FORWARD_PASSES = weakref.WeakKeyDictionary()
@@ -132,9 +153,9 @@ def predict_logits(teacher, inputs, *, verbose=1):
     for step, batch in enumerate(inputs):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
         batch_logits = keras.ops.convert_to_numpy(forward(x)).astype(np.float32)
-        if batch_logits.ndim != 2:
+        if batch_logits.ndim < 2:
             raise ValueError(
-                "The teacher must return logits of shape [batch, num_classes]; "
+                "The teacher must return logits of shape [batch, ..., num_classes]; "
                 f"got shape {batch_logits.shape}."
             )
         logits.append(batch_logits)
@@ -181,30 +202,19 @@ class TeacherLogitCache:
         return np.load(path)
 
     def put(self, key, logits):
-        """Stores `logits` `[num_examples, num_classes]` as float32 under `key`.
+        """Stores `logits` `[num_examples, ..., num_classes]` as float32 under `key`.
 
         The file is written under a temporary name in the same directory and
         then renamed: a crash or a concurrent reader never sees half a file.
         """
         path = self.path(key)
         logits = np.asarray(logits, dtype=np.float32)
-        if logits.ndim != 2:
+        if logits.ndim < 2:
             raise ValueError(
-                f"Logits must have shape [num_examples, num_classes]; got {logits.shape}."
+                f"Logits must have shape [num_examples, ..., num_classes]; got {logits.shape}."
             )
-        os.makedirs(self.directory, exist_ok=True)
-        descriptor, temporary_path = tempfile.mkstemp(
-            dir=self.directory, prefix=f".{key}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(descriptor, "wb") as f:
-                np.save(f, logits)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temporary_path, path)
-        except BaseException:
-            os.remove(temporary_path)
-            raise
+        # The temporary path keeps the ".npy" name, which np.save would otherwise add.
+        replace_atomically(lambda tmp: np.save(tmp, logits), path)
 
     def get_or_compute(self, teacher, inputs, key, *, verbose=1):
         """The logits of `key`: read if stored, else computed and stored.

@@ -19,6 +19,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfdistill.distillation.batch import STUDENT_KEY
+from tfdistill.distillation.batch import TEACHER_KEY
+from tfdistill.distillation.batch import TEACHER_LOGITS_KEY
+
 # `sequence_length_from_data` tokenizes texts this many at a time.
 _TOKENIZE_BATCH_SIZE = 1024
 # Epoch e of a multi-epoch stream shuffles with seed * stride + e: distinct seeds
@@ -286,8 +290,8 @@ def encode_for_distillation(
 
         def preprocess(texts):
             return {
-                "teacher": teacher_preprocessor(texts),
-                "student": student_preprocessor(texts),
+                TEACHER_KEY: teacher_preprocessor(texts),
+                STUDENT_KEY: student_preprocessor(texts),
             }
 
     else:
@@ -306,7 +310,10 @@ def encode_for_distillation(
 
         def preprocess(texts_and_logits):
             texts, logits = texts_and_logits
-            return {"student": student_preprocessor(texts), "teacher_logits": logits}
+            return {
+                STUDENT_KEY: student_preprocessor(texts),
+                TEACHER_LOGITS_KEY: logits,
+            }
 
     return _encode_batches(
         raw,

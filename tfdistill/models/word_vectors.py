@@ -9,13 +9,6 @@ averaged, and the averages are projected on their `dim` main directions (PCA), s
 student's embedding width can stay small. A teacher fine-tuned on the task carries
 the task in those outputs: on the fine-tuned MiniLM, "brilliant" and "dreadful" lie
 far apart on the first direction.
-
-Example:
-
->>> from tfdistill.models import load_teacher
->>> vectors = teacher_word_vectors(load_teacher(), ["good", "bad", "film"], 2)
->>> vectors.shape
-(3, 2)
 """
 
 import keras
@@ -74,10 +67,16 @@ def teacher_word_vectors(teacher, words, dim):
     Raises:
         ValueError: for a teacher without a preprocessor, or a `dim` out of range.
 
-    Example:
+    Example (a random BERT, for speed; `tfdistill.models.load_teacher()` gives a
+    real one):
 
-    >>> from tfdistill.models import load_teacher
-    >>> teacher_word_vectors(load_teacher(), ["fun", "dull", "film"], 2).shape
+    >>> vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "fun", "dull"]
+    >>> teacher = keras_hub.models.BertTextClassifier(
+    ...     keras_hub.models.BertBackbone(7, num_layers=1, num_heads=1, hidden_dim=4,
+    ...                                   intermediate_dim=8, max_sequence_length=16),
+    ...     num_classes=2, preprocessor=keras_hub.models.
+    ...     BertTextClassifierPreprocessor(keras_hub.models.BertTokenizer(vocabulary)))
+    >>> teacher_word_vectors(teacher, ["fun", "dull", "film"], 2).shape
     (3, 2)
     """
     check_has_tokenizer(teacher, "Word vectors come from the teacher's tokenizer and layers")

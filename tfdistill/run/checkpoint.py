@@ -1,24 +1,35 @@
 """Resume a training stage after a crash: atomic epoch checkpoints that replay exactly.
 
-Example:
+In a run, the training data streams the epochs still to run,
+`tfdistill.data.encode(raw, preprocessor, shuffle=True, epochs=(backup.initial_epoch,
+epochs))`, so that a resumed stage replays the interrupted epoch's order.
 
-```python
-backup = ResumableBackup(run_dir / "checkpoints" / "bilstm_distilled")
-train = data.encode(raw, preprocessor, batch_size=32, shuffle=True,
-                    epochs=(backup.initial_epoch, 10))
-model.fit(train, epochs=10, initial_epoch=backup.initial_epoch,
-          steps_per_epoch=steps, callbacks=[backup])
-history = backup.history()  # Every epoch of the stage, before and after a crash.
-```
+Example: a stage stopped after 2 of 3 epochs resumes at the third.
+
+>>> import tempfile, numpy as np
+>>> directory = tempfile.mkdtemp()
+>>> def stage(epochs):
+...     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+...     model.compile("adam", "sparse_categorical_crossentropy")
+...     backup = ResumableBackup(directory)
+...     model.fit(np.ones((8, 4)), np.zeros(8), epochs=epochs, verbose=0,
+...               initial_epoch=backup.initial_epoch, callbacks=[backup])
+...     return backup
+>>> stage(epochs=2).initial_epoch
+0
+>>> resumed = stage(epochs=3)
+>>> resumed.initial_epoch, len(resumed.history()["loss"])
+(2, 3)
 """
 
 import json
-import os
 import pathlib
 import time
 
 import keras
 from absl import logging
+
+from tfdistill.atomic import write_text
 
 _STATE_FILE = "state.json"
 # The key of each epoch's wall time in `history()`.
@@ -95,14 +106,12 @@ class ResumableBackup(keras.callbacks.Callback):
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         weights = f"epoch-{epoch + 1}.weights.h5"
         self.model.save_weights(self.backup_dir / weights, overwrite=True)
-        tmp_state = self.backup_dir / f".{_STATE_FILE}.tmp"
         state = {
             "weights": weights,
             "epochs": self.finished_epochs,
             "seed_states": [variable.numpy().tolist() for variable in _seed_states(self.model)],
         }
-        tmp_state.write_text(json.dumps(state), encoding="utf-8")
-        os.replace(tmp_state, self.backup_dir / _STATE_FILE)
+        write_text(self.backup_dir / _STATE_FILE, json.dumps(state))
         for old in self.backup_dir.glob("epoch-*.weights.h5"):
             if old.name != weights:
                 old.unlink()

@@ -23,6 +23,9 @@ from typing import Optional
 
 import yaml
 
+from tfdistill.models.teachers import PACKAGED_MINILM
+from tfdistill.run.precision import POLICIES
+
 
 class ConfigError(ValueError):
     """A config that cannot run: the message names the key or the file."""
@@ -47,7 +50,7 @@ class DataConfig:
 class TeacherConfig:
     """The teacher preset and its fine-tuning recipe (see `tfdistill.models`)."""
 
-    preset: str = "minilm_l6_packaged"
+    preset: str = PACKAGED_MINILM
     sequence_length: int = 64
     epochs: int = 2
     batch_size: int = 32
@@ -156,9 +159,11 @@ class ExportConfig:
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """A whole run: data, teacher, student, distillation, runtime and export."""
+    """A whole run: its task, data, teacher, student, distillation, runtime and export."""
 
     name: str = "run"
+    # What one example's label is (see `tfdistill.tasks`).
+    task: str = "text_classification"
     seed: int = 42
     output_dir: Optional[str] = None
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
@@ -179,12 +184,12 @@ class RunConfig:
 # Mappings whose keys are not fixed here: they go as keyword arguments to a builder.
 _FREE_FORM = {"student.sizes", "distillation.intermediate", "distillation.schedule"}
 
-_POLICIES = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+# Choices fixed by this file's own code. Names that a user can register from Python
+# (tasks, students, losses, strategies) are checked against their registries in
+# `tfdistill.run.validate`.
 _CHOICES = {
-    "runtime.dtype_policy": _POLICIES,
-    "runtime.student_dtype_policy": _POLICIES,
-    "distillation.loss": ("kl", "cross_entropy", "mse"),
-    "runtime.strategy": ("default", "mirrored", "multi_worker", "tpu"),
+    "runtime.dtype_policy": POLICIES,
+    "runtime.student_dtype_policy": POLICIES,
 }
 
 
@@ -240,9 +245,12 @@ def load(path):
 
     Example:
 
-    ```python
-    config = load("configs/smoke.yaml")
-    ```
+    >>> import tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.yaml"
+    >>> _ = path.write_text("student: {kind: cnn}\\ndistillation: {temperature: 4}")
+    >>> config = load(path)
+    >>> config.student.kind, config.distillation.temperature, config.task
+    ('cnn', 4.0, 'text_classification')
     """
     path = pathlib.Path(path)
     if not path.is_file():

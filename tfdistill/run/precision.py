@@ -6,6 +6,8 @@ import pathlib
 import keras
 import tensorflow as tf
 
+# What `runtime.dtype_policy` and `runtime.student_dtype_policy` accept.
+POLICIES = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 # CPU features that give fast bfloat16 matrix multiplies (Intel AMX, AVX-512 BF16).
 _BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 

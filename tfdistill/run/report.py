@@ -1,6 +1,5 @@
 """What a run tells its user: `metrics.json`, `report.md`, plots and the final table."""
 
-import json
 import pathlib
 
 import matplotlib
@@ -9,7 +8,11 @@ import matplotlib.ticker
 matplotlib.use("Agg")  # Plots are files; no display is needed or wanted.
 import matplotlib.pyplot as plt  # noqa: E402
 
-TEACHER = "teacher"
+from tfdistill import tasks  # noqa: E402
+from tfdistill.atomic import write_json  # noqa: E402
+from tfdistill.atomic import write_text  # noqa: E402
+from tfdistill.run.layout import TEACHER  # noqa: E402
+from tfdistill.run.layout import RunLayout  # noqa: E402
 
 
 def _speed_at(scores, batch_size):
@@ -22,25 +25,28 @@ def _speed_at(scores, batch_size):
 def summarize(config, class_names, results):
     """The content of `metrics.json`: every model's scores, plus ratios to the teacher.
 
-    For each student: `retention` (its accuracy ÷ the teacher's), `smaller` (teacher
+    For each student: `retention` (its headline metric ÷ the teacher's; the task
+    names the metric, accuracy for text classification), `smaller` (teacher
     parameters ÷ its parameters) and `faster` (its throughput ÷ the teacher's, at the
     largest timed batch size); for each distilled student, `gain_over_baseline` in
-    accuracy points.
+    points of the headline metric.
     """
+    metric = tasks.get(config.task).headline_metric
     teacher = results[TEACHER]
     largest_batch = max(config.export.latency_batch_sizes)
     teacher_speed = _speed_at(teacher, largest_batch)["samples_per_second"]
     for name, scores in results.items():
         if name == TEACHER:
             continue
-        scores["retention"] = scores["accuracy"] / teacher["accuracy"]
+        scores["retention"] = scores[metric] / teacher[metric]
         scores["smaller"] = teacher["parameters"] / scores["parameters"]
         scores["faster"] = _speed_at(scores, largest_batch)["samples_per_second"] / teacher_speed
         baseline = results.get(name.replace("_distilled", "_baseline"))
         if name.endswith("_distilled") and baseline is not None:
-            scores["gain_over_baseline"] = 100 * (scores["accuracy"] - baseline["accuracy"])
+            scores["gain_over_baseline"] = 100 * (scores[metric] - baseline[metric])
     return {
         "name": config.name,
+        "task": config.task,
         "class_names": list(class_names),
         "teacher_preset": config.teacher.preset,
         "student_kind": config.student.kind,
@@ -50,10 +56,12 @@ def summarize(config, class_names, results):
 
 
 def format_table(summary):
-    """The final table: accuracy, F1, size and speed of every model, with ratios."""
+    """The final table: the task's metrics, size and speed of every model, with ratios."""
     batch_size = summary["timed_batch_size"]
+    task = tasks.get(summary["task"])
+    columns = "".join(f"{title:>{width}}" for title, _, width, _ in task.report_columns)
     header = (
-        f"{'model':<22}{'accuracy':>9}{'F1':>7}{'params':>12}{'MB':>8}"
+        f"{'model':<22}{columns}{'params':>12}{'MB':>8}"
         f"{'ms@1':>8}{f'samples/s@{batch_size}':>16}{'retention':>11}{'smaller':>9}{'faster':>8}"
     )
     lines = [header, "-" * len(header)]
@@ -64,13 +72,16 @@ def format_table(summary):
             if name != TEACHER
             else f"{'-':>11}{'-':>9}{'-':>8}"
         )
+        metrics = "".join(
+            f"{scores[key]:>{width}{spec}}" for _, key, width, spec in task.report_columns
+        )
         lines.append(
-            f"{name:<22}{scores['accuracy']:>9.2%}{scores['f1']:>7.3f}{scores['parameters']:>12,}"
+            f"{name:<22}{metrics}{scores['parameters']:>12,}"
             f"{scores['savedmodel_bytes'] / 1e6:>8.1f}{single:>8.2f}"
             f"{_speed_at(scores, batch_size)['samples_per_second']:>16,.0f}{ratios}"
         )
     gains = [
-        f"{name}: {scores['gain_over_baseline']:+.2f} accuracy points over its baseline"
+        f"{name}: {scores['gain_over_baseline']:+.2f} {task.headline_metric} points over its baseline"
         for name, scores in summary["models"].items()
         if "gain_over_baseline" in scores
     ]
@@ -167,7 +178,7 @@ def _markdown(summary):
 def write(run_dir, summary, histories):
     """Writes `metrics.json`, `report.md`, `learning_curves.png` and `tradeoff.png`."""
     run_dir = pathlib.Path(run_dir)
-    (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_json(RunLayout(run_dir).metrics, summary)
     _plot_learning_curves(histories, run_dir / "learning_curves.png")
     _plot_tradeoff(summary, run_dir / "tradeoff.png")
-    (run_dir / "report.md").write_text(_markdown(summary), encoding="utf-8")
+    write_text(run_dir / "report.md", _markdown(summary))

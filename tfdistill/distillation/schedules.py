@@ -9,29 +9,33 @@ also written into the epoch logs, so it lands in `History` next to the losses.
 
 Example:
 
-```python
-import tfdistill
-
-schedules = [
-    tfdistill.schedules.DistillerSchedule("temperature", start=4.0, end=1.0,
-                                          kind="cosine"),
-    tfdistill.schedules.DistillerSchedule("alpha", start=0.1, end=0.5),
-]
-history = distiller.fit(dataset, epochs=10, callbacks=schedules)
-history.history["temperature"]  # [4.0, 3.91, ..., 1.0]
-```
+>>> import keras, numpy as np
+>>> from tfdistill.distillation.distiller import Distiller
+>>> def dense_model():
+...     inputs = keras.Input((4,))
+...     return keras.Model(inputs, keras.layers.Dense(2)(inputs))
+>>> distiller = Distiller(dense_model(), dense_model())
+>>> distiller.compile(optimizer="adam")
+>>> schedules = [
+...     DistillerSchedule("temperature", start=4.0, end=1.0, kind="cosine"),
+...     DistillerSchedule("alpha", start=0.0, end=0.5),
+... ]
+>>> history = distiller.fit(np.zeros((8, 4)), np.zeros(8), epochs=3,
+...                         callbacks=schedules, verbose=0)
+>>> history.history["temperature"], history.history["alpha"]
+([4.0, 2.5, 1.0], [0.0, 0.25, 0.5])
 """
 
 import math
 
 import keras
 
-from tfdistill.distiller import check_alpha
-from tfdistill.distiller import check_temperature
+from tfdistill.distillation.checks import check_alpha
+from tfdistill.distillation.checks import check_temperature
 
 SCHEDULE_KINDS = ("constant", "linear", "cosine")
 # The Distiller variables a schedule may drive, and what makes a value valid.
-_SCHEDULED_VARIABLES = {"temperature": check_temperature, "alpha": check_alpha}
+SCHEDULED_VARIABLES = {"temperature": check_temperature, "alpha": check_alpha}
 
 
 def _check_kind(kind):
@@ -88,18 +92,16 @@ class DistillerSchedule(keras.callbacks.Callback):
 
     Example:
 
-    ```python
-    temperature = DistillerSchedule("temperature", start=4.0, end=1.0, kind="cosine")
-    history = distiller.fit(x, y, epochs=5, callbacks=[temperature])
-    history.history["temperature"]  # [4.0, 3.56, 2.5, 1.44, 1.0]
-    ```
+    >>> temperature = DistillerSchedule("temperature", start=4.0, end=1.0, epochs=5)
+    >>> [temperature.value(epoch) for epoch in range(6)]
+    [4.0, 3.25, 2.5, 1.75, 1.0, 1.0]
     """
 
     def __init__(self, variable, start, end=None, kind="linear", epochs=None):
         super().__init__()
-        if variable not in _SCHEDULED_VARIABLES:
+        if variable not in SCHEDULED_VARIABLES:
             raise ValueError(
-                f"A DistillerSchedule drives one of {sorted(_SCHEDULED_VARIABLES)}; "
+                f"A DistillerSchedule drives one of {sorted(SCHEDULED_VARIABLES)}; "
                 f"got variable={variable!r}."
             )
         _check_kind(kind)
@@ -113,7 +115,7 @@ class DistillerSchedule(keras.callbacks.Callback):
         elif end is None:
             raise ValueError(f"A {kind} {variable} schedule needs an end value.")
         for value in (start, end):
-            _SCHEDULED_VARIABLES[variable](value)
+            SCHEDULED_VARIABLES[variable](value)
         if epochs is not None and epochs < 1:
             raise ValueError(f"epochs must be >= 1 or None, got {epochs}.")
         self.variable = variable

@@ -1,0 +1,77 @@
+"""Checks of a `Distiller`'s arguments, each raising a `ValueError` naming the problem.
+
+They run before any model is built or any step taken; the config validator and
+`tfdistill.schedules` use the same ones.
+
+Example:
+
+>>> check_temperature(0.0)
+Traceback (most recent call last):
+...
+ValueError: temperature must be > 0, got 0.0.
+>>> resolve_teacher_average("auto", "mse")
+'logits'
+"""
+
+from tfdistill import losses
+
+
+def check_temperature(temperature):
+    """Raises a `ValueError` unless `temperature` is positive."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}.")
+
+
+def check_alpha(alpha):
+    """Raises a `ValueError` unless `alpha` (the hard-label weight) is in `[0, 1]`."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(
+            f"alpha (the weight of the hard-label loss) must be in [0, 1], got {alpha}."
+        )
+
+
+def as_teacher_list(teacher):
+    """The teacher models: `[]` for None, the list for an ensemble, else `[teacher]`."""
+    if teacher is None:
+        return []
+    if isinstance(teacher, (list, tuple)):
+        if not teacher:
+            raise ValueError("An ensemble of teachers needs at least one teacher; got [].")
+        return list(teacher)
+    return [teacher]
+
+
+def _num_classes(model):
+    """The static size of a model's last output axis, or None when it is not known yet."""
+    outputs = getattr(model, "outputs", None)
+    if not outputs or len(outputs) != 1:
+        return None
+    return outputs[0].shape[-1]
+
+
+def check_classes(teachers, student):
+    """Raises unless every teacher predicts as many classes as the student (when the
+    models' output shapes are known)."""
+    student_classes = _num_classes(student)
+    for member in teachers:
+        teacher_classes = _num_classes(member)
+        if None not in (teacher_classes, student_classes) and (
+            teacher_classes != student_classes
+        ):
+            raise ValueError(
+                f"The teacher {member.name!r} outputs {teacher_classes} classes but "
+                f"the student outputs {student_classes}; they must predict the "
+                "same classes."
+            )
+
+
+def resolve_teacher_average(teacher_average, distillation_loss):
+    """`teacher_average`, with `"auto"` replaced by the loss's `ensemble_average`."""
+    if teacher_average == "auto":
+        return losses.ensemble_average(distillation_loss)
+    if teacher_average not in losses.TEACHER_AVERAGES:
+        raise ValueError(
+            "teacher_average must be 'auto' or one of "
+            f"{list(losses.TEACHER_AVERAGES)}, got {teacher_average!r}."
+        )
+    return teacher_average

@@ -1,0 +1,376 @@
+"""`Distiller`: a `keras.Model` that trains a student on a frozen teacher's soft labels."""
+
+import keras
+import tensorflow as tf
+from absl import logging
+from keras import ops
+
+from tfdistill import losses
+from tfdistill.distillation import batch
+from tfdistill.distillation import intermediate
+from tfdistill.distillation import nonfinite
+from tfdistill.distillation.checks import as_teacher_list
+from tfdistill.distillation.checks import check_alpha
+from tfdistill.distillation.checks import check_classes
+from tfdistill.distillation.checks import check_temperature
+from tfdistill.distillation.checks import resolve_teacher_average
+
+
+@keras.saving.register_keras_serializable(package="tfdistill")
+class Distiller(keras.Model):
+    """Trains a student to match a frozen teacher's soft labels and the hard labels.
+
+    The loss of a batch is
+
+        alpha * student_loss + (1 - alpha) * distillation_loss
+              + Σ_k weight_k * intermediate_loss_k
+
+    where `student_loss` is the cross-entropy of the student's logits against the true
+    labels and `distillation_loss` compares them with the teacher's (by default
+    Hinton's `T² · KL(softmax(teacher/T) ‖ softmax(student/T))`, see
+    `tfdistill.losses`). Both models output logits. The sum is empty unless
+    `intermediate_losses` (TinyBERT's and MiniLM's terms, which also match what two
+    keras-hub BERTs compute inside) are asked for: see
+    `tfdistill.distillation.intermediate`.
+
+    The teacher is frozen and runs with `training=False`, outside the gradient tape.
+    Losses are computed in float32 under any dtype policy; under `mixed_float16`,
+    `compile` adds a `LossScaleOptimizer` for the student's policy. `temperature` and
+    `alpha` are non-trainable variables, so a callback (see `tfdistill.schedules`) can
+    change them between epochs without retracing. A step with a NaN or Inf never
+    reaches the weights, and training stops naming the first bad term and the step
+    (see `tfdistill.distillation.nonfinite`).
+
+    A batch is `(x, y)` or `(x, y, sample_weight)`. A label of -1 marks an example
+    with no gold label (an augmented transfer text): it learns from the teacher only,
+    and metrics compiled as `weighted_metrics` skip it. `x` is one input that both
+    models take, or a dict that gives each model its own (`{"student": ...,
+    "teacher": ...}`) or carries the teacher's precomputed logits (`{"student": ...,
+    "teacher_logits": ...}`, when the teacher may be `None`); see
+    `tfdistill.distillation.batch`.
+
+    An ensemble of teachers is given as a list, or as cached logits stacked
+    `(batch, teachers, classes)`; the student learns from their weighted average
+    (`losses.ensemble_logits`).
+
+    `fit` and `evaluate` report `loss`, `student_loss`, `distillation_loss`, one
+    `<name>_loss` per intermediate loss (e.g. `hidden_loss`), and the compiled
+    metrics of the student. Calling the distiller runs the student. `save()` writes
+    the student alone, the artifact one deploys; `get_config()` describes both
+    models, so `from_config` rebuilds the whole distiller.
+
+    Args:
+        teacher: a `keras.Model` that outputs logits, a list of them (an ensemble),
+            or `None` when every batch carries `teacher_logits`.
+        student: the `keras.Model` to train; it outputs logits.
+        temperature: softens both distributions; a positive float. Higher values pass
+            on more of the teacher's ranking of the wrong classes.
+        alpha: weight of the hard-label loss, in `[0, 1]`; the distillation loss gets
+            `1 - alpha`.
+        distillation_loss: a name in `losses.LOGIT_LOSSES` (`"kl"`, the default,
+            `"cross_entropy"`, `"mse"`, or one added with
+            `losses.register_logit_loss`), or a callable
+            `(teacher_logits, student_logits, temperature)` returning one loss per
+            example.
+        intermediate_losses: optional dict from names in `losses.INTERMEDIATE_TERMS`
+            (`"embedding"`, `"hidden"`, `"attention"`) to non-negative weights.
+            `None` (default) matches logits only, and builds nothing more.
+        layer_map: optional list of 0-based teacher layer indices, one per student
+            transformer layer, for the `"hidden"` and `"attention"` losses.
+        teacher_weights: optional weights of an ensemble's teachers, one per
+            teacher (normalised to sum to 1); `None` weighs them equally.
+        teacher_average: how an ensemble's outputs are combined: `"probabilities"`
+            (its soft labels), `"logits"`, or `"auto"` (default): the distillation
+            loss's `losses.ensemble_average` (logits for `"mse"`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> def dense_model():
+    ...     inputs = keras.Input((8,))
+    ...     return keras.Model(inputs, keras.layers.Dense(3)(inputs))
+    >>> distiller = Distiller(dense_model(), dense_model(), temperature=2.0, alpha=0.5)
+    >>> distiller.compile(optimizer="adam", metrics=["accuracy"])
+    >>> x, y = np.random.rand(64, 8), np.random.randint(0, 3, 64)
+    >>> history = distiller.fit(x, y, epochs=2, verbose=0)
+    >>> sorted(history.history)
+    ['accuracy', 'distillation_loss', 'loss', 'student_loss']
+    """
+
+    def __init__(
+        self,
+        teacher,
+        student,
+        temperature=2.0,
+        alpha=0.5,
+        distillation_loss="kl",
+        intermediate_losses=None,
+        layer_map=None,
+        teacher_weights=None,
+        teacher_average="auto",
+        **kwargs,
+    ):
+        # The distiller computes in the student's precision, so that `compile` wraps
+        # the optimizer in a LossScaleOptimizer whenever the student is mixed_float16,
+        # whatever the global policy is when the distiller is built.
+        kwargs.setdefault("dtype", student.dtype_policy)
+        super().__init__(**kwargs)
+        check_temperature(temperature)
+        check_alpha(alpha)
+        teachers = as_teacher_list(teacher)
+        check_classes(teachers, student)
+        for member in teachers:
+            member.trainable = False
+        self.teacher = teacher
+        self.student = student
+        self.distillation_loss_fn = losses.get(distillation_loss)
+        self._distillation_loss_config = distillation_loss
+        # Kept as given (normalised in the loss): `None` also fits cached ensembles,
+        # whose size is only known from their logits.
+        losses.check_teacher_weights(teacher_weights, len(teachers) or None)
+        self.teacher_weights = None if teacher_weights is None else [
+            float(weight) for weight in teacher_weights
+        ]
+        self.teacher_average = resolve_teacher_average(teacher_average, distillation_loss)
+        self._teacher_average_config = teacher_average
+        # Variables, not Python floats, so that a schedule can change them between
+        # steps without retracing the compiled train step.
+        self.temperature = keras.Variable(
+            float(temperature), trainable=False, dtype="float32", name="temperature"
+        )
+        self.alpha = keras.Variable(
+            float(alpha), trainable=False, dtype="float32", name="alpha"
+        )
+        self.first_nonfinite = nonfinite.record_variable()
+        self.nonfinite_check_names = []
+        self.intermediate_losses = intermediate.check_weights(intermediate_losses)
+        # All None or empty without intermediate losses: logits-only runs build nothing.
+        names = sorted(self.intermediate_losses)
+        self.teacher_features, self.student_features, self.layer_map, self.projections = (
+            intermediate.build(self.teacher, self.student, names, layer_map)
+        )
+        self.loss_trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ["student_loss", "distillation_loss"]
+            + [f"{term}_loss" for term in self.intermediate_losses]
+        }
+        # Everything the distiller holds exists now (its models come built), and
+        # `save_weights`, used by checkpoints, refuses a model not marked built.
+        self.built = student.built
+
+    def call(self, inputs, training=False):
+        student_inputs = inputs
+        if batch.is_routed(inputs):
+            student_inputs = inputs[batch.STUDENT_KEY]
+        return self.student(student_inputs, training=training)
+
+    @staticmethod
+    def _forward(model, features_model, inputs, training):
+        """A model's outputs as a dict: its `bert_features` when intermediate losses
+        are on (`features_model` is not None), else just its `"logits"`."""
+        if features_model is None:
+            return {"logits": model(inputs, training=training)}
+        return features_model(inputs, training=training)
+
+    def _split_batch(self, x):
+        """Returns `(student_inputs, teacher_outputs)`, running the teacher if needed.
+
+        `teacher_outputs` is a dict with float32 `"logits"`, and the teacher's other
+        `bert_features` when intermediate losses are on.
+        """
+        student_inputs, teacher_inputs, teacher_logits = batch.unpack(x)
+        if teacher_logits is not None:
+            if self.intermediate_losses:
+                raise ValueError(
+                    f"The intermediate losses {sorted(self.intermediate_losses)} need "
+                    "the teacher's hidden states, which precomputed "
+                    f"{batch.TEACHER_LOGITS_KEY!r} do not carry: give the teacher its "
+                    "inputs instead."
+                )
+            teacher_outputs = {"logits": teacher_logits}
+        elif self.teacher is None:
+            raise ValueError(
+                "The Distiller has no teacher (teacher=None), so every batch must "
+                f"carry precomputed {batch.TEACHER_LOGITS_KEY!r}: x = "
+                f"{{{batch.STUDENT_KEY!r}: ..., {batch.TEACHER_LOGITS_KEY!r}: ...}}."
+            )
+        elif isinstance(self.teacher, (list, tuple)):
+            member_logits = [
+                ops.cast(member(teacher_inputs, training=False), "float32")
+                for member in self.teacher
+            ]
+            teacher_outputs = {"logits": ops.stack(member_logits, axis=1)}
+        else:
+            teacher_outputs = self._forward(
+                self.teacher, self.teacher_features, teacher_inputs, training=False
+            )
+        teacher_outputs["logits"] = ops.stop_gradient(
+            ops.cast(teacher_outputs["logits"], "float32")
+        )
+        return student_inputs, teacher_outputs
+
+    def _teacher_target(self, teacher_logits, student_logits):
+        """The teacher's `(batch, classes)` logits: an ensemble's combined into one."""
+        if len(teacher_logits.shape) == 3:
+            teacher_logits = losses.ensemble_logits(
+                teacher_logits,
+                self.temperature,
+                weights=self.teacher_weights,
+                average=self.teacher_average,
+            )
+        if teacher_logits.shape[-1] != student_logits.shape[-1]:
+            raise ValueError(
+                f"Teacher logits have shape {tuple(teacher_logits.shape)} but student "
+                f"logits {tuple(student_logits.shape)}; the class axes must match."
+            )
+        return teacher_logits
+
+    def _loss_terms(
+        self, y, teacher_outputs, student_outputs, student_inputs, sample_weight
+    ):
+        """Returns `(total, terms)`: float32 scalars, `terms` keyed by tracker name."""
+        student_logits = ops.cast(student_outputs["logits"], "float32")
+        teacher_logits = self._teacher_target(teacher_outputs["logits"], student_logits)
+        terms = {
+            "student_loss": losses.hard_label_cross_entropy(y, student_logits),
+            "distillation_loss": self.distillation_loss_fn(
+                teacher_logits, student_logits, self.temperature
+            ),
+        }
+        for name in self.intermediate_losses:
+            terms[f"{name}_loss"] = intermediate.term_loss(
+                name,
+                teacher_outputs,
+                student_outputs,
+                student_inputs["padding_mask"],
+                self.layer_map,
+                self.projections.get(name),
+            )
+        # Keras's "sum_over_batch_size": Σ wᵢ·lᵢ / batch size (weights default to 1).
+        terms = {
+            name: ops.mean(self._weighted(per_example, sample_weight))
+            for name, per_example in terms.items()
+        }
+        total = (
+            self.alpha * terms["student_loss"]
+            + (1.0 - self.alpha) * terms["distillation_loss"]
+        )
+        for name, weight in self.intermediate_losses.items():
+            total = total + weight * terms[f"{name}_loss"]
+        return total, terms
+
+    @staticmethod
+    def _weighted(per_example, sample_weight):
+        """`per_example` times the sample weights (`sample_weight` may be None)."""
+        if sample_weight is None:
+            return per_example
+        return per_example * ops.cast(
+            ops.reshape(sample_weight, ops.shape(per_example)), "float32"
+        )
+
+    def _update_trackers(self, data, total, terms, student_logits):
+        x, y, sample_weight = data
+        batch_size = ops.shape(student_logits)[0]
+        self._loss_tracker.update_state(total, sample_weight=batch_size)
+        for name, value in terms.items():
+            self.loss_trackers[name].update_state(value, sample_weight=batch_size)
+        # Examples without a gold label (label -1) have nothing to be accurate about;
+        # `weighted_metrics` honour this weight, plain `metrics` ignore it.
+        metric_weight = self._weighted(
+            losses.has_gold_label(y, student_logits), sample_weight
+        )
+        return self.compute_metrics(x, y, student_logits, sample_weight=metric_weight)
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`; a jit-compiled distiller also gets its NaN guard callback."""
+        if self.jit_compile:
+            callbacks = [*(callbacks or []), nonfinite.NonFiniteGuard(self)]
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
+    def _trained_weights(self):
+        """The student's trainable weights and those of the projections (not its)."""
+        weights = list(self.student.trainable_weights)
+        for projection in self.projections.values():
+            weights.extend(projection.trainable_weights)
+        return weights
+
+    def train_step(self, data):
+        data = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = data
+        # The frozen teacher runs outside the tape: nothing of it is recorded.
+        student_inputs, teacher_outputs = self._split_batch(x)
+        with tf.GradientTape() as tape:
+            student_outputs = self._forward(
+                self.student, self.student_features, student_inputs, training=True
+            )
+            total, terms = self._loss_terms(
+                y, teacher_outputs, student_outputs, student_inputs, sample_weight
+            )
+            # tf.distribute sums the replicas' gradients, so each replica contributes
+            # its mean loss divided by the replica count (as Keras's own losses do).
+            scaled_loss = total / tf.distribute.get_strategy().num_replicas_in_sync
+            # Multiplies by the loss scale under mixed_float16, so that small float16
+            # gradients do not flush to zero; apply_gradients divides it out again.
+            scaled_loss = self.optimizer.scale_loss(scaled_loss)
+        trained_weights = self._trained_weights()
+        gradients = tape.gradient(scaled_loss, trained_weights)
+        finite_checks = {"teacher_logits": teacher_outputs["logits"], **terms}
+        # Under loss scaling an overflow is expected now and then: the optimizer
+        # skips that step and lowers the scale, so only unscaled gradients are checked.
+        if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            finite_checks["gradients"] = gradients
+        # Checked before the update, so a bad step never reaches the weights.
+        nonfinite.apply_gradients_if_finite(self, finite_checks, gradients, trained_weights)
+        return self._update_trackers(data, total, terms, student_outputs["logits"])
+
+    def test_step(self, data):
+        data = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = data
+        student_inputs, teacher_outputs = self._split_batch(x)
+        student_outputs = self._forward(
+            self.student, self.student_features, student_inputs, training=False
+        )
+        total, terms = self._loss_terms(
+            y, teacher_outputs, student_outputs, student_inputs, sample_weight
+        )
+        return self._update_trackers(data, total, terms, student_outputs["logits"])
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves the student alone (the model to deploy); the teacher is not included.
+
+        `keras.models.load_model(filepath)` returns the student. To keep the teacher,
+        save it on its own. The projections of the intermediate losses are training
+        aids and are not saved either.
+        """
+        logging.info(
+            f"Distiller.save writes the student only to {filepath}; "
+            "the teacher is not included."
+        )
+        self.student.save(filepath, overwrite=overwrite, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "teacher": keras.saving.serialize_keras_object(self.teacher),
+                "student": keras.saving.serialize_keras_object(self.student),
+                "temperature": float(self.temperature.numpy()),
+                "alpha": float(self.alpha.numpy()),
+                "distillation_loss": keras.saving.serialize_keras_object(
+                    self._distillation_loss_config
+                ),
+                "intermediate_losses": dict(self.intermediate_losses),
+                "layer_map": self.layer_map,
+                "teacher_weights": self.teacher_weights,
+                "teacher_average": self._teacher_average_config,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("teacher", "student", "distillation_loss"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+

@@ -1,0 +1,75 @@
+"""`"bilstm"`: a word-level bidirectional LSTM student (Tang et al. 2019, "Distilling
+Task-Specific Knowledge from BERT into Simple Neural Networks").
+
+Its LSTM never uses cuDNN (see `XLACompatibleLSTM`), so that the model, and any
+model that contains it, can be XLA-compiled. `build_student("bilstm", ...)` builds it.
+"""
+
+import keras
+
+from tfdistill.models.students.base import register_student
+
+
+@keras.saving.register_keras_serializable(package="tfdistill")
+class XLACompatibleLSTM(keras.layers.LSTM):
+    """A `keras.layers.LSTM` that never uses cuDNN, so it can be XLA-compiled.
+
+    Keras answers a cuDNN LSTM by silently turning `jit_compile` off for every
+    model that contains it. `LSTM(use_cudnn=False)` is not enough: `use_cudnn` is
+    not part of the layer's config, so the copies `Bidirectional` makes of it, and
+    the layer reloaded from a `.keras` file, go back to cuDNN wherever a GPU is
+    available. This class fixes the choice in its constructor instead.
+
+    Args:
+        units: the size of the hidden state.
+        **kwargs: any other `keras.layers.LSTM` argument but `use_cudnn`.
+
+    Example:
+
+    >>> layer = keras.layers.Bidirectional(XLACompatibleLSTM(4))
+    >>> layer.forward_layer.use_cudnn, layer.backward_layer.use_cudnn
+    (False, False)
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(units, use_cudnn=False, **kwargs)
+
+
+@register_student("bilstm", recurrent=True)
+def build_bilstm(
+    sequence_length,
+    vocabulary_size,
+    *,
+    head,
+    embedding_dim=128,
+    lstm_units=128,
+    hidden_dim=128,
+    dropout=0.2,
+):
+    """Embeddings, a bidirectional LSTM, dropout, a ReLU layer, the head.
+
+    `sequence_length`, `vocabulary_size` and `head` are a word-level builder's (see
+    `register_student`).
+
+    Args:
+        embedding_dim: the width of the word embeddings.
+        lstm_units: the LSTM's hidden size per direction.
+        hidden_dim: the width of the ReLU layer before the head.
+        dropout: the dropout rate before the ReLU layer.
+
+    Returns:
+        A `keras.Model` named `"bilstm_student"` from word ids to logits.
+    """
+    token_ids = keras.Input(shape=(sequence_length,), dtype="int64", name="token_ids")
+    # Id 0 is padding: the mask makes the LSTM skip it.
+    embedded = keras.layers.Embedding(
+        vocabulary_size, embedding_dim, mask_zero=True, name="token_embedding"
+    )(token_ids)
+    # cuDNN would switch XLA off for the whole model, the Distiller included.
+    encoded = keras.layers.Bidirectional(XLACompatibleLSTM(lstm_units), name="bilstm")(
+        embedded
+    )
+    hidden = keras.layers.Dense(hidden_dim, activation="relu", name="hidden")(
+        keras.layers.Dropout(dropout, name="dropout")(encoded)
+    )
+    return keras.Model(token_ids, head(hidden), name="bilstm_student")

@@ -1,0 +1,69 @@
+"""What every word-level student shares: its own vocabulary, and a start from the teacher.
+
+A word-level student (`"bilstm"`, `"cnn"`, or one registered with
+`register_student`) reads word ids from a `TextVectorization` built on the training
+texts. With `init_from_teacher=True` its embedding table starts from the teacher's
+word vectors (`teacher_word_vectors`) instead of random ones.
+"""
+
+import numpy as np
+
+from tfdistill.data.encoders import build_vectorizer
+from tfdistill.models.word_vectors import teacher_word_vectors
+
+# The vectorizer's first two ids: padding and out-of-vocabulary, no word of their own.
+_NON_WORD_IDS = 2
+
+
+def build_word_student(
+    build_model,
+    teacher,
+    train_texts,
+    sequence_length,
+    *,
+    head,
+    vocabulary_size=20_000,
+    init_from_teacher=False,
+    **sizes,
+):
+    """Builds the vectorizer on `train_texts`, then the model `build_model` makes on it.
+
+    Args:
+        build_model: a word-level builder (see `register_student`).
+        teacher: the teacher whose word vectors start the embedding table; needed
+            only with `init_from_teacher`.
+        train_texts: the training texts the vocabulary comes from.
+        sequence_length: how many word ids the vectorizer pads or truncates to.
+        head: the task's head, bound to the number of classes.
+        vocabulary_size: the vectorizer's vocabulary size, padding and
+            out-of-vocabulary included.
+        init_from_teacher: start the `"token_embedding"` layer from the teacher.
+        **sizes: the rest, for `build_model`.
+
+    Returns:
+        `(model, vectorizer)`.
+
+    Raises:
+        ValueError: if `train_texts` is None.
+    """
+    if train_texts is None:
+        raise ValueError(
+            "A word-level student learns its vocabulary from train_texts; got "
+            "train_texts=None."
+        )
+    preprocessor = build_vectorizer(train_texts, vocabulary_size, sequence_length)
+    model = build_model(
+        sequence_length, preprocessor.vocabulary_size(), head=head, **sizes
+    )
+    if init_from_teacher:
+        _init_embedding_from_teacher(model, preprocessor, teacher)
+    return model, preprocessor
+
+
+def _init_embedding_from_teacher(model, preprocessor, teacher):
+    embedding = model.get_layer("token_embedding")
+    words = preprocessor.get_vocabulary()[_NON_WORD_IDS:]
+    vectors = teacher_word_vectors(teacher, words, embedding.output_dim)
+    # Padding and out-of-vocabulary get the zero vector: the mean of the words'.
+    non_words = np.zeros((_NON_WORD_IDS, vectors.shape[1]), vectors.dtype)
+    embedding.set_weights([np.concatenate([non_words, vectors])])

@@ -1,0 +1,95 @@
+"""One small registry: the single list of names for one concept.
+
+Student kinds, logit losses, intermediate terms, data sources, strategies and tasks
+each have one `Registry`. The config validator, the error messages, the library and
+the command line all read it, so a name registered from Python (say a new student
+kind) is accepted everywhere at once, as torchdistill's registries do.
+
+Each entry is a value (a builder, a loss function, a loader...) plus keyword
+attributes that say what it is (e.g. a student's `word_level=True`).
+
+Example:
+
+>>> shapes = Registry("shape")
+>>> @shapes.register("square", sides=4)
+... def square(size):
+...     return size * size
+>>> shapes.get("square")(3), shapes.attributes("square")["sides"]
+(9, 4)
+>>> shapes.names()
+['square']
+>>> shapes.get("circle")
+Traceback (most recent call last):
+...
+ValueError: Unknown shape 'circle'; registered: ['square'].
+"""
+
+
+class Registry:
+    """Names to values for one concept, each value with its attributes.
+
+    Args:
+        concept: what one entry is, for error messages (e.g. `"student kind"`).
+    """
+
+    def __init__(self, concept):
+        self.concept = concept
+        self._values = {}
+        self._attributes = {}
+
+    def register(self, name, value=None, *, override=False, **attributes):
+        """Registers `value` under `name`; without `value`, returns a decorator.
+
+        Args:
+            name: the name a config or a call uses.
+            value: what the name stands for; omit it to use this as a decorator.
+            override: replace an entry of the same name instead of raising.
+            **attributes: what the entry is, read back with `attributes(name)`.
+
+        Raises:
+            ValueError: when `name` is taken and `override` is False.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"A {self.concept} name must be a non-empty string, got {name!r}.")
+
+        def add(value):
+            if name in self._values and not override:
+                raise ValueError(
+                    f"A {self.concept} named {name!r} is already registered; pass "
+                    "override=True to replace it."
+                )
+            self._values[name] = value
+            self._attributes[name] = dict(attributes)
+            return value
+
+        return add if value is None else add(value)
+
+    def unregister(self, name):
+        """Removes `name` (e.g. what a test registered); unknown names raise."""
+        self.check(name)
+        del self._values[name], self._attributes[name]
+
+    def check(self, name):
+        """Raises a `ValueError` naming the registered names unless `name` is one."""
+        if name not in self._values:
+            raise ValueError(f"Unknown {self.concept} {name!r}; registered: {self.names()}.")
+
+    def get(self, name):
+        """The value registered under `name`."""
+        self.check(name)
+        return self._values[name]
+
+    def attributes(self, name):
+        """A copy of the attributes `name` was registered with."""
+        self.check(name)
+        return dict(self._attributes[name])
+
+    def names(self):
+        """The registered names, sorted."""
+        return sorted(self._values)
+
+    def __contains__(self, name):
+        return name in self._values
+
+    def __repr__(self):
+        return f"Registry({self.concept!r}, {self.names()})"

@@ -1,0 +1,81 @@
+"""`RunContext`: what every stage of a run reads, and the trainings it has done."""
+
+import dataclasses
+import json
+import sys
+
+import keras
+
+from tfdistill import models
+from tfdistill import tasks
+from tfdistill.run.layout import RunLayout
+from tfdistill.run.precision import resolve_dtype_policy
+from tfdistill.run.splits import load_split
+
+# The roles of a run's splits; `data.<role>_split` names each one in the source.
+SPLIT_ROLES = ("train", "validation", "test")
+
+
+@dataclasses.dataclass
+class RunContext:
+    """One run's config, folders, task, data, precision and the trainings so far.
+
+    Attributes:
+        config: the `RunConfig`.
+        layout: the `RunLayout` of the run directory being written.
+        task: the `tfdistill.tasks.Task` the config names.
+        splits: `{"train" | "validation" | "test": Split}`.
+        class_names: the class names, indexed by label id.
+        teacher_policy, student_policy: the resolved dtype policies.
+        trainings: per trained model, `{"history": ..., "optimizer_steps": ...}`.
+    """
+
+    config: object
+    layout: RunLayout
+    task: tasks.Task
+    splits: dict
+    class_names: list
+    teacher_policy: str
+    student_policy: str
+    trainings: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def create(cls, config, run_dir):
+        """Loads the splits and resolves the policies of `config` for `run_dir`."""
+        task = tasks.get(config.task)
+        splits = {}
+        for role in SPLIT_ROLES:
+            split_name = getattr(config.data, f"{role}_split")
+            splits[role], info = load_split(config.data, split_name)
+            task.check_labels(
+                splits[role].labels, len(info.class_names), f"{config.data.source}/{split_name}"
+            )
+        recurrent = models.STUDENTS.attributes(config.student.kind)["recurrent"]
+        return cls(
+            config=config,
+            layout=RunLayout(run_dir),
+            task=task,
+            splits=splits,
+            class_names=list(info.class_names),
+            teacher_policy=resolve_dtype_policy(config.runtime.dtype_policy),
+            student_policy=resolve_dtype_policy(
+                config.runtime.student_dtype_policy, recurrent=recurrent
+            ),
+        )
+
+    def load_training(self, name, model_dir):
+        """Reads the history a finished stage saved beside its model."""
+        self.trainings[name] = json.loads(self.layout.training(model_dir).read_text())
+
+
+def fit_verbosity():
+    """Progress bars on a terminal; one line per epoch in a log file or CI."""
+    return 1 if sys.stdout.isatty() else 2
+
+
+def steps_per_epoch(split, batch_size):
+    return -(-len(split.texts) // batch_size)
+
+
+def tensorboard(layout, name):
+    return keras.callbacks.TensorBoard(log_dir=str(layout.tensorboard(name)))

@@ -1,0 +1,56 @@
+"""Stage 4: every model scored on the test split by the run's task."""
+
+import keras
+import numpy as np
+from absl import logging
+
+from tfdistill import data
+from tfdistill import evaluation
+from tfdistill import losses
+from tfdistill.run.layout import TEACHER
+from tfdistill.run.stages.teacher import members
+
+
+def evaluate(context, name, model, preprocessor, test_logits=None):
+    """The task's test metrics of one model, with its size and training facts.
+
+    `test_logits` are the model's logits on the test split when they are known
+    (the teacher's are cached); otherwise the model runs on it.
+    """
+    test = context.splits["test"]
+    if test_logits is None:
+        # Not `model.predict`: under a multi-worker strategy it would shard the
+        # test set between the workers.
+        inputs = data.encode(test.dataset(), preprocessor, batch_size=64, cache=False)
+        test_logits = data.predict_logits(model, inputs, verbose=0)
+    scores = context.task.evaluate(test.labels, test_logits, context.class_names)
+    model_dir = (
+        context.layout.teacher(name) if name == TEACHER else context.layout.student(name)
+    )
+    scores.update(
+        {
+            "dtype_policy": model.dtype_policy.name,
+            "optimizer_steps": context.trainings.get(name, {}).get("optimizer_steps"),
+            "parameters": int(model.count_params()),
+            "checkpoint_bytes": evaluation.size_on_disk(model_dir),
+        }
+    )
+    return scores
+
+
+def ensemble_scores(context, test_logits):
+    """Test scores of each ensemble member and of their averaged prediction.
+
+    `test_logits` are `(texts, teachers, classes)`, the first teacher first.
+    """
+    config, test = context.config, context.splits["test"]
+    accuracy = {
+        member: float(np.mean(np.argmax(test_logits[:, i], axis=-1) == test.labels))
+        for i, (member, _) in enumerate(members(config))
+    }
+    mixed = keras.ops.convert_to_numpy(
+        losses.ensemble_logits(test_logits, weights=config.teacher.ensemble_weights)
+    )
+    scores = context.task.evaluate(test.labels, mixed, context.class_names)
+    logging.info("Teacher ensemble: members %s, ensemble %.4f", accuracy, scores["accuracy"])
+    return {"member_accuracy": accuracy, **scores}

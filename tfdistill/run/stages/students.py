@@ -1,0 +1,187 @@
+"""Stage 3b: each student, trained with the teachers (distilled) or without (baseline).
+
+A trained student is saved as `students/<kind>_<variant>/model.keras`, whose presence
+marks the stage done; an unfinished one resumes from its epoch checkpoints.
+"""
+
+import dataclasses
+import functools
+import shutil
+
+import keras
+from absl import logging
+
+from tfdistill import data
+from tfdistill import models
+from tfdistill.atomic import replace_atomically
+from tfdistill.atomic import write_json
+from tfdistill.distillation import schedules
+from tfdistill.distillation.distiller import Distiller
+from tfdistill.run.checkpoint import ResumableBackup
+from tfdistill.run.context import fit_verbosity
+from tfdistill.run.context import steps_per_epoch
+from tfdistill.run.context import tensorboard
+from tfdistill.run.precision import dtype_policy
+
+DISTILLED = "distilled"
+BASELINE = "baseline"
+
+
+def variants(config):
+    """The students a run trains: the distilled one, and its baseline if asked for."""
+    return (DISTILLED, BASELINE) if config.distillation.baseline else (DISTILLED,)
+
+
+def train_students(context, teachers, transfer):
+    """Trains (or reloads) every variant; returns `[(name, Student)]`."""
+    return [student(context, variant, teachers, transfer) for variant in variants(context.config)]
+
+
+def build(context, teacher):
+    """A fresh student of the run's kind, its head from the run's task.
+
+    The same seed before each build: distilled and baseline start identical.
+    """
+    config = context.config
+    with dtype_policy(context.student_policy):
+        keras.utils.set_random_seed(config.seed)
+        return models.build_student(
+            config.student.kind,
+            len(context.class_names),
+            teacher=teacher,
+            train_texts=context.splits["train"].texts,
+            sequence_length=config.student.sequence_length,
+            task=config.task,
+            **config.student.sizes,
+        )
+
+
+def make_trainer(config, variant, student, teachers, cached):
+    """The compiled model that `fit` trains for `variant`.
+
+    The distilled variant gets a `Distiller` (with no teacher when the batches carry
+    `cached` logits), the baseline the student itself with a cross-entropy loss.
+    """
+    distillation = config.distillation
+    if variant == DISTILLED:
+        live_teachers = teachers if len(teachers) > 1 else teachers[0]
+        trainer = Distiller(
+            None if cached else live_teachers,
+            student.model,
+            temperature=distillation.temperature,
+            alpha=distillation.alpha,
+            distillation_loss=distillation.loss,
+            intermediate_losses=distillation.intermediate or None,
+            layer_map=distillation.layer_map,
+            teacher_weights=config.teacher.ensemble_weights,
+        )
+        loss = None
+    else:
+        trainer = student.model
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    trainer.compile(
+        keras.optimizers.Adam(distillation.learning_rate),
+        loss=loss,
+        weighted_metrics=["accuracy"],
+        jit_compile=config.runtime.jit_compile,
+    )
+    return trainer
+
+
+def student(context, variant, teachers, transfer):
+    """Trains (or reloads) one student and returns `(name, Student)`."""
+    name = f"{context.config.student.kind}_{variant}"
+    built = build(context, teachers[0])
+    model_path = context.layout.student_model(name)
+    if model_path.exists():
+        logging.info("Reusing the trained student in %s", model_path.parent)
+        context.load_training(name, model_path.parent)
+        return name, dataclasses.replace(built, model=keras.models.load_model(model_path))
+    _train(context, name, variant, built, teachers, transfer)
+    return name, built
+
+
+def _train(context, name, variant, built, teachers, transfer):
+    config, layout = context.config, context.layout
+    backup = ResumableBackup(layout.checkpoint(name))
+    cached = transfer.logits is not None
+    trainer = make_trainer(config, variant, built, teachers, cached)
+    train, validation, train_split = _datasets(
+        context, variant, built, None if cached else teachers[0], transfer, backup.initial_epoch
+    )
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor="val_accuracy",
+            mode="max",
+            patience=config.distillation.patience,
+            restore_best_weights=True,
+        ),
+        tensorboard(layout, name),
+    ]
+    if variant == DISTILLED:
+        callbacks += [
+            schedules.DistillerSchedule(variable, **spec)
+            for variable, spec in config.distillation.schedule.items()
+        ]
+    logging.info("Training %s (%s)", name, context.student_policy)
+    trainer.fit(
+        train,
+        validation_data=validation,
+        epochs=config.distillation.epochs,
+        initial_epoch=backup.initial_epoch,
+        steps_per_epoch=steps_per_epoch(train_split, config.distillation.batch_size),
+        callbacks=[*callbacks, backup],
+        shuffle=False,  # The dataset shuffles itself, reproducibly from the seed.
+        verbose=fit_verbosity(),
+    )
+    context.trainings[name] = {
+        "history": backup.history(),
+        "optimizer_steps": int(trainer.optimizer.iterations.numpy()),
+    }
+    write_json(layout.training(layout.student(name)), context.trainings[name])
+    # model.keras marks the stage done, so it appears whole or not at all.
+    replace_atomically(built.model.save, layout.student_model(name))
+    shutil.rmtree(backup.backup_dir)
+
+
+def _datasets(context, variant, built, live_teacher, transfer, initial_epoch):
+    """`(train, validation, train_split)` for `variant`.
+
+    Training batches stream the epochs still to run, each in the order that epoch
+    has in any run (so a resumed stage replays the interrupted one).
+    """
+    epochs = (initial_epoch, context.config.distillation.epochs)
+    if variant == DISTILLED:
+        batches = functools.partial(_batches, context, built, live_teacher)
+        train = batches(transfer.split, transfer.logits, epochs=epochs)
+        validation = batches(context.splits["validation"], transfer.validation_logits)
+        return train, validation, transfer.split
+    # The baseline never sees the teacher.
+    batches = functools.partial(_batches, context, built, None)
+    train_split = context.splits["train"]
+    return batches(train_split, epochs=epochs), batches(context.splits["validation"]), train_split
+
+
+def _batches(context, student, live_teacher, split, teacher_logits=None, epochs=None):
+    """Batches of `split` for a student: plain, with the live teacher, or with logits.
+
+    With `epochs=(first, stop)`, a shuffled stream of those epochs (for training);
+    without, one epoch in order (for validation).
+    """
+    config = context.config
+    options = {
+        "batch_size": config.distillation.batch_size,
+        "shuffle": epochs is not None,
+        "seed": config.seed,
+        "epochs": epochs,
+        "trim_padding": config.distillation.trim_padding,
+    }
+    if teacher_logits is not None:
+        options["teacher_logits"] = teacher_logits
+    elif live_teacher is not None:
+        options["teacher_preprocessor"] = live_teacher.preprocessor
+    else:
+        return data.encode(split.dataset(), student.preprocessor, **options)
+    return data.encode_for_distillation(
+        split.dataset(), student_preprocessor=student.preprocessor, **options
+    )

@@ -1,0 +1,96 @@
+"""Stage 1-2: the pretrained teacher, fine-tuned on the task, then frozen.
+
+A fine-tuned teacher is written to a hidden folder and renamed into place, so its
+folder is whole or absent; a run that finds it reuses it.
+"""
+
+import shutil
+
+import keras
+from absl import logging
+
+from tfdistill import data
+from tfdistill import models
+from tfdistill.atomic import write_json
+from tfdistill.run.checkpoint import ResumableBackup
+from tfdistill.run.context import fit_verbosity
+from tfdistill.run.context import steps_per_epoch
+from tfdistill.run.context import tensorboard
+from tfdistill.run.layout import TEACHER
+from tfdistill.run.precision import dtype_policy
+
+
+def members(config):
+    """`(directory name, fine-tuning seed)` of each teacher, the first one first."""
+    return [(TEACHER, config.seed)] + [
+        (f"{TEACHER}_seed_{seed}", seed) for seed in config.teacher.ensemble_seeds
+    ]
+
+
+def teachers(context):
+    """The frozen fine-tuned teachers: the first (the run's seed), then one per
+    ensemble seed."""
+    return [_teacher(context, name, seed) for name, seed in members(context.config)]
+
+
+def _teacher(context, name, seed):
+    config, teacher_dir = context.config.teacher, context.layout.teacher(name)
+    with dtype_policy(context.teacher_policy):
+        if not teacher_dir.exists():
+            _finetune(context, name, seed)
+        else:
+            logging.info("Reusing the fine-tuned teacher in %s", teacher_dir)
+        # Always the saved teacher, so what the students learn from is what was
+        # saved, and the fine-tuning optimizer is gone.
+        teacher = models.load_teacher(
+            str(teacher_dir), len(context.class_names), sequence_length=config.sequence_length
+        )
+    context.load_training(name, teacher_dir)
+    return models.freeze(teacher)
+
+
+def _finetune(context, name, seed):
+    config, layout = context.config.teacher, context.layout
+    # The seed draws the classification head and dropout: an ensemble's members
+    # differ by it alone.
+    keras.utils.set_random_seed(seed)
+    teacher = models.load_teacher(
+        config.preset, len(context.class_names), sequence_length=config.sequence_length
+    )
+    backup = ResumableBackup(layout.checkpoint(name))
+    train = context.splits["train"]
+    # The teacher's preprocessor is applied by keras-hub's fit; this only batches.
+    batches = data.encode(
+        train.dataset(),
+        lambda texts: texts,
+        batch_size=config.batch_size,
+        shuffle=True,
+        seed=seed,
+        epochs=(backup.initial_epoch, config.epochs),
+    )
+    logging.info(
+        "Fine-tuning the teacher %s as %s, seed %d (%s)",
+        config.preset, name, seed, context.teacher_policy,
+    )
+    staging = layout.staging(name)
+    shutil.rmtree(staging, ignore_errors=True)
+    models.finetune_teacher(
+        teacher,
+        batches,
+        context.splits["validation"].dataset().batch(config.batch_size),
+        epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        warmup_fraction=config.warmup_fraction,
+        weight_decay=config.weight_decay,
+        patience=config.patience,
+        steps_per_epoch=steps_per_epoch(train, config.batch_size),
+        initial_epoch=backup.initial_epoch,
+        save_dir=str(staging),
+        callbacks=[tensorboard(layout, name), backup],
+        jit_compile=context.config.runtime.jit_compile,
+        verbose=fit_verbosity(),
+    )
+    write_json(layout.training(staging), {"history": backup.history()})
+    # The folder appears whole under its name: its presence marks the stage done.
+    staging.rename(layout.teacher(name))
+    shutil.rmtree(backup.backup_dir)

@@ -1,0 +1,95 @@
+"""Stage 3a: the transfer set, and the teachers' logits on it, computed once.
+
+The transfer set is the training split plus any augmented texts (Tang et al. 2019),
+which carry no gold label. The teachers' logits on it, and on the validation and
+test splits, are cached in the run's `cache/` under a fingerprint of everything
+they depend on.
+"""
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+from absl import logging
+
+from tfdistill import data
+from tfdistill.run.context import fit_verbosity
+from tfdistill.run.splits import Split
+from tfdistill.run.splits import concatenate
+from tfdistill.tasks.text_classification import NO_GOLD_LABEL
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferSet:
+    """The distilled student's training set and the teachers' logits.
+
+    `logits` (on `split`) and `validation_logits` are `(texts, classes)` for one
+    teacher and `(texts, teachers, classes)` for an ensemble; both are None when the
+    teachers run on every batch instead (`cache_teacher_logits: false`, or
+    intermediate terms, which read the live teacher's hidden states).
+    """
+
+    split: Split
+    logits: Optional[np.ndarray] = None
+    validation_logits: Optional[np.ndarray] = None
+
+
+def transfer_set(context, teachers):
+    """The `TransferSet` of the run, its logits read from the cache or computed."""
+    config = context.config.distillation
+    parts = {"train": context.splits["train"]}
+    if config.augment.factor > 0:
+        parts["augmented"] = _augmented_split(context, teachers[0])
+    split = concatenate(*parts.values())
+    if not config.cache_teacher_logits or config.intermediate:
+        return TransferSet(split)
+    logits = np.concatenate(
+        [ensemble_logits(context, teachers, part, name) for name, part in parts.items()]
+    )
+    validation = ensemble_logits(context, teachers, context.splits["validation"], "validation")
+    return TransferSet(split, logits, validation)
+
+
+def ensemble_logits(context, teachers, split, name):
+    """One teacher's logits on `split`, or an ensemble's stacked on axis 1."""
+    logits = [teacher_logits(context, teacher, split, name) for teacher in teachers]
+    return logits[0] if len(logits) == 1 else np.stack(logits, axis=1)
+
+
+def teacher_logits(context, teacher, split, name):
+    """`teacher`'s logits on `split`, from the run's cache or computed into it."""
+    preprocessing = data.teacher_preprocessing(teacher, context.teacher_policy)
+    key = data.fingerprint(teacher, split.texts, preprocessing)
+    inputs = data.encode(
+        split.dataset(),
+        teacher.preprocessor,
+        batch_size=context.config.teacher.batch_size,
+        cache=False,
+        trim_padding=True,
+    )
+    logging.info("Teacher logits for %s (%d texts)", name, len(split.texts))
+    return data.TeacherLogitCache(context.layout.cache).get_or_compute(
+        teacher, inputs, key, verbose=fit_verbosity()
+    )
+
+
+def _augmented_split(context, teacher):
+    """Augmented variants of the training texts, labelled -1 (no gold label)."""
+    augment = context.config.distillation.augment
+    neighbours = (
+        data.teacher_neighbours(teacher, k=augment.neighbours)
+        if augment.replace_probability > 0
+        else None
+    )
+    texts = data.augment_texts(
+        context.splits["train"].texts,
+        factor=augment.factor,
+        seed=context.config.seed,
+        mask_probability=augment.mask_probability,
+        replace_probability=augment.replace_probability,
+        ngram_probability=augment.ngram_probability,
+        max_ngram=augment.max_ngram,
+        neighbours=neighbours,
+    )
+    logging.info("Augmented transfer set: %d new texts", len(texts))
+    return Split(texts, np.full(len(texts), NO_GOLD_LABEL, dtype=np.int32))

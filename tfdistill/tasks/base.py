@@ -1,0 +1,53 @@
+"""`Task`: the interface every task implements (see `tfdistill.tasks`)."""
+
+
+class Task:
+    """What a task decides: labels, heads, metrics, serving outputs, report columns.
+
+    Subclasses set `name`, `headline_metric` (the metric that retention and the gain
+    over the baseline are computed on) and `logits_rank` (the rank of a model's
+    logits: 2 for one label per text, 3 for one per token), and implement the
+    methods below.
+    """
+
+    name = None
+    headline_metric = None
+    logits_rank = None
+    # The report table's metric columns: (title, key in a model's scores, width,
+    # format spec), e.g. ("F1", "f1", 7, ".3f").
+    report_columns = ()
+
+    def check_labels(self, labels, num_classes, where):
+        """Raises a `ValueError` naming `where` unless `labels` fit this task.
+
+        Args:
+            labels: the label array of one split, as the data source gives it.
+            num_classes: the number of classes (or tags).
+            where: the split, for the message (e.g. `"rotten_tomatoes/train"`).
+        """
+        raise NotImplementedError
+
+    def head(self, features, num_classes, dropout=None):
+        """Maps a functional student body's `features` to logits (a layer named `logits`).
+
+        With `dropout`, a `Dropout` layer named `dropout` comes before the logits.
+        """
+        raise NotImplementedError
+
+    def bert_model(self, backbone, preprocessor, num_classes, dropout, **kwargs):
+        """A keras-hub task model over `backbone` that outputs logits for this task.
+
+        `**kwargs` go to the keras-hub task's constructor (e.g. `name`).
+        """
+        raise NotImplementedError
+
+    def evaluate(self, labels, logits, class_names):
+        """The test metrics of `logits` against `labels`: a JSON-serialisable dict."""
+        raise NotImplementedError
+
+    def serving_outputs(self, logits, class_names):
+        """The exported signature's outputs from a batch of logits (tensors in, dict out).
+
+        `class_names` is a `tf.string` tensor, indexed by label id.
+        """
+        raise NotImplementedError
