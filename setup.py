@@ -1,20 +1,29 @@
 """tfdistill: distill a frozen keras-hub BERT teacher into a small, fast Keras student."""
 
 import pathlib
+import re
 
 import setuptools
 
 HERE = pathlib.Path(__file__).parent
+# Where readers install from: the notebooks' Colab cell runs `pip install git+<this>`.
+# The one place it is written; a fork changes it here and runs `make notebooks`, which
+# copies it into the notebooks.
+REPOSITORY_URL = "https://github.com/tfdistill/tfdistill"
+# The version is written once, in tfdistill/__init__.py (read as text: importing the
+# package would need its dependencies before they are installed).
+VERSION = re.search(r'^__version__ = "(.+)"$', (HERE / "tfdistill" / "__init__.py").read_text(), re.M)[1]
 
 setuptools.setup(
     name="tfdistill",
-    version="0.1.0",
+    version=VERSION,
     description=(
         "Knowledge distillation for Keras 3 / TensorFlow: a frozen keras-hub "
         "BERT teacher into a small, fast text classifier."
     ),
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
+    url=REPOSITORY_URL,
     python_requires=">=3.10",
     packages=setuptools.find_packages(include=["tfdistill", "tfdistill.*"]),
     include_package_data=True,

@@ -5,7 +5,9 @@ from tfdistill.models.features import uniform_layer_map
 from tfdistill.models.students import STUDENTS
 from tfdistill.models.students import Student
 from tfdistill.models.students import build_student
+from tfdistill.models.students import load_student
 from tfdistill.models.students import register_student
+from tfdistill.models.students import save_student
 from tfdistill.models.teachers import PACKAGED_MINILM
 from tfdistill.models.teachers import finetune_teacher
 from tfdistill.models.teachers import freeze

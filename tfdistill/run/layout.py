@@ -23,11 +23,38 @@ Example:
 
 import pathlib
 
+from tfdistill.models.students.saving import MODEL_FILE
+
 PARTIAL_SUFFIX = ".partial"
 # The first teacher's folder and the name of its row in metrics.json.
 TEACHER = "teacher"
+# The student variants: with the teachers, and the same student without them.
+DISTILLED = "distilled"
+BASELINE = "baseline"
 TRAINING_FILE = "training.json"
 CONFIG_FILE = "config.yaml"
+
+
+def partial_dir(output_dir):
+    """Where the run for `output_dir` is built until it is whole."""
+    return pathlib.Path(str(output_dir) + PARTIAL_SUFFIX)
+
+
+def teacher_members(config):
+    """`(folder name, fine-tuning seed)` of each teacher, the first one first."""
+    return [(TEACHER, config.seed)] + [
+        (f"{TEACHER}_seed_{seed}", seed) for seed in config.teacher.ensemble_seeds
+    ]
+
+
+def student_variants(config):
+    """The student variants a run trains: distilled, and its baseline if asked for."""
+    return (DISTILLED, BASELINE) if config.distillation.baseline else (DISTILLED,)
+
+
+def student_name(config, variant):
+    """The folder and metrics.json row of a student variant, e.g. `bilstm_distilled`."""
+    return f"{config.student.kind}_{variant}"
 
 
 class RunLayout:
@@ -39,6 +66,11 @@ class RunLayout:
 
     def __init__(self, root):
         self.root = pathlib.Path(root)
+
+    @property
+    def output_dir(self):
+        """Where the finished run goes: the root without its `.partial`."""
+        return pathlib.Path(str(self.root).removesuffix(PARTIAL_SUFFIX))
 
     def teacher(self, name=TEACHER):
         """The fine-tuned teacher `name` (a keras-hub preset folder)."""
@@ -57,7 +89,7 @@ class RunLayout:
 
     def student_model(self, name):
         """The trained student; its presence marks the stage done."""
-        return self.student(name) / "model.keras"
+        return self.student(name) / MODEL_FILE
 
     def training(self, model_dir):
         """The history of the stage that trained the model in `model_dir`."""
@@ -65,6 +97,10 @@ class RunLayout:
 
     def export(self, name):
         return self.root / "export" / name
+
+    def tflite(self, name, mode):
+        """One TFLite file of a student; its preprocessor and labels lie beside it."""
+        return self.export(name) / f"model_{mode}.tflite"
 
     @property
     def checkpoints(self):

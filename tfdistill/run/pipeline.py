@@ -4,16 +4,18 @@ teacher (fine-tune, freeze) -> transfer set and teacher logits -> students
 (distilled, baseline) -> evaluate -> export -> report. Each stage lives in
 `tfdistill.run.stages` and reuses what an earlier attempt left whole.
 
-The run is built in `<output_dir>.partial/` and renamed to `<output_dir>` when it
-finishes, so a finished directory is always whole. Running the same command after a
-crash picks the partial directory up again.
+The run is built in `<output_dir>.partial/` and put at `<output_dir>` when it
+finishes, so a finished directory is always whole, and a failed rerun leaves the
+finished run where it was (`tfdistill.run.folders`). Running the same command after a
+crash picks the partial directory up again; a stage made with other settings stops
+the run before any work unless `overwrite` (`tfdistill.run.fingerprints`).
 
 `run(config.load("configs/smoke.yaml"), "runs/smoke")` is what
 `tfdistill --config=configs/smoke.yaml --output_dir=runs/smoke` does; it returns what
 it wrote to `metrics.json`. `tests/test_cli.py` runs it end to end.
 """
 
-import os
+import dataclasses
 import pathlib
 import shutil
 
@@ -24,12 +26,14 @@ from absl import logging
 
 from tfdistill.atomic import write_text
 from tfdistill.run import distribute
+from tfdistill.run import fingerprints
+from tfdistill.run import folders
 from tfdistill.run import report
 from tfdistill.run.config import ConfigError
 from tfdistill.run.context import RunContext
-from tfdistill.run.layout import PARTIAL_SUFFIX
-from tfdistill.run.layout import RunLayout
 from tfdistill.run.layout import TEACHER
+from tfdistill.run.layout import RunLayout
+from tfdistill.run.layout import partial_dir
 from tfdistill.run.stages import evaluate
 from tfdistill.run.stages import export
 from tfdistill.run.stages import students
@@ -38,12 +42,14 @@ from tfdistill.run.stages import transfer
 from tfdistill.run.validate import validate
 
 
-def run(config, output_dir=None):
+def run(config, output_dir=None, overwrite=False):
     """Runs every stage of `config` into `output_dir` and returns the metrics summary.
 
     Args:
         config: a `tfdistill.run.config.RunConfig`.
         output_dir: the run directory; defaults to `config.output_dir`.
+        overwrite: redo the stages an earlier run made with other settings (and
+            what depends on them) instead of stopping.
 
     Returns:
         The dict written to `metrics.json`.
@@ -53,23 +59,26 @@ def run(config, output_dir=None):
     strategy = _make_strategy(config.runtime)
     validate(config, output_dir if str(output_dir) else None)
     run_dir = distribute.output_dir_for(strategy, output_dir)
-    partial = pathlib.Path(str(run_dir) + PARTIAL_SUFFIX)
-    if run_dir.exists():
-        # A finished run being run again: continue it in place of the partial one.
-        shutil.rmtree(partial, ignore_errors=True)
-        os.replace(run_dir, partial)
-    partial.mkdir(parents=True, exist_ok=True)
-    write_text(RunLayout(partial).config, yaml.safe_dump(config.to_dict(), sort_keys=False))
-
-    keras.utils.set_random_seed(config.seed)
-    if config.runtime.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    summary = _run_stages(config, partial, strategy)
-    if distribute.is_chief(strategy):
-        os.replace(partial, run_dir)
-    else:
-        # This worker's copy only mirrored the chief's steps; the chief wrote the run.
-        shutil.rmtree(partial)
+    # The data is read and checked before any folder is made: a data error leaves
+    # nothing behind.
+    context = RunContext.create(config, partial_dir(run_dir))
+    if not overwrite:
+        # Also before any folder is made: a result made with other settings stops
+        # the run with the finished run and any interrupted one as they were.
+        for existing in (partial_dir(run_dir), run_dir):
+            if existing.is_dir():
+                fingerprints.check_stages(dataclasses.replace(context, layout=RunLayout(existing)))
+                break
+    with folders.claim(run_dir) as partial:
+        keras.utils.set_random_seed(config.seed)
+        if config.runtime.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        summary = _run_stages(context, strategy, overwrite)
+        if distribute.is_chief(strategy):
+            folders.publish(partial, run_dir)
+        else:
+            # This worker's copy only mirrored the chief's steps; the chief wrote the run.
+            folders.discard(partial)
     return summary
 
 
@@ -84,14 +93,16 @@ def _make_strategy(runtime):
     return strategy
 
 
-def _run_stages(config, partial, strategy):
-    """Every stage of the run, in `partial`; returns the summary it wrote there.
+def _run_stages(context, strategy, overwrite):
+    """Every stage of the run, in its partial folder; returns the summary written there.
 
     The models are built and trained under `strategy`; they are evaluated, exported
     and served outside it (a SavedModel loaded in a strategy's scope cannot run).
     """
+    config = context.config
     with strategy.scope():
-        context = RunContext.create(config, partial)
+        fingerprints.check_stages(context, overwrite)
+        write_text(context.layout.config, yaml.safe_dump(config.to_dict(), sort_keys=False))
         logging.info(
             "dtype policies: teacher %s, students %s",
             context.teacher_policy, context.student_policy,
@@ -114,5 +125,5 @@ def _run_stages(config, partial, strategy):
     if len(teachers) > 1:
         summary["teacher_ensemble"] = evaluate.ensemble_scores(context, test_logits)
     histories = {name: training["history"] for name, training in context.trainings.items()}
-    report.write(partial, summary, histories)
+    report.write(context.layout.root, summary, histories)
     return summary

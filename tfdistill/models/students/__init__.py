@@ -28,6 +28,8 @@ from tfdistill import tasks
 from tfdistill.models.students.base import STUDENTS
 from tfdistill.models.students.base import Student
 from tfdistill.models.students.base import register_student
+from tfdistill.models.students.saving import load_student
+from tfdistill.models.students.saving import save_student
 from tfdistill.models.students.word_level import build_word_student
 
 
@@ -115,4 +117,11 @@ def build_student(
 # Imported last: each module registers its kind in STUDENTS.
 from tfdistill.models.students import bilstm, cnn, small_bert  # noqa: E402, F401
 
-__all__ = ["STUDENTS", "Student", "build_student", "register_student"]
+__all__ = [
+    "STUDENTS",
+    "Student",
+    "build_student",
+    "load_student",
+    "register_student",
+    "save_student",
+]

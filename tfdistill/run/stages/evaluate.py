@@ -8,7 +8,7 @@ from tfdistill import data
 from tfdistill import evaluation
 from tfdistill import losses
 from tfdistill.run.layout import TEACHER
-from tfdistill.run.stages.teacher import members
+from tfdistill.run.layout import teacher_members
 
 
 def evaluate(context, name, model, preprocessor, test_logits=None):
@@ -46,7 +46,7 @@ def ensemble_scores(context, test_logits):
     config, test = context.config, context.splits["test"]
     accuracy = {
         member: float(np.mean(np.argmax(test_logits[:, i], axis=-1) == test.labels))
-        for i, (member, _) in enumerate(members(config))
+        for i, (member, _) in enumerate(teacher_members(config))
     }
     mixed = keras.ops.convert_to_numpy(
         losses.ensemble_logits(test_logits, weights=config.teacher.ensemble_weights)

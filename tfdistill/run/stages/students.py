@@ -4,7 +4,6 @@ A trained student is saved as `students/<kind>_<variant>/model.keras`, whose pre
 marks the stage done; an unfinished one resumes from its epoch checkpoints.
 """
 
-import dataclasses
 import functools
 import shutil
 
@@ -13,28 +12,27 @@ from absl import logging
 
 from tfdistill import data
 from tfdistill import models
-from tfdistill.atomic import replace_atomically
 from tfdistill.atomic import write_json
 from tfdistill.distillation import schedules
 from tfdistill.distillation.distiller import Distiller
+from tfdistill.distillation.nonfinite import NonFiniteLossGuard
+from tfdistill.run import fingerprints
 from tfdistill.run.checkpoint import ResumableBackup
 from tfdistill.run.context import fit_verbosity
 from tfdistill.run.context import steps_per_epoch
 from tfdistill.run.context import tensorboard
+from tfdistill.run.layout import DISTILLED
+from tfdistill.run.layout import student_name
+from tfdistill.run.layout import student_variants
 from tfdistill.run.precision import dtype_policy
-
-DISTILLED = "distilled"
-BASELINE = "baseline"
-
-
-def variants(config):
-    """The students a run trains: the distilled one, and its baseline if asked for."""
-    return (DISTILLED, BASELINE) if config.distillation.baseline else (DISTILLED,)
 
 
 def train_students(context, teachers, transfer):
     """Trains (or reloads) every variant; returns `[(name, Student)]`."""
-    return [student(context, variant, teachers, transfer) for variant in variants(context.config)]
+    return [
+        student(context, variant, teachers, transfer)
+        for variant in student_variants(context.config)
+    ]
 
 
 def build(context, teacher):
@@ -89,21 +87,27 @@ def make_trainer(config, variant, student, teachers, cached):
 
 
 def student(context, variant, teachers, transfer):
-    """Trains (or reloads) one student and returns `(name, Student)`."""
-    name = f"{context.config.student.kind}_{variant}"
+    """Trains (or reloads) one student and returns `(name, Student)`.
+
+    A reloaded student comes with the preprocessor it was trained with (its own
+    vocabulary), whatever the current training texts are.
+    """
+    name = student_name(context.config, variant)
+    student_dir = context.layout.student(name)
+    if context.layout.student_model(name).exists():
+        logging.info("Reusing the trained student in %s", student_dir)
+        context.load_training(name, student_dir)
+        return name, models.load_student(student_dir, kind=context.config.student.kind)
     built = build(context, teachers[0])
-    model_path = context.layout.student_model(name)
-    if model_path.exists():
-        logging.info("Reusing the trained student in %s", model_path.parent)
-        context.load_training(name, model_path.parent)
-        return name, dataclasses.replace(built, model=keras.models.load_model(model_path))
     _train(context, name, variant, built, teachers, transfer)
     return name, built
 
 
 def _train(context, name, variant, built, teachers, transfer):
     config, layout = context.config, context.layout
+    fingerprint = fingerprints.student_fingerprint(context, variant)
     backup = ResumableBackup(layout.checkpoint(name))
+    fingerprints.record(backup.backup_dir, fingerprint)
     cached = transfer.logits is not None
     trainer = make_trainer(config, variant, built, teachers, cached)
     train, validation, train_split = _datasets(
@@ -123,6 +127,9 @@ def _train(context, name, variant, built, teachers, transfer):
             schedules.DistillerSchedule(variable, **spec)
             for variable, spec in config.distillation.schedule.items()
         ]
+    else:
+        # The Distiller guards its own steps; the baseline's plain fit needs a guard.
+        callbacks.append(NonFiniteLossGuard(name))
     logging.info("Training %s (%s)", name, context.student_policy)
     trainer.fit(
         train,
@@ -138,9 +145,11 @@ def _train(context, name, variant, built, teachers, transfer):
         "history": backup.history(),
         "optimizer_steps": int(trainer.optimizer.iterations.numpy()),
     }
-    write_json(layout.training(layout.student(name)), context.trainings[name])
-    # model.keras marks the stage done, so it appears whole or not at all.
-    replace_atomically(built.model.save, layout.student_model(name))
+    student_dir = layout.student(name)
+    write_json(layout.training(student_dir), context.trainings[name])
+    fingerprints.record(student_dir, fingerprint)
+    # The model is written last: model.keras marks the stage done.
+    models.save_student(built, student_dir)
     shutil.rmtree(backup.backup_dir)
 
 

@@ -12,25 +12,19 @@ from absl import logging
 from tfdistill import data
 from tfdistill import models
 from tfdistill.atomic import write_json
+from tfdistill.run import fingerprints
 from tfdistill.run.checkpoint import ResumableBackup
 from tfdistill.run.context import fit_verbosity
 from tfdistill.run.context import steps_per_epoch
 from tfdistill.run.context import tensorboard
-from tfdistill.run.layout import TEACHER
+from tfdistill.run.layout import teacher_members
 from tfdistill.run.precision import dtype_policy
-
-
-def members(config):
-    """`(directory name, fine-tuning seed)` of each teacher, the first one first."""
-    return [(TEACHER, config.seed)] + [
-        (f"{TEACHER}_seed_{seed}", seed) for seed in config.teacher.ensemble_seeds
-    ]
 
 
 def teachers(context):
     """The frozen fine-tuned teachers: the first (the run's seed), then one per
     ensemble seed."""
-    return [_teacher(context, name, seed) for name, seed in members(context.config)]
+    return [_teacher(context, name, seed) for name, seed in teacher_members(context.config)]
 
 
 def _teacher(context, name, seed):
@@ -57,7 +51,9 @@ def _finetune(context, name, seed):
     teacher = models.load_teacher(
         config.preset, len(context.class_names), sequence_length=config.sequence_length
     )
+    fingerprint = fingerprints.teacher_fingerprint(context, seed)
     backup = ResumableBackup(layout.checkpoint(name))
+    fingerprints.record(backup.backup_dir, fingerprint)
     train = context.splits["train"]
     # The teacher's preprocessor is applied by keras-hub's fit; this only batches.
     batches = data.encode(
@@ -91,6 +87,7 @@ def _finetune(context, name, seed):
         verbose=fit_verbosity(),
     )
     write_json(layout.training(staging), {"history": backup.history()})
+    fingerprints.record(staging, fingerprint)
     # The folder appears whole under its name: its presence marks the stage done.
     staging.rename(layout.teacher(name))
     shutil.rmtree(backup.backup_dir)

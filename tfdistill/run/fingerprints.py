@@ -1,0 +1,166 @@
+"""Stage fingerprints: what each stage's result was made from, so that a rerun never
+silently reuses a result that another config made.
+
+A fingerprint records the config keys that shape the stage (by their dotted names),
+a digest of the training and validation data, for a distilled student the digests
+of its teachers' fingerprints, and the tfdistill version. A finished stage keeps its
+fingerprint in `stage.json` beside its result, and so does an unfinished stage's
+checkpoint. Before any work, `check_stages` compares them with the config's: a
+matching stage is reused; a differing one stops the run in one line naming what
+changed, unless `overwrite` is set: then it is redone, and so is every stage after
+it (their fingerprints hold its digest).
+
+Example:
+
+>>> recorded = {"config": {"distillation.temperature": 2.0}, "data": "ab12"}
+>>> expected = {"config": {"distillation.temperature": 4.0}, "data": "cd34"}
+>>> changes(recorded, expected)
+['distillation.temperature 2.0 -> 4.0', 'the training or validation data']
+"""
+
+import hashlib
+import json
+import pathlib
+import shutil
+
+from absl import logging
+
+from tfdistill.atomic import write_json
+from tfdistill.run.folders import RunFolderError
+from tfdistill.run.layout import BASELINE
+from tfdistill.run.layout import DISTILLED
+from tfdistill.run.layout import student_name
+from tfdistill.run.layout import student_variants
+from tfdistill.run.layout import teacher_members
+
+STAGE_FILE = "stage.json"
+# The distillation keys a baseline student depends on: it never sees the teacher.
+_BASELINE_KEYS = ("epochs", "batch_size", "learning_rate", "patience", "trim_padding")
+# How each part of a fingerprint other than its config keys is named in a message.
+_PARTS = {"data": "the training or validation data", "teachers": "the teacher(s)"}
+
+
+def digest(value):
+    """A short SHA-256 of a JSON-serialisable value."""
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _flatten(values, prefix):
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _base(context, policy, section, keep=None):
+    """The keys every stage shares (task, data, seed, runtime) plus one section's."""
+    from tfdistill import __version__
+
+    config = context.config.to_dict()
+    data = {key: value for key, value in config["data"].items() if key != "test_split"}
+    own = {key: value for key, value in config[section].items() if keep is None or key in keep}
+    splits = [context.splits[role] for role in ("train", "validation")]
+    return {
+        "config": {
+            "task": config["task"],
+            **_flatten(data, "data."),
+            **_flatten(own, f"{section}."),
+            "runtime.dtype_policy": policy,
+            "runtime.jit_compile": config["runtime"]["jit_compile"],
+            "runtime.deterministic": config["runtime"]["deterministic"],
+        },
+        "data": digest([[split.texts, split.labels.tolist()] for split in splits]),
+        "tfdistill": __version__,
+    }
+
+
+def teacher_fingerprint(context, seed):
+    """What a teacher fine-tuned from `seed` depends on."""
+    fingerprint = _base(context, context.teacher_policy, "teacher")
+    keys = fingerprint["config"]
+    for key in [key for key in keys if key.startswith("teacher.ensemble_")]:
+        del keys[key]  # The other members do not shape this one.
+    keys["seed"] = seed
+    return fingerprint
+
+
+def student_fingerprint(context, variant):
+    """What a student variant depends on; a distilled one also on its teachers."""
+    config = context.config
+    keep = _BASELINE_KEYS if variant == BASELINE else None
+    fingerprint = _base(context, context.student_policy, "distillation", keep)
+    fingerprint["config"].update(_flatten(config.to_dict()["student"], "student."))
+    fingerprint["config"]["seed"] = config.seed
+    if variant == DISTILLED:
+        fingerprint["config"]["teacher.ensemble_weights"] = config.teacher.ensemble_weights
+        fingerprint["teachers"] = [
+            digest(teacher_fingerprint(context, seed)) for _, seed in teacher_members(config)
+        ]
+    return fingerprint
+
+
+def changes(recorded, expected):
+    """What differs between two fingerprints, each as a short phrase."""
+    if not recorded:
+        return ["settings not recorded (made by an older tfdistill, or not finished)"]
+    old, new = recorded.get("config", {}), expected.get("config", {})
+    found = [
+        f"{key} {old.get(key, '(unset)')} -> {new.get(key, '(unset)')}"
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+    found += [phrase for part, phrase in _PARTS.items() if recorded.get(part) != expected.get(part)]
+    if recorded.get("tfdistill") != expected.get("tfdistill"):
+        found.append(f"tfdistill {recorded.get('tfdistill')} -> {expected.get('tfdistill')}")
+    return found
+
+
+def record(directory, fingerprint):
+    """Writes `fingerprint` as the `stage.json` of the result in `directory`."""
+    write_json(pathlib.Path(directory) / STAGE_FILE, fingerprint)
+
+
+def _recorded(directory):
+    path = pathlib.Path(directory) / STAGE_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def expected_stages(context):
+    """`[(stage name, [its result and checkpoint folders], fingerprint)]`, in run order."""
+    layout, config = context.layout, context.config
+    stages = [
+        (name, [layout.teacher(name), layout.checkpoint(name)], teacher_fingerprint(context, seed))
+        for name, seed in teacher_members(config)
+    ]
+    for variant in student_variants(config):
+        name = student_name(config, variant)
+        folders = [layout.student(name), layout.checkpoint(name)]
+        stages.append((name, folders, student_fingerprint(context, variant)))
+    return stages
+
+
+def check_stages(context, overwrite=False):
+    """Compares every earlier result with the config before any work (see module doc).
+
+    Raises:
+        RunFolderError: naming the first stage made with other settings, unless
+            `overwrite`; then every such stage's folders are removed to be redone.
+    """
+    for name, folders, fingerprint in expected_stages(context):
+        for folder in folders:
+            if not folder.exists() or _recorded(folder) == fingerprint:
+                continue
+            found = changes(_recorded(folder), fingerprint)
+            if not overwrite:
+                raise RunFolderError(
+                    f"{context.layout.output_dir}: {name} was made with other settings ({'; '.join(found)}); "
+                    "pass --overwrite to redo it and what depends on it, or choose "
+                    "another --output_dir."
+                )
+            logging.info("Redoing %s (--overwrite): %s", name, "; ".join(found))
+            # Inside the run's own partial folder: a finished run keeps its copy.
+            shutil.rmtree(folder)

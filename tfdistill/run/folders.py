@@ -1,0 +1,145 @@
+"""The run folder's safety: tfdistill writes only inside folders it made, one run at a
+time, and a rerun never puts a finished run at risk.
+
+- Every folder tfdistill makes holds a marker file, `.tfdistill-run`. An existing
+  file, or a non-empty folder without the marker, is refused as an output directory:
+  tfdistill never moves, renames or deletes what it did not create.
+- A run works in `<output_dir>.partial/`. A rerun of a finished run starts from hard
+  links to the finished run's files (no copy of the data, and every write is a
+  write-then-rename, so the finished files are never changed in place); the finished
+  run stays where it is until the new one is whole, then the two are swapped. A failed
+  rerun leaves the finished run untouched.
+- A lock file in the partial folder (`fcntl.flock`, released by the operating system
+  when its process dies, so a lock left by a killed run is stale by construction)
+  stops a second concurrent run in one line naming the first one's PID.
+
+Example:
+
+>>> import pathlib, tempfile
+>>> output_dir = pathlib.Path(tempfile.mkdtemp()) / "run"
+>>> with claim(output_dir) as partial:
+...     _ = (partial / "metrics.json").write_text("{}")
+...     publish(partial, output_dir)
+>>> sorted(path.name for path in output_dir.iterdir())
+['.tfdistill-run', '.tfdistill.lock', 'metrics.json']
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+import pathlib
+import shutil
+
+from tfdistill.run.config import ConfigError
+from tfdistill.run.layout import partial_dir
+
+MARKER = ".tfdistill-run"
+LOCK = ".tfdistill.lock"
+
+
+class RunFolderError(ConfigError):
+    """An output directory tfdistill may not use, or one that another run holds."""
+
+
+def check_usable(path):
+    """Raises `RunFolderError` unless `path` is absent, an empty folder, or ours."""
+    path = pathlib.Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if not path.is_dir():
+        raise RunFolderError(f"{path} exists and is not a folder: choose another --output_dir.")
+    if any(path.iterdir()) and not (path / MARKER).is_file():
+        raise RunFolderError(
+            f"{path} is not empty and was not made by tfdistill (it has no {MARKER} "
+            "file): choose another --output_dir; tfdistill does not write into folders "
+            "it did not make."
+        )
+
+
+@contextlib.contextmanager
+def claim(output_dir):
+    """Locks `<output_dir>.partial` for this process and yields it, ready to work in.
+
+    A new partial folder starts from hard links to the finished run's files, if
+    there is one; an existing partial folder (an interrupted run) is resumed.
+    """
+    output_dir = pathlib.Path(output_dir)
+    partial = partial_dir(output_dir)
+    check_usable(output_dir)
+    check_usable(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    with _locked(partial):
+        _remove_replaced(output_dir)
+        if not (partial / MARKER).is_file():
+            if output_dir.is_dir():
+                _link_tree(output_dir, partial)
+            _write_marker(partial)
+        yield partial
+
+
+def publish(partial, output_dir):
+    """Puts the finished `partial` run at `output_dir`, replacing an older run there.
+
+    The older run is moved aside (inside a hidden folder of ours), the new one renamed
+    into place, then the older one removed: at no moment is a half-written run at
+    `output_dir`.
+    """
+    partial, output_dir = pathlib.Path(partial), pathlib.Path(output_dir)
+    if not output_dir.exists():
+        os.replace(partial, output_dir)
+        return
+    replaced = output_dir.parent / f".{output_dir.name}.replaced-{os.getpid()}"
+    os.replace(output_dir, replaced)
+    os.replace(partial, output_dir)
+    shutil.rmtree(replaced)
+
+
+def _remove_replaced(output_dir):
+    """Removes older runs that a publish killed midway had moved aside (ours)."""
+    for leftover in output_dir.parent.glob(f".{output_dir.name}.replaced-*"):
+        if (leftover / MARKER).is_file():
+            shutil.rmtree(leftover)
+
+
+def discard(partial):
+    """Removes a worker's partial folder (ours: it holds the marker)."""
+    partial = pathlib.Path(partial)
+    if (partial / MARKER).is_file():
+        shutil.rmtree(partial)
+
+
+@contextlib.contextmanager
+def _locked(folder):
+    with open(folder / LOCK, "a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            raise RunFolderError(
+                f"another tfdistill run (PID {holder}) is writing {folder}: wait for it "
+                "to finish or stop it, or choose another --output_dir."
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
+def _write_marker(folder):
+    from tfdistill import __version__
+
+    (folder / MARKER).write_text(json.dumps({"tfdistill": __version__}) + "\n")
+
+
+def _link_tree(source, target):
+    """Hard-links every file of `source` into `target` (folders are made anew)."""
+    for directory, subdirectories, files in os.walk(source):
+        relative = pathlib.Path(directory).relative_to(source)
+        (target / relative).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            if relative == pathlib.Path(".") and name in (LOCK, MARKER):
+                continue
+            os.link(pathlib.Path(directory) / name, target / relative / name)
