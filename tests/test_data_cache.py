@@ -94,6 +94,46 @@ def test_a_crash_before_the_rename_keeps_the_old_logits(tmp_path, monkeypatch):
     np.testing.assert_array_equal(cache.get("k"), np.ones((3, 2)))
 
 
+def test_nonfinite_logits_are_never_written(tmp_path):
+    cache = data.TeacherLogitCache(tmp_path)
+    cache.put("k", np.ones((3, 2)))
+    poisoned = np.zeros((3, 2))
+    poisoned[1:, 0] = [np.inf, np.nan]
+
+    with pytest.raises(
+        FloatingPointError,
+        match=r"^The teacher's logits for cache key 'k' hold 2 NaN or Inf values \(of 6\), "
+        r"the first in example 1; they were not cached\.$",
+    ):
+        cache.put("k", poisoned)
+    with pytest.raises(FloatingPointError, match="'new' hold 2 NaN"):
+        cache.put("new", poisoned)
+
+    assert os.listdir(tmp_path) == ["k.npy"]
+    np.testing.assert_array_equal(cache.get("k"), np.ones((3, 2)))
+
+
+def test_a_teacher_with_nan_weights_gets_no_cached_logits(tmp_path, teacher_inputs):
+    teacher = tiny_teacher()
+    # Poison the embedding of "dull", a word only the fourth text holds (the ids are
+    # the `teacher_inputs` vectorizer's).
+    vectorizer = data.build_vectorizer(TEXTS, vocabulary_size=20, sequence_length=6)
+    embeddings = teacher.layers[0].embeddings
+    poisoned = embeddings.numpy()
+    poisoned[vectorizer.get_vocabulary().index("dull")] = np.nan
+    embeddings.assign(poisoned)
+    cache = data.TeacherLogitCache(tmp_path / "cache")
+
+    with pytest.raises(
+        FloatingPointError,
+        match=r"2 NaN or Inf values \(of 10\), the first in example 3",
+    ):
+        cache.get_or_compute(teacher, teacher_inputs, "k", verbose=0)
+
+    assert cache.get("k") is None
+    assert not (tmp_path / "cache").exists()
+
+
 def test_keys_must_be_plain_file_names(tmp_path):
     cache = data.TeacherLogitCache(tmp_path)
     for key in ("../escape", ".hidden", "a/b", ""):

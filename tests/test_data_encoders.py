@@ -126,6 +126,22 @@ def test_shuffle_is_seeded_reshuffles_each_epoch_and_mixes_batches():
     assert {frozenset(first[i : i + 4]) for i in (0, 4, 8)} != fixed_batches
 
 
+def test_a_stream_of_epochs_resumed_later_replays_the_tail_and_may_be_empty():
+    def stream(first, stop=3):
+        batches = data.encode(
+            index_dataset(), index_preprocessor, batch_size=4, shuffle=True, seed=1,
+            epochs=(first, stop),
+        )
+        assert int(batches.cardinality()) == 3 * (stop - first)
+        return [x.numpy().tolist() for x, _ in batches]
+
+    assert stream(first=2) == stream(first=0)[6:]
+    # A stage killed after its last epoch's checkpoint resumes with nothing to train.
+    assert stream(first=3) == []
+    with pytest.raises(ValueError, match=r"0 <= first <= stop, got \(4, 3\)"):
+        stream(first=4)
+
+
 def test_unshuffled_order_and_labels_are_kept_with_and_without_cache():
     for cache in (True, False):
         batches = data.encode(

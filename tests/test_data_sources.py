@@ -1,5 +1,6 @@
 """Tests for tfdistill.data.sources: the registry, Rotten Tomatoes, TFDS, local files."""
 
+import csv
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tfdistill import data
+from tfdistill.data.sources import local as local_source
 from tfdistill.data.sources import rotten_tomatoes as rotten_tomatoes_source
 from tfdistill.data.sources import splits
 
@@ -456,3 +458,60 @@ def test_empty_texts_are_skipped_with_a_warning(tmp_path, caplog):
     assert as_lists(dataset) == (["a", "b"], [0, 1])
     assert info.num_examples == 2
     assert "skipped 2 rows with an empty 'text' (lines 3, 4)" in caplog.text
+
+
+# --- CSV and TSV fields: long ones up to a limit, and quotes that do not close. ---
+
+
+@pytest.mark.parametrize("extension, separator", [("csv", ","), ("tsv", "\t")])
+def test_a_field_longer_than_the_csv_modules_default_limit_loads(tmp_path, extension, separator):
+    long_text = "word " * 40_000  # 200,000 characters: over csv's default of 131,072.
+    path = write(
+        tmp_path / f"train.{extension}",
+        f"text{separator}label\n{long_text}{separator}1\nshort{separator}0\n",
+    )
+    limit_before = csv.field_size_limit()
+    dataset, info = data.load(str(tmp_path / f"{{split}}.{extension}"), "train")
+    assert as_lists(dataset)[0] == [long_text.strip(), "short"]
+    assert csv.field_size_limit() == limit_before  # The process-wide limit is put back.
+
+
+def test_a_field_over_the_limit_names_its_file_and_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(local_source, "MAX_FIELD_CHARS", 1_000)
+    path = write(tmp_path / "long.csv", "text,label\nfine,0\n" + "x" * 1_001 + ",1\n")
+    with pytest.raises(ValueError, match=(
+        r"long\.csv: line 3: a field is longer than 1,000 characters, the most a CSV or TSV "
+        r"field may hold"
+    )):
+        data.load(path)
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        # A quote opened and never closed: it would swallow the rest of the file.
+        ('fine,0\n"good film,1\nbad film,0\nlast,1\n',
+         r"line 3: a quoted field opened here is never closed \(unterminated quote\) "
+         r"\(seen at line 5\)\."),
+        # A closing quote followed by more text.
+        ('fine,0\n"good" film,1\n', r"line 3: stray quote: a quoted field's closing quote must be followed"),
+        # A stray quote that swallows lines up to the next quote.
+        ('"oops,1\nbad film,0\nworse" film,0\nlast,1\n', r"line 2: stray quote: .*\(seen at line 4\)\."),
+    ],
+)
+def test_quotes_that_do_not_close_name_the_file_and_line(tmp_path, rows, message):
+    path = write(tmp_path / "quotes.csv", "text,label\n" + rows)
+    with pytest.raises(ValueError, match=r"quotes\.csv: " + message):
+        data.load(path)
+
+
+def test_a_quote_inside_an_unquoted_field_and_quoted_newlines_stay_text(tmp_path):
+    write(tmp_path / "train.csv", 'text,label\na "great" film,1\n"two\nlines, quoted",0\n')
+    dataset, _ = data.load(str(tmp_path / "{split}.csv"), "train")
+    assert as_lists(dataset) == (['a "great" film', "two\nlines, quoted"], [1, 0])
+
+
+def test_an_unknown_tfds_name_is_one_short_line():
+    with pytest.raises(ValueError, match=r"^Dataset no_such_reviews not found\. TFDS's datasets: https") as raised:
+        data.load("tfds:no_such_reviews", "train")
+    assert "\n" not in str(raised.value)

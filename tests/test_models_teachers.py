@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from nan_faults import PoisonWeight
 from tfdistill import data
 from tfdistill.models import PACKAGED_MINILM
 from tfdistill.models import finetune_teacher
@@ -246,6 +247,53 @@ def test_reloading_a_finetuned_teacher_checks_its_number_of_classes(
 
     with pytest.raises(ValueError, match="has 2 classes.*num_classes=3"):
         load_teacher(save_dir, num_classes=3)
+
+
+def _finetune_tiny_teacher(teacher, save_dir, checkpoint_dir, fault, epochs):
+    """Epochs of 4 batches, each checkpointed by a callback that follows `fault`."""
+    batches = _labelled_batches(np.array(["a good film", "a bad film"] * 4), [1, 0] * 4, 2)
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        os.path.join(checkpoint_dir, "epoch-{epoch}.weights.h5"), save_weights_only=True
+    )
+    finetune_teacher(
+        teacher, batches, batches, epochs=epochs, save_dir=save_dir,
+        callbacks=[fault, checkpoint], jit_compile=False, verbose=0,
+    )
+
+
+def test_a_nan_loss_stops_finetuning_and_the_teacher_is_not_saved(tiny_preset, tmp_path):
+    teacher = load_teacher(tiny_preset, num_classes=2, sequence_length=SEQUENCE_LENGTH)
+    film = teacher.preprocessor.tokenizer.token_to_id("film")  # In every batch.
+    embeddings = teacher.backbone.token_embedding.embeddings
+    fault = PoisonWeight(embeddings, (film, 0), epoch=1, batch=1)
+
+    with pytest.raises(
+        FloatingPointError,
+        match=r"^NaN or Inf loss while training the teacher, at epoch 2, batch 2; ",
+    ):
+        _finetune_tiny_teacher(teacher, tmp_path / "teacher", tmp_path, fault, epochs=2)
+
+    # The first, finite epoch was checkpointed; the poisoned one and the teacher not.
+    assert sorted(os.listdir(tmp_path)) == ["epoch-1.weights.h5"]
+
+
+def test_a_teacher_with_a_nan_weight_after_fit_is_not_saved(tiny_preset, tmp_path):
+    teacher = load_teacher(tiny_preset, num_classes=2, sequence_length=SEQUENCE_LENGTH)
+    kernel = teacher.output_dense.kernel
+    # The last thing fit does, after the guard's checks: only the final one sees it.
+    fault = keras.callbacks.LambdaCallback(
+        on_train_end=lambda logs: kernel.assign(np.where(kernel.numpy() > 0, np.nan, 0.0))
+    )
+    num_nan = int((kernel.numpy() > 0).sum())
+
+    with pytest.raises(
+        FloatingPointError,
+        match=rf"^NaN or Inf in the weights of the fine-tuned teacher, which was not saved: "
+        rf"{num_nan} of {kernel.numpy().size} values of 'logits/kernel'\.$",
+    ):
+        _finetune_tiny_teacher(teacher, tmp_path / "teacher", tmp_path, fault, epochs=1)
+
+    assert not (tmp_path / "teacher").exists()
 
 
 @pytest.mark.parametrize(

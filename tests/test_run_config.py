@@ -1,9 +1,11 @@
 """The run config: every shipped config loads, overrides are typed, bad keys are named."""
 
 import pathlib
+import re
 
 import pytest
 
+from tfdistill import models
 from tfdistill.run import config as run_config
 from tfdistill.run import validate
 
@@ -104,3 +106,158 @@ def test_values_that_would_fail_mid_run_are_rejected_before_it(tmp_path, assignm
     with pytest.raises(run_config.ConfigError, match=message):
         validate.validate(config, tmp_path / "run")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_shipped_config_passes_validation(tmp_path):
+    for path in CONFIGS:
+        validate.validate(run_config.load(path), tmp_path / path.stem)
+
+
+BILSTM_SIZES = "['dropout', 'embedding_dim', 'hidden_dim', 'init_from_teacher', 'lstm_units', 'vocabulary_size']"
+
+
+# Each config error that `validate` catches, and the message naming its key.
+CONFIG_ERRORS = (
+    # student.sizes, against the signature of the kind's builder.
+    (
+        ["student.sizes={lstm_unit: 4}"],
+        rf"student\.sizes: unknown key 'lstm_unit' for bilstm; accepted: {re.escape(BILSTM_SIZES)}",
+    ),
+    (["student.kind=cnn", "student.sizes={lstm_units: 4}"], r"unknown key 'lstm_units' for cnn; accepted: \[.*'filters'"),
+    (
+        ["student.kind=small_bert", "student.sizes={vocabulary_size: 100}"],
+        r"unknown key 'vocabulary_size' for small_bert; accepted: \[.*'num_layers'",
+    ),
+    # Schedules: DistillerSchedule's keys, kinds and values.
+    (["distillation.schedule={temperature: {stop: 1.0, start: 4.0}}"],
+     r"distillation\.schedule\.temperature: unknown key 'stop'; accepted: \['end', 'epochs', 'kind', 'start'\]"),
+    (["distillation.schedule={temperature: {end: 1.0}}"], r"schedule\.temperature: the key 'start' is missing"),
+    (["distillation.schedule={temperature: 4.0}"], r"distillation\.schedule\.temperature must be a mapping"),
+    (["distillation.schedule={temperature: {kind: cos, start: 4, end: 1}}"],
+     r"distillation\.schedule\.temperature: Unknown schedule kind 'cos'"),
+    (["distillation.schedule={temperature: {kind: linear, start: 4}}"], r"schedule\.temperature: A linear .* needs an end"),
+    (["distillation.schedule={alpha: {start: 0.0, end: 1.5}}"], r"schedule\.alpha: alpha .* must be in \[0, 1\], got 1\.5"),
+    (["distillation.schedule={alpha: {start: low, end: 1.0}}"], r"schedule\.alpha\.start must be a number, got 'low'"),
+    (["distillation.schedule={alpha: {start: 0.0, end: 1.0, epochs: 0}}"], r"schedule\.alpha: epochs must be >= 1"),
+    # Intermediate-term weights.
+    (["distillation.intermediate={hidden: -1.0}"], r"distillation\.intermediate\.hidden: .*must be >= 0, got -1"),
+    (["distillation.intermediate={hidden: high}"], r"distillation\.intermediate\.hidden: the weight must be a number"),
+    # Numbers and their ranges.
+    (["seed=-1"], r"seed must be in \[0, 4294967295\], got -1"),
+    (["data.max_examples=0"], r"data\.max_examples must be >= 1, got 0"),
+    (["teacher.sequence_length=0"], r"teacher\.sequence_length must be >= 1"),
+    (["student.sequence_length=0"], r"student\.sequence_length must be >= 1"),
+    (["teacher.epochs=0"], r"teacher\.epochs must be >= 1, got 0"),
+    (["distillation.epochs=0"], r"distillation\.epochs must be >= 1, got 0"),
+    (["teacher.batch_size=0"], r"teacher\.batch_size must be >= 1, got 0"),
+    (["distillation.batch_size=-8"], r"distillation\.batch_size must be >= 1, got -8"),
+    (["teacher.learning_rate=0"], r"teacher\.learning_rate must be > 0, got 0\.0"),
+    (["distillation.learning_rate=-1e-3"], r"distillation\.learning_rate must be > 0, got -0\.001"),
+    (["distillation.learning_rate=.nan"], r"distillation\.learning_rate must be > 0, got nan"),
+    (["distillation.learning_rate=.inf"], r"distillation\.learning_rate must be > 0, got inf"),
+    (["teacher.warmup_fraction=1.5"], r"teacher\.warmup_fraction must be in \[0, 1\]"),
+    (["teacher.weight_decay=-0.1"], r"teacher\.weight_decay must be >= 0"),
+    (["teacher.patience=-1"], r"teacher\.patience must be >= 0, got -1"),
+    (["distillation.patience=-1"], r"distillation\.patience must be >= 0, got -1"),
+    (["teacher.ensemble_seeds=[3, -4]"], r"teacher\.ensemble_seeds\[1\] must be in \[0, 4294967295\]"),
+    (["distillation.layer_map=[-1, 2]"], r"distillation\.layer_map\[0\] must be >= 0"),
+    (["distillation.augment.factor=-1"], r"distillation\.augment\.factor must be >= 0, got -1"),
+    (["distillation.augment.mask_probability=1.5"], r"distillation\.augment\.mask_probability must be in \[0, 1\]"),
+    (["distillation.augment.replace_probability=-0.1"], r"augment\.replace_probability must be in \[0, 1\]"),
+    (["distillation.augment.ngram_probability=2"], r"augment\.ngram_probability must be in \[0, 1\]"),
+    (["distillation.augment.max_ngram=0"], r"distillation\.augment\.max_ngram must be >= 1"),
+    (["distillation.augment.neighbours=0"], r"distillation\.augment\.neighbours must be >= 1"),
+    (["distillation.augment={mask_probability: 0.6, replace_probability: 0.6}"],
+     r"distillation\.augment: .*mask_probability \+ replace_probability must be at most 1"),
+    (["runtime.cpu_devices=0"], r"runtime\.cpu_devices must be >= 1"),
+    (["export.latency_batch_sizes=[]"], r"export\.latency_batch_sizes must not be empty"),
+    (["export.latency_batch_sizes=[1, 0]"], r"export\.latency_batch_sizes\[1\] must be >= 1, got 0"),
+    (["export.latency_seconds=0"], r"export\.latency_seconds must be > 0"),
+    # Labels the source cannot take.
+    (["data.label_names=[neg, pos]"], r"data\.label_names is only for local files; 'rotten_tomatoes' defines"),
+    (["data.source=d/{split}.csv", "data.label_names=[neg, neg]"], r"data\.label_names must name at least two distinct"),
+)
+
+
+def test_every_config_error_is_caught_before_any_work(tmp_path):
+    # One test for all the cases: each test's teardown clears the Keras session,
+    # which costs more than a case.
+    for assignments, message in CONFIG_ERRORS:
+        config = run_config.override(run_config.RunConfig(), assignments)
+        try:
+            validate.validate(config, tmp_path / "run")
+        except run_config.ConfigError as error:
+            assert re.search(message, str(error)), (assignments, str(error))
+        else:
+            pytest.fail(f"{assignments} passed validation")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def registered_student():
+    """Registers student kinds for one test, and removes them after it."""
+    registered = []
+
+    def register(kind, builder):
+        models.register_student(kind)(builder)
+        registered.append(kind)
+
+    yield register
+    for kind in registered:
+        models.STUDENTS.unregister(kind)
+
+
+def test_sizes_follow_the_signature_of_a_registered_builder(tmp_path, registered_student):
+    def build_needs_units(sequence_length, vocabulary_size, *, head, units, depth=1):
+        raise AssertionError("validation builds no model")
+
+    def build_takes_anything(sequence_length, vocabulary_size, *, head, **sizes):
+        raise AssertionError("validation builds no model")
+
+    registered_student("needs_units", build_needs_units)
+    registered_student("takes_anything", build_takes_anything)
+    assert validate.size_keys("needs_units") == (
+        ["depth", "init_from_teacher", "units", "vocabulary_size"], {"units"}
+    )
+    config = run_config.override(run_config.RunConfig(), ["student.kind=needs_units"])
+    with pytest.raises(run_config.ConfigError, match=r"student\.sizes: missing key 'units' for needs_units"):
+        validate.validate(config, tmp_path / "run")
+    validate.validate(run_config.override(config, ["student.sizes={units: 4}"]), tmp_path / "run")
+    anything = run_config.override(run_config.RunConfig(), ["student.kind=takes_anything", "student.sizes={whatever: 1}"])
+    validate.validate(anything, tmp_path / "run")
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("student.sizes={lstm_units: 4", r"--set student\.sizes: the value '\{lstm_units: 4' is not valid YAML: line 1, column 15: expected ',' or '\}'"),
+        ("export.latency_batch_sizes=[1,", r"--set export\.latency_batch_sizes: the value '\[1,' is not valid YAML"),
+    ],
+)
+def test_yaml_errors_in_set_name_the_key_in_one_line(assignment, message):
+    with pytest.raises(run_config.ConfigError, match=message) as raised:
+        run_config.override(run_config.RunConfig(), [assignment])
+    assert "\n" not in str(raised.value)
+
+
+def test_numbers_in_exponent_notation_are_floats_in_files_and_overrides(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("teacher: {learning_rate: 3e-5}\n")
+    config = run_config.override(run_config.load(path), ["distillation.learning_rate=1E-3"])
+    assert (config.teacher.learning_rate, config.distillation.learning_rate) == (3e-5, 1e-3)
+
+
+def test_config_files_that_are_not_utf8_or_not_parsable_are_named_in_one_line(tmp_path):
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("name: run\ndata: {label_names: [n\xe9gatif, positif]}\n".encode("latin-1"))
+    with pytest.raises(run_config.ConfigError, match=r"latin1\.yaml is not UTF-8 text: line 2 holds the byte b'\\xe9'"):
+        run_config.load(latin1)
+    broken_json = tmp_path / "broken.json"
+    broken_json.write_text('{"name": "run",\n "seed": }')
+    with pytest.raises(run_config.ConfigError, match=r"broken\.json is not valid JSON: line 2, column 10: Expecting value"):
+        run_config.load(broken_json)
+    broken_yaml = tmp_path / "broken.yaml"
+    broken_yaml.write_text("teacher:\n  epochs: [1\n")
+    with pytest.raises(run_config.ConfigError, match=r"broken\.yaml is not valid YAML: line 3, column 1") as raised:
+        run_config.load(broken_yaml)
+    assert "\n" not in str(raised.value)

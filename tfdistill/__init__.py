@@ -29,22 +29,33 @@ Example:
 ['cross_entropy', 'kl', 'mse']
 """
 
-from tfdistill import data
-from tfdistill import evaluation
-from tfdistill import export
-from tfdistill import losses
-from tfdistill import models
-from tfdistill import tasks
-from tfdistill.data import register_source
-from tfdistill.distillation import schedules
-from tfdistill.distillation.distiller import Distiller
-from tfdistill.losses import register_logit_loss
-from tfdistill.models import register_student
-from tfdistill.run.distribute import register_strategy
-from tfdistill.tasks import register_task
+# The one place the version is written; setup.py reads it, and every stage
+# fingerprint records it.
+__version__ = "0.1.0"
+
+# First, before any module imports TensorFlow: the `tfdistill` command hides its
+# C++ start-up lines (see `tfdistill/run/quiet.py`).
+from tfdistill.run import quiet as _quiet  # noqa: E402
+
+_quiet.import_tensorflow()
+
+from tfdistill import data  # noqa: E402
+from tfdistill import evaluation  # noqa: E402
+from tfdistill import export  # noqa: E402
+from tfdistill import losses  # noqa: E402
+from tfdistill import models  # noqa: E402
+from tfdistill import tasks  # noqa: E402
+from tfdistill.data import register_source  # noqa: E402
+from tfdistill.distillation import schedules  # noqa: E402
+from tfdistill.distillation.distiller import Distiller  # noqa: E402
+from tfdistill.losses import register_logit_loss  # noqa: E402
+from tfdistill.models import register_student  # noqa: E402
+from tfdistill.run.distribute import register_strategy  # noqa: E402
+from tfdistill.tasks import register_task  # noqa: E402
 
 __all__ = [
     "Distiller",
+    "__version__",
     "data",
     "evaluation",
     "export",

@@ -165,6 +165,19 @@ def predict_logits(teacher, inputs, *, verbose=1):
     return np.concatenate(logits)
 
 
+def _check_finite(key, logits):
+    """Raises `FloatingPointError` if a logit of `key` is NaN or Inf, naming how many."""
+    finite = np.isfinite(logits)
+    if finite.all():
+        return
+    first_example = int(np.argmin(finite.reshape(len(logits), -1).all(axis=1)))
+    raise FloatingPointError(
+        f"The teacher's logits for cache key {key!r} hold {finite.size - finite.sum()} "
+        f"NaN or Inf values (of {finite.size}), the first in example {first_example}; "
+        "they were not cached."
+    )
+
+
 class TeacherLogitCache:
     """A directory of teacher logits, one `<key>.npy` file per key.
 
@@ -206,6 +219,23 @@ class TeacherLogitCache:
 
         The file is written under a temporary name in the same directory and
         then renamed: a crash or a concurrent reader never sees half a file.
+
+        Raises:
+            ValueError: if `logits` has no class axis.
+            FloatingPointError: if a logit is NaN or Inf (then nothing is
+                written): a poisoned teacher's logits would otherwise be reused by
+                every later run.
+
+        Example:
+
+        >>> import tempfile
+        >>> cache = TeacherLogitCache(tempfile.mkdtemp())
+        >>> cache.put("k", [[0.5, np.nan], [np.inf, 1.0], [0.0, 0.0]])
+        Traceback (most recent call last):
+        ...
+        FloatingPointError: The teacher's logits for cache key 'k' hold 2 NaN or Inf values (of 6), the first in example 0; they were not cached.
+        >>> cache.get("k") is None
+        True
         """
         path = self.path(key)
         logits = np.asarray(logits, dtype=np.float32)
@@ -213,13 +243,15 @@ class TeacherLogitCache:
             raise ValueError(
                 f"Logits must have shape [num_examples, ..., num_classes]; got {logits.shape}."
             )
+        _check_finite(key, logits)
         # The temporary path keeps the ".npy" name, which np.save would otherwise add.
         replace_atomically(lambda tmp: np.save(tmp, logits), path)
 
     def get_or_compute(self, teacher, inputs, key, *, verbose=1):
         """The logits of `key`: read if stored, else computed and stored.
 
-        On a hit the teacher is not called at all.
+        On a hit the teacher is not called at all. Logits with a NaN or Inf are
+        not stored: `put` raises a `FloatingPointError`.
 
         Args:
             teacher: A frozen `keras.Model` returning logits.

@@ -207,7 +207,8 @@ def encode(
             epochs `first` to `stop - 1`, epoch e shuffled by `(seed, e)` alone.
             Give `fit` such a stream with `steps_per_epoch` and
             `initial_epoch=first`: a run resumed at epoch `first` then sees
-            exactly the batches an uninterrupted run saw.
+            exactly the batches an uninterrupted run saw. `first == stop`
+            (nothing left to train) gives an empty stream.
 
     Returns:
         A `tf.data.Dataset` of `(inputs, label)` batches.
@@ -388,12 +389,17 @@ def _encode_batches(
             # the data was iterated before, so a stream that starts at a later
             # epoch replays exactly what an uninterrupted run saw from there.
             first, stop = epochs
+            if not 0 <= first <= stop:
+                raise ValueError(f"epochs=(first, stop) needs 0 <= first <= stop, got {epochs}.")
+            # Starting from an empty stream, so that a resumed stage with no epoch
+            # left (first == stop) gets an empty dataset rather than nothing.
             batches = functools.reduce(
                 tf.data.Dataset.concatenate,
                 [
                     shuffled(seed * _EPOCH_SEED_STRIDE + epoch, reshuffle=False)
                     for epoch in range(first, stop)
                 ],
+                shuffled(seed, reshuffle=False).take(0),
             )
             num_batches *= stop - first
         # `unbatch` forgets the size; Keras needs it for steps and progress bars.

@@ -11,6 +11,12 @@ jit-compiled step instead skips its update and records `[optimizer step, check
 index]` in a variable (`apply_if_finite`), on which the `NonFiniteGuard` callback
 stops `fit`.
 
+A plain Keras model trained with `fit` (teacher fine-tuning, a baseline student) gets
+`NonFiniteLossGuard` instead: it stops `fit` at the first batch whose loss is NaN or
+Inf, and at the end of an epoch whose weights hold one, before a checkpoint callback
+that follows it saves them. `check_finite_weights` is the same check of the weights,
+for the moment before a model is saved.
+
 Example:
 
 >>> import numpy as np
@@ -21,6 +27,7 @@ Example:
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 # The value of the record variable while no check has failed.
@@ -124,3 +131,104 @@ class NonFiniteGuard(keras.callbacks.Callback):
                 f"NaN or Inf in {name} at optimizer step {step}; that step's update "
                 "was skipped."
             )
+
+
+def count_nonfinite(values):
+    """The number of NaN and Inf values in a float tensor or array.
+
+    >>> import numpy as np
+    >>> count_nonfinite(np.array([[0.0, np.nan], [np.inf, -np.inf]]))
+    3
+    """
+    finite = tf.math.is_finite(values)
+    return int(tf.size(finite)) - int(tf.math.count_nonzero(finite))
+
+
+def check_finite_weights(model, description):
+    """Raises `FloatingPointError` naming the first weight of `model` with a NaN or Inf.
+
+    One fused check covers every weight (about 0.1 s for a 22M-weight BERT on 2 CPU
+    cores); only a model that fails it is searched for the weight to name.
+
+    Args:
+        model: a `keras.Model`; its float weights are checked, in its own order.
+        description: what the model is and when it is checked, for the message, e.g.
+            `"the teacher before saving"`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = keras.Sequential(
+    ...     [keras.Input((2,)), keras.layers.Dense(2, name="head")], name="classifier")
+    >>> check_finite_weights(model, "the model")  # Finite: nothing happens.
+    >>> _ = model.layers[0].bias.assign([0.0, np.nan])
+    >>> check_finite_weights(model, "the model before saving")
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: NaN or Inf in the weights of the model before saving: 1 of 2 values of 'classifier/head/bias'.
+    """
+    weights = [w for w in model.weights if keras.backend.is_float_dtype(w.dtype)]
+    if bool(is_finite([w.value for w in weights])):
+        return
+    counts = [(w.path, count_nonfinite(w.value), int(np.prod(w.shape))) for w in weights]
+    bad = [(path, count, size) for path, count, size in counts if count]
+    path, count, size = bad[0]
+    others = f" (and {len(bad) - 1} more weights)" if len(bad) > 1 else ""
+    raise FloatingPointError(
+        f"NaN or Inf in the weights of {description}: {count} of {size} values of "
+        f"{path!r}{others}."
+    )
+
+
+class NonFiniteLossGuard(keras.callbacks.Callback):
+    """Stops a plain Keras model's `fit` at the first NaN or Inf loss or weight.
+
+    The loss is checked after every batch: it is one number that `fit` fetches for
+    its progress bar anyway, and its running mean stays NaN from the first bad
+    batch on. A gradient can also be non-finite while its loss is finite; a dense
+    weight it poisons makes the next batch's loss NaN, but the embedding rows of
+    words that do not come back would not. So the weights are checked too, at the
+    end of every epoch (`check_finite_weights`, 0.1 s for 22M weights, too slow for
+    every step): put the guard before any callback that saves the model at the end
+    of an epoch, and a poisoned epoch is never saved.
+
+    Either way `fit` stops with a `FloatingPointError` that names the model and the
+    epoch and batch (counted from 1, as `fit` prints them).
+
+    Args:
+        name: what is being trained, for the message, e.g. `"the teacher"`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> targets = np.array([0.0, 0.0, np.nan, 0.0])  # The third batch of 1 is bad.
+    >>> model.fit(np.ones((4, 1)), targets, batch_size=1, shuffle=False, verbose=0,
+    ...           callbacks=[NonFiniteLossGuard("the baseline")])
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: NaN or Inf loss while training the baseline, at epoch 1, batch 3; training stopped before the end of the epoch, so nothing of it was saved.
+    """
+
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            raise FloatingPointError(
+                f"NaN or Inf loss while training {self.name}, at epoch {self.epoch + 1}, "
+                f"batch {batch + 1}; training stopped before the end of the epoch, so "
+                "nothing of it was saved."
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        check_finite_weights(
+            self.model, f"{self.name} after epoch {epoch + 1} (stopped before it was saved)"
+        )

@@ -19,6 +19,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfdistill import tasks
+from tfdistill.distillation.nonfinite import NonFiniteLossGuard
+from tfdistill.distillation.nonfinite import check_finite_weights
 
 PACKAGED_MINILM = "minilm_l6_packaged"
 
@@ -370,6 +372,11 @@ def finetune_teacher(
 
     Raises:
         ValueError: if the number of steps per epoch is unknown.
+        FloatingPointError: at the first batch with a NaN or Inf loss, or the first
+            epoch that ends with a NaN or Inf weight (`NonFiniteLossGuard`, which
+            comes before `callbacks`, so a checkpoint callback never saves that
+            epoch); or if a weight is not finite once `fit` is done (and any
+            `callbacks` have run). Either way the teacher is not saved.
 
     Example (a random BERT, for speed):
 
@@ -418,7 +425,8 @@ def finetune_teacher(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         initial_epoch=initial_epoch,
-        callbacks=[early_stopping, *callbacks],
+        # The guard comes first: a poisoned epoch stops before a callback saves it.
+        callbacks=[NonFiniteLossGuard("the teacher"), early_stopping, *callbacks],
         shuffle=False,
         verbose=verbose,
     )
@@ -426,6 +434,7 @@ def finetune_teacher(
     # would store them next to the head: twice the model's size. Fine-tuning is
     # done, so go back to keras-hub's default compile, which load_teacher gives too.
     teacher.compile(jit_compile=jit_compile)
+    check_finite_weights(teacher, "the fine-tuned teacher, which was not saved")
     if save_dir is not None:
         teacher.save_to_preset(os.fspath(save_dir))
     return history

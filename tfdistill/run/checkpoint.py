@@ -27,11 +27,16 @@ import pathlib
 import time
 
 import keras
+import numpy as np
 from absl import logging
 
 from tfdistill.atomic import write_text
 
 _STATE_FILE = "state.json"
+# The files a checkpoint writes beside `state.json` (the run may keep others there).
+_WEIGHTS_FILES = ("epoch-*.weights.h5", "best-epoch-*.npz")
+# The attributes of `EarlyStopping` that carry its progress from epoch to epoch.
+_EARLY_STOPPING_STATE = ("wait", "stopped_epoch", "best", "best_epoch")
 # The key of each epoch's wall time in `history()`.
 EPOCH_SECONDS = "epoch_seconds"
 
@@ -53,33 +58,45 @@ class ResumableBackup(keras.callbacks.Callback):
     """Saves a stage at every epoch end; when the stage runs again, restores it.
 
     A checkpoint is the model's weights with its optimizer state
-    (`epoch-N.weights.h5`) plus `state.json`, which names that file and keeps the
-    logs of the finished epochs (with each epoch's wall time, `epoch_seconds`) and
-    the states of the dropout seed generators. The weights are written first under a
-    new name, then `state.json` is replaced atomically, then older weights are
-    removed: a kill at any moment leaves a whole checkpoint, never half of one.
+    (`epoch-N.weights.h5`), the best weights `early_stopping` keeps
+    (`best-epoch-N.npz`), and `state.json`, which names those files and keeps the
+    logs of the finished epochs (with each epoch's wall time, `epoch_seconds`), the
+    states of the dropout seed generators, `early_stopping`'s progress (best value,
+    best epoch, wait) and whether training was stopped. The weights are written
+    first under new names, then `state.json` is replaced atomically, then older
+    weights are removed: a kill at any moment leaves a whole checkpoint, never half
+    of one.
 
-    `initial_epoch` is the number of epochs a previous attempt finished (0 for a
-    fresh stage); start `fit` there (`initial_epoch=`), on data whose order depends
-    on the epoch alone (`tfdistill.data.encode(..., epochs=(initial_epoch, stop))`),
-    and with the weights and optimizer state this callback restores when training
-    begins, the resumed stage ends exactly where an uninterrupted one would.
-    `EarlyStopping`'s patience starts again on resume.
+    `initial_epoch` is where `fit` starts: after the epochs a previous attempt
+    finished (0 for a fresh stage), or at the end (that attempt's `epochs`) when a
+    callback such as early stopping had stopped it, so that nothing is trained
+    again. Start `fit` there (`initial_epoch=`), on data whose order depends on the
+    epoch alone (`tfdistill.data.encode(..., epochs=(initial_epoch, stop))`, empty
+    when nothing is left), and with the weights, optimizer state and early-stopping
+    state this callback restores when training begins, the resumed stage ends
+    exactly where an uninterrupted one would.
+
+    Give it to `fit` after `early_stopping` (last is safest): at each epoch's end it
+    saves what the callbacks before it have done, and when training begins it
+    restores the state that `early_stopping` has just reset.
 
     Args:
         backup_dir: a directory for this stage alone; the caller removes it once the
             stage's result is saved.
         stage: a name for the log lines; defaults to the directory's name.
+        early_stopping: the `keras.callbacks.EarlyStopping` of the stage, if any.
     """
 
-    def __init__(self, backup_dir, stage=None):
+    def __init__(self, backup_dir, stage=None, *, early_stopping=None):
         super().__init__()
         self.backup_dir = pathlib.Path(backup_dir)
         self.stage = stage or self.backup_dir.name
+        self.early_stopping = early_stopping
         state_path = self.backup_dir / _STATE_FILE
         self._state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.exists() else None
         self.finished_epochs = list(self._state["epochs"]) if self._state else []
-        self.initial_epoch = len(self.finished_epochs)
+        stopped = self._state is not None and self._state.get("stopped", False)
+        self.initial_epoch = self._state["planned_epochs"] if stopped else len(self.finished_epochs)
 
     def on_train_begin(self, logs=None):
         if self._state is None:
@@ -90,10 +107,20 @@ class ResumableBackup(keras.callbacks.Callback):
         self.model.load_weights(self.backup_dir / self._state["weights"])
         for variable, value in zip(_seed_states(self.model), self._state["seed_states"]):
             variable.assign(value)
+        # A checkpoint written without early stopping leaves it to start afresh.
+        if self.early_stopping is not None and "early_stopping" in self._state:
+            self._restore_early_stopping(self._state["early_stopping"])
         step = int(optimizer.iterations.numpy()) if optimizer is not None else 0
-        logging.info(
-            "Resuming %s from epoch %d (optimizer step %d)", self.stage, self.initial_epoch, step
-        )
+        if self.initial_epoch < self.params["epochs"]:
+            logging.info(
+                "Resuming %s from epoch %d (optimizer step %d)",
+                self.stage, self.initial_epoch, step,
+            )
+        else:
+            logging.info(
+                "Resuming %s with no epoch left to train (%d done, optimizer step %d)",
+                self.stage, len(self.finished_epochs), step,
+            )
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.perf_counter()
@@ -110,11 +137,45 @@ class ResumableBackup(keras.callbacks.Callback):
             "weights": weights,
             "epochs": self.finished_epochs,
             "seed_states": [variable.numpy().tolist() for variable in _seed_states(self.model)],
+            # A stage that a callback stopped (early stopping) is over: a rerun must
+            # not train it further.
+            "stopped": bool(self.model.stop_training),
+            "planned_epochs": self.params["epochs"],
         }
+        if self.early_stopping is not None:
+            state["early_stopping"] = self._save_early_stopping()
         write_text(self.backup_dir / _STATE_FILE, json.dumps(state))
-        for old in self.backup_dir.glob("epoch-*.weights.h5"):
-            if old.name != weights:
-                old.unlink()
+        self._state = state
+        kept = {weights, state.get("early_stopping", {}).get("best_weights")}
+        for pattern in _WEIGHTS_FILES:
+            for old in self.backup_dir.glob(pattern):
+                if old.name not in kept:
+                    old.unlink()
+
+    def _save_early_stopping(self):
+        """`early_stopping`'s state; its best weights go to a file of their own,
+        written again only when the best epoch changed since the last checkpoint."""
+        stopping = self.early_stopping
+        state = {name: getattr(stopping, name) for name in _EARLY_STOPPING_STATE}
+        state["best"] = None if state["best"] is None else float(state["best"])
+        state["best_weights"] = None
+        if stopping.best_weights is not None:
+            state["best_weights"] = f"best-epoch-{stopping.best_epoch + 1}.npz"
+            previous = (self._state or {}).get("early_stopping") or {}
+            if previous.get("best_weights") != state["best_weights"]:
+                # A file by that name that no `state.json` names is a leftover of a
+                # killed attempt, maybe half written: it is overwritten.
+                with open(self.backup_dir / state["best_weights"], "wb") as file:
+                    np.savez(file, *stopping.best_weights)
+        return state
+
+    def _restore_early_stopping(self, state):
+        stopping = self.early_stopping
+        for name in _EARLY_STOPPING_STATE:
+            setattr(stopping, name, state[name])
+        if state["best_weights"] is not None:
+            with np.load(self.backup_dir / state["best_weights"]) as saved:
+                stopping.best_weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
 
     def history(self):
         """`{metric: [value per epoch]}` over every epoch of the stage, as `History` has."""

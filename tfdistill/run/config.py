@@ -12,17 +12,21 @@ Example:
 ('cnn', 2.0)
 >>> override(config, ["distillation.temperature=4"]).distillation.temperature
 4.0
+>>> override(config, ["distillation.learning_rate=1e-3"]).distillation.learning_rate
+0.001
 """
 
 import dataclasses
 import json
 import pathlib
+import re
 import types
 import typing
 from typing import Optional
 
 import yaml
 
+from tfdistill.export import TFLITE_MODES
 from tfdistill.models.teachers import PACKAGED_MINILM
 from tfdistill.run.precision import POLICIES
 
@@ -44,6 +48,9 @@ class DataConfig:
     test_split: str = "test"
     # Keep only the first N examples of each split: for smoke tests and quick looks.
     max_examples: Optional[int] = None
+    # Drop from the training split every text that is also in the validation or test
+    # split (exact match). Without it such texts are only counted, in a warning.
+    drop_overlap: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +158,12 @@ class RuntimeConfig:
 class ExportConfig:
     """What to export for serving. Every model gets a SavedModel; speed is timed on it."""
 
-    tflite: bool = True
+    # The TFLite files each student gets, each measured on the test split: some of
+    # `tfdistill.export.TFLITE_MODES` (float32, float16, dynamic_range, full_int8);
+    # [] for none.
+    tflite: list[str] = dataclasses.field(default_factory=lambda: ["float32"])
+    # How many training texts full_int8 calibrates its int8 ranges on.
+    representative_examples: int = 200
     latency_batch_sizes: list[int] = dataclasses.field(default_factory=lambda: [1, 32])
     # Each model is timed for at least this long per batch size.
     latency_seconds: float = 2.0
@@ -190,7 +202,13 @@ _FREE_FORM = {"student.sizes", "distillation.intermediate", "distillation.schedu
 _CHOICES = {
     "runtime.dtype_policy": POLICIES,
     "runtime.student_dtype_policy": POLICIES,
+    "export.tflite": TFLITE_MODES,
 }
+
+
+# A number in exponent notation, such as 1e-3 or 5.0e5: YAML 1.2 floats that
+# PyYAML (YAML 1.1: a dot and a signed exponent) reads as strings.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$")
 
 
 def _check_value(key, annotation, value):
@@ -205,19 +223,29 @@ def _check_value(key, annotation, value):
         if not isinstance(value, list):
             raise ConfigError(f"{key} must be a list, got {value!r}.")
         (inner,) = typing.get_args(annotation)
-        return [_check_value(f"{key}[{i}]", inner, item) for i, item in enumerate(value)]
+        items = [_check_value(f"{key}[{i}]", inner, item) for i, item in enumerate(value)]
+        _check_choices(key, items)
+        return items
     expected = origin or annotation
     # bool is a subclass of int: `epochs: true` must not pass as 1.
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    # PyYAML follows YAML 1.1, which reads `1e-3` (no dot) as a string.
+    if expected is float and isinstance(value, str) and _EXPONENT_FLOAT.match(value):
         return float(value)
     if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
         raise ConfigError(
             f"{key} must be of type {expected.__name__}, got {value!r} "
             f"({type(value).__name__})."
         )
-    if key in _CHOICES and value not in _CHOICES[key]:
-        raise ConfigError(f"{key} must be one of {list(_CHOICES[key])}, got {value!r}.")
+    _check_choices(key, [value])
     return value
+
+
+def _check_choices(key, values):
+    for value in values:
+        if key in _CHOICES and value not in _CHOICES[key]:
+            raise ConfigError(f"{key} must be one of {list(_CHOICES[key])}, got {value!r}.")
 
 
 def _build(cls, values, prefix):
@@ -243,6 +271,10 @@ def _build(cls, values, prefix):
 def load(path):
     """Reads a YAML or JSON run config from `path` into a `RunConfig`.
 
+    Raises:
+        ConfigError: for a missing or unreadable file, bytes that are not UTF-8,
+            a syntax error (with its line and column) or a bad key or value.
+
     Example:
 
     >>> import tempfile
@@ -251,16 +283,53 @@ def load(path):
     >>> config = load(path)
     >>> config.student.kind, config.distillation.temperature, config.task
     ('cnn', 4.0, 'text_classification')
+    >>> _ = path.write_text("student: {kind: cnn")
+    >>> load(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tfdistill.run.config.ConfigError: .../run.yaml is not valid YAML: line 1, column 20: \
+expected ',' or '}', but got '<stream end>' (while parsing a flow mapping).
     """
     path = pathlib.Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist.")
-    text = path.read_text(encoding="utf-8")
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"config file {path} cannot be read: {error.strerror}.") from None
+    text = _decode_utf8(raw, path)
     try:
         values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise ConfigError(f"{path} is not valid {path.suffix[1:].upper()}: {error}") from None
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise ConfigError(f"{path} is not valid JSON: {where}: {error.msg}.") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(error)}.") from None
     return RunConfig.from_dict(values or {})
+
+
+def _decode_utf8(raw, path):
+    """`raw` as text, or a ConfigError naming the line of the first bad byte."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            f"{path} is not UTF-8 text: line {line} holds the byte "
+            f"{raw[error.start : error.start + 1]!r}; save the file as UTF-8."
+        ) from None
+
+
+def _yaml_problem(error):
+    """A YAML error in one line: where it is and what is wrong."""
+    mark, problem = getattr(error, "problem_mark", None), getattr(error, "problem", None)
+    if mark is None or problem is None:
+        return " ".join(str(error).split())
+    context = getattr(error, "context", None)
+    return (
+        f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+        + (f" ({context})" if context else "")
+    )
 
 
 def override(config, assignments):
@@ -282,5 +351,11 @@ def override(config, assignments):
             node = node[part]
         if leaf not in node and ".".join(parents) not in _FREE_FORM:
             raise ConfigError(f"unknown config key {key.strip()}.")
-        node[leaf] = yaml.safe_load(raw_value)
+        try:
+            node[leaf] = yaml.safe_load(raw_value)
+        except yaml.YAMLError as error:
+            raise ConfigError(
+                f"--set {key.strip()}: the value {raw_value!r} is not valid YAML: "
+                f"{_yaml_problem(error)}."
+            ) from None
     return RunConfig.from_dict(values)

@@ -10,10 +10,7 @@ from tfdistill import models
 from tfdistill import tasks
 from tfdistill.run.layout import RunLayout
 from tfdistill.run.precision import resolve_dtype_policy
-from tfdistill.run.splits import load_split
-
-# The roles of a run's splits; `data.<role>_split` names each one in the source.
-SPLIT_ROLES = ("train", "validation", "test")
+from tfdistill.run.splits import prepare_splits
 
 
 @dataclasses.dataclass
@@ -41,22 +38,21 @@ class RunContext:
 
     @classmethod
     def create(cls, config, run_dir):
-        """Loads the splits and resolves the policies of `config` for `run_dir`."""
+        """Loads and checks the splits and resolves the policies of `config` for `run_dir`.
+
+        Raises:
+            tfdistill.run.splits.DataError: for splits that cannot train and evaluate
+                the run (see `prepare_splits`).
+        """
         task = tasks.get(config.task)
-        splits = {}
-        for role in SPLIT_ROLES:
-            split_name = getattr(config.data, f"{role}_split")
-            splits[role], info = load_split(config.data, split_name)
-            task.check_labels(
-                splits[role].labels, len(info.class_names), f"{config.data.source}/{split_name}"
-            )
+        splits, class_names = prepare_splits(config.data, task)
         recurrent = models.STUDENTS.attributes(config.student.kind)["recurrent"]
         return cls(
             config=config,
             layout=RunLayout(run_dir),
             task=task,
             splits=splits,
-            class_names=list(info.class_names),
+            class_names=class_names,
             teacher_policy=resolve_dtype_policy(config.runtime.dtype_policy),
             student_policy=resolve_dtype_policy(
                 config.runtime.student_dtype_policy, recurrent=recurrent

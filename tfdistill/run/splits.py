@@ -1,11 +1,32 @@
-"""A run's splits, held in memory: texts are needed for vocabularies and cache keys.
+"""A run's splits, loaded and checked before any training: texts are held in memory.
+
+`prepare_splits` loads the train, validation and test splits a `DataConfig` names
+and stops the run with a `DataError` naming the split or class when they cannot
+train and evaluate a classifier:
+
+- data a source cannot read (a missing file, a bad line, labels that are not class
+  ids), and fewer than two classes;
+- a class with no training example: with integer labels, ids `{1, 2}` make a class
+  `"0"` that the model never sees. Allowed (with a warning) for the classes that
+  `data.label_names` names, since the user declared them;
+- a training split whose examples are all of one class, and an empty split. The
+  minimum is one example of every class in train (two classes at least), and one
+  example each in validation and test.
+
+Texts that are in train and also in validation or test (exact matches, after the
+source's own stripping) are counted in one warning; `data.drop_overlap: true`
+drops them from train.
 
 Example:
 
+>>> from tfdistill import tasks
 >>> from tfdistill.run.config import DataConfig
->>> split, info = load_split(DataConfig(max_examples=8), "validation")
->>> len(split.texts), split.labels.dtype, info.class_names
-(8, dtype('int32'), ('negative', 'positive'))
+>>> splits, class_names = prepare_splits(
+...     DataConfig(max_examples=8), tasks.get("text_classification"))
+>>> [len(splits[role].texts) for role in SPLIT_ROLES], class_names
+([8, 8, 8], ['negative', 'positive'])
+>>> splits["train"].labels.dtype
+dtype('int32')
 """
 
 import dataclasses
@@ -15,6 +36,13 @@ import tensorflow as tf
 from absl import logging
 
 from tfdistill import data
+
+# The roles of a run's splits; `data.<role>_split` names each one in the source.
+SPLIT_ROLES = ("train", "validation", "test")
+
+
+class DataError(ValueError):
+    """Data a run cannot use: the message names the file, the split or the class."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,4 +85,122 @@ def concatenate(*splits):
     return Split(
         [text for split in splits for text in split.texts],
         np.concatenate([split.labels for split in splits]),
+    )
+
+
+def prepare_splits(data_config, task):
+    """Loads and checks the three splits of a run; see the module docstring.
+
+    Args:
+        data_config: the run's `DataConfig`.
+        task: the run's `tfdistill.tasks.Task`, whose label contract each split
+            must meet.
+
+    Returns:
+        `(splits, class_names)`: `{"train" | "validation" | "test": Split}`, with
+        overlapping texts dropped from train if `data_config.drop_overlap`, and
+        the class names, indexed by label id.
+
+    Raises:
+        DataError: see the module docstring.
+    """
+    splits, class_names = {}, None
+    for role in SPLIT_ROLES:
+        splits[role], class_names = _load_checked(data_config, role, task)
+    if len(class_names) < 2:
+        raise DataError(
+            f"data: {data_config.source} has {len(class_names)} class(es) "
+            f"{list(class_names)}; a classifier needs at least two."
+        )
+    splits["train"] = _handle_overlap(data_config, splits)
+    for role in SPLIT_ROLES:
+        if not splits[role].texts:
+            raise DataError(
+                f"data: the {_describe(data_config, role)} has no examples; every "
+                "split needs at least one."
+            )
+    _check_training_classes(data_config, splits["train"].labels, class_names)
+    return splits, list(class_names)
+
+
+def _describe(data_config, role):
+    """A split as a message names it, e.g. `train split (rotten_tomatoes, 'train')`."""
+    split_name = getattr(data_config, f"{role}_split")
+    return f"{role} split ({data_config.source}, {split_name!r})"
+
+
+def _load_checked(data_config, role, task):
+    """`(Split, class_names)` of one role; any reading or label error is a DataError.
+
+    Only the loading is wrapped: a `ValueError` there is bad data by the sources'
+    contract, while one raised later in the run is a bug and keeps its traceback.
+    """
+    split_name = getattr(data_config, f"{role}_split")
+    try:
+        split, info = load_split(data_config, split_name)
+        task.check_labels(
+            split.labels, len(info.class_names), f"{data_config.source}/{split_name}"
+        )
+    except (ValueError, OSError) as error:
+        raise DataError(str(error)) from error
+    return split, info.class_names
+
+
+def _handle_overlap(data_config, splits):
+    """The training split, without the texts of validation and test if asked to.
+
+    Either way, one warning counts the training texts found in the other splits.
+    """
+    train = splits["train"]
+    found_in = {role: set(splits[role].texts) for role in SPLIT_ROLES[1:]}
+    counts = {
+        role: sum(text in texts for text in train.texts) for role, texts in found_in.items()
+    }
+    if not any(counts.values()):
+        return train
+    shared = ", ".join(f"{counts[role]} in {role}" for role in found_in)
+    keep = [not any(text in texts for texts in found_in.values()) for text in train.texts]
+    if not data_config.drop_overlap:
+        logging.warning(
+            "data: %d training texts also appear in another split (%s); set "
+            "data.drop_overlap: true to drop them from train.",
+            len(keep) - sum(keep), shared,
+        )
+        return train
+    logging.warning(
+        "data: dropped %d training texts that also appear in another split (%s).",
+        len(keep) - sum(keep), shared,
+    )
+    return Split([text for text, kept in zip(train.texts, keep) if kept], train.labels[keep])
+
+
+def _check_training_classes(data_config, train_labels, class_names):
+    """Raises unless the training split has two classes and an example of each
+    class that `data.label_names` does not declare."""
+    counts = np.bincount(train_labels[train_labels >= 0].ravel(), minlength=len(class_names))
+    where = _describe(data_config, "train")
+    if np.count_nonzero(counts) < 2:
+        raise DataError(
+            f"data: every example of the {where} has the same class; a classifier "
+            "needs examples of at least two."
+        )
+    unseen = [int(i) for i in np.flatnonzero(counts == 0)]
+    if not unseen:
+        return
+    names = [class_names[i] for i in unseen]
+    if data_config.label_names is not None:
+        logging.warning(
+            "data: classes %s of data.label_names have no example in the %s.", names, where
+        )
+        return
+    if list(class_names) == [str(i) for i in range(len(class_names))]:
+        hint = (
+            "Integer labels are class ids from 0, so ids {1, 2} make a class '0': "
+            "renumber the labels from 0, or name every class in data.label_names"
+        )
+    else:
+        hint = "Add training examples of them, or (local files) name every class in data.label_names"
+    raise DataError(
+        f"data: classes {names} (label ids {unseen}) have no example in the {where}. "
+        f"{hint} to keep a class without training examples."
     )

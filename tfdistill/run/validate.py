@@ -2,9 +2,24 @@
 
 Names are checked against the registries (`tfdistill.registry`), so a task, student
 kind, loss, intermediate term or strategy registered from Python is accepted here
-as in the library; each error names the config key.
+as in the library; `student.sizes` are checked against the signature of the builder
+registered for `student.kind`. Each error names the config key, in full.
+
+Example:
+
+>>> from tfdistill.run.config import RunConfig
+>>> check_numbers(RunConfig.from_dict({"export": {"latency_batch_sizes": []}}))
+Traceback (most recent call last):
+...
+tfdistill.run.config.ConfigError: export.latency_batch_sizes must not be empty.
+>>> size_keys("bilstm")
+(['dropout', 'embedding_dim', 'hidden_dim', 'init_from_teacher', 'lstm_units', \
+'vocabulary_size'], set())
 """
 
+import functools
+import inspect
+import math
 import os
 import pathlib
 
@@ -14,10 +29,14 @@ from tfdistill import models
 from tfdistill import tasks
 from tfdistill.distillation.checks import check_alpha
 from tfdistill.distillation.checks import check_temperature
+from tfdistill.distillation.intermediate import check_weights
 from tfdistill.distillation.schedules import SCHEDULED_VARIABLES
+from tfdistill.distillation.schedules import DistillerSchedule
+from tfdistill.models.students.word_level import build_word_student
 from tfdistill.run import distribute
 from tfdistill.run.config import ConfigError
-from tfdistill.run.layout import PARTIAL_SUFFIX
+from tfdistill.run import folders
+from tfdistill.run.layout import partial_dir
 
 
 def validate(config, output_dir):
@@ -25,15 +44,14 @@ def validate(config, output_dir):
     if output_dir is None:
         raise ConfigError("output_dir is not set: pass --output_dir or set output_dir.")
     _check_names(config)
-    try:
-        data.sources.resolve(config.data.source)
-    except ValueError as error:
-        raise ConfigError(f"data.source: {error}") from None
+    _check_source(config.data)
     try:
         models.resolve_preset(config.teacher.preset)
     except (FileNotFoundError, ValueError) as error:
         raise ConfigError(f"teacher.preset: {error}") from None
-    _check_values(config)
+    check_numbers(config)
+    _check_sizes(config.student)
+    _check_schedules(config.distillation.schedule)
     _check_intermediate(config)
     _check_ensemble(config)
     _check_writable(output_dir)
@@ -62,10 +80,94 @@ def _check_names(config):
         )
 
 
-def _check_values(config):
+def _check_source(data_config):
+    try:
+        registered, _ = data.sources.resolve(data_config.source)
+    except ValueError as error:
+        raise ConfigError(f"data.source: {error}") from None
+    label_names = data_config.label_names
+    if label_names is None:
+        return
+    if "label_names" not in data.SOURCES.attributes(registered).get("options", ()):
+        raise ConfigError(
+            f"data.label_names is only for local files; {data_config.source!r} "
+            "defines its own class names."
+        )
+    if len(label_names) < 2 or len(set(label_names)) != len(label_names):
+        raise ConfigError(
+            f"data.label_names must name at least two distinct classes, got {label_names}."
+        )
+
+
+def _at_least(low):
+    return (lambda value: value >= low), f">= {low}"
+
+
+def _above(low):
+    return (lambda value: value > low), f"> {low}"
+
+
+def _within(low, high):
+    return (lambda value: low <= value <= high), f"in [{low}, {high}]"
+
+
+_SEEDS = _within(0, 2**32 - 1)  # What NumPy's and TensorFlow's seeding take.
+_PROBABILITY = _within(0, 1)
+# Each number a config holds, and the values it may take. A list's rule applies to
+# each item. Every rule compares, so NaN fails them all.
+_RANGES = {
+    "seed": _SEEDS,
+    "data.max_examples": _at_least(1),
+    "teacher.sequence_length": _at_least(1),
+    "teacher.epochs": _at_least(1),
+    "teacher.batch_size": _at_least(1),
+    "teacher.learning_rate": _above(0),
+    "teacher.warmup_fraction": _PROBABILITY,
+    "teacher.weight_decay": _at_least(0),
+    "teacher.patience": _at_least(0),
+    "teacher.ensemble_seeds": _SEEDS,
+    "student.sequence_length": _at_least(1),
+    "distillation.epochs": _at_least(1),
+    "distillation.batch_size": _at_least(1),
+    "distillation.learning_rate": _above(0),
+    "distillation.patience": _at_least(0),
+    "distillation.layer_map": _at_least(0),
+    "distillation.augment.factor": _at_least(0),
+    "distillation.augment.mask_probability": _PROBABILITY,
+    "distillation.augment.replace_probability": _PROBABILITY,
+    "distillation.augment.ngram_probability": _PROBABILITY,
+    "distillation.augment.max_ngram": _at_least(1),
+    "distillation.augment.neighbours": _at_least(1),
+    "runtime.cpu_devices": _at_least(1),
+    "export.latency_batch_sizes": _at_least(1),
+    "export.latency_seconds": _above(0),
+    "export.representative_examples": _at_least(1),
+}
+# Lists that must hold at least one item.
+_NON_EMPTY = ("export.latency_batch_sizes",)
+
+
+def check_numbers(config):
+    """Raises `ConfigError` naming the first number of `config` outside its range.
+
+    Also checks what the numbers must satisfy together: temperature, alpha and the
+    augmentation probabilities.
+    """
+    for key, (rule, description) in _RANGES.items():
+        value = functools.reduce(getattr, key.split("."), config)
+        if isinstance(value, list):
+            if not value and key in _NON_EMPTY:
+                raise ConfigError(f"{key} must not be empty.")
+            items = [(f"{key}[{i}]", item) for i, item in enumerate(value)]
+        else:
+            items = [] if value is None else [(key, value)]
+        for item_key, item in items:
+            if not (rule(item) and math.isfinite(item)):
+                raise ConfigError(f"{item_key} must be {description}, got {item!r}.")
     checks = (
         ("distillation.temperature", check_temperature, config.distillation.temperature),
         ("distillation.alpha", check_alpha, config.distillation.alpha),
+        ("distillation.augment", _check_augment, config.distillation.augment),
     )
     for key, check, value in checks:
         try:
@@ -74,13 +176,120 @@ def _check_values(config):
             raise ConfigError(f"{key}: {error}") from None
 
 
+def _check_augment(augment):
+    # With no texts, augment_texts only runs its own checks of its arguments.
+    data.augment_texts(
+        [],
+        factor=augment.factor,
+        mask_probability=augment.mask_probability,
+        replace_probability=augment.replace_probability,
+        ngram_probability=augment.ngram_probability,
+        max_ngram=augment.max_ngram,
+    )
+
+
+# What `build_student` itself passes a student builder: its first two arguments
+# (the sequence length and vocabulary size, or the teacher and sequence length) and
+# the task's output layer. The builder's other named parameters are `student.sizes`.
+_SUPPLIED_POSITIONALS = 2
+_SUPPLIED_KEYWORDS = {"head", "bert_model"}
+
+
+def size_keys(kind):
+    """`(accepted, required)`: the `student.sizes` keys the builder of `kind` takes.
+
+    `accepted` is sorted, or None when the builder takes any keyword. A word-level
+    kind also takes what `build_word_student` reads (`vocabulary_size`,
+    `init_from_teacher`).
+    """
+    accepted, required, takes_any = _named_parameters(models.STUDENTS.get(kind))
+    if takes_any:
+        return None, required
+    if models.STUDENTS.attributes(kind)["word_level"]:
+        accepted |= _named_parameters(build_word_student, keyword_only=True)[0]
+    return sorted(accepted - _SUPPLIED_KEYWORDS), required
+
+
+def _named_parameters(function, keyword_only=False):
+    """`(names, required names, whether it takes **kwargs)` of what a caller may name.
+
+    The first `_SUPPLIED_POSITIONALS` parameters are the library's; with
+    `keyword_only`, only keyword-only parameters count.
+    """
+    parameters = list(inspect.signature(function).parameters.values())
+    kinds = (inspect.Parameter.KEYWORD_ONLY,)
+    if not keyword_only:
+        kinds += (inspect.Parameter.POSITIONAL_OR_KEYWORD,)
+    named = [p for p in parameters[_SUPPLIED_POSITIONALS:] if p.kind in kinds]
+    required = {p.name for p in named if p.default is inspect.Parameter.empty}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    return {p.name for p in named}, required - _SUPPLIED_KEYWORDS, takes_any
+
+
+def _check_sizes(student):
+    accepted, required = size_keys(student.kind)
+    unknown = [] if accepted is None else sorted(set(student.sizes) - set(accepted))
+    missing = sorted(required - set(student.sizes))
+    if unknown or missing:
+        problem = f"unknown key {unknown[0]!r}" if unknown else f"missing key {missing[0]!r}"
+        raise ConfigError(
+            f"student.sizes: {problem} for {student.kind}; accepted: "
+            f"{'any key' if accepted is None else accepted}."
+        )
+
+
+# The keys of a schedule: `DistillerSchedule`'s arguments, less the variable.
+_SCHEDULE_KEYS = sorted(set(inspect.signature(DistillerSchedule).parameters) - {"variable"})
+
+
+def _check_schedules(schedule):
+    for variable, spec in schedule.items():
+        key = f"distillation.schedule.{variable}"
+        if not isinstance(spec, dict):
+            raise ConfigError(
+                f"{key} must be a mapping such as {{kind: linear, start: 4.0, end: 1.0}}, "
+                f"got {spec!r}."
+            )
+        unknown = sorted(set(spec) - set(_SCHEDULE_KEYS))
+        if unknown or "start" not in spec:
+            problem = f"unknown key {unknown[0]!r}" if unknown else "the key 'start' is missing"
+            raise ConfigError(f"{key}: {problem}; accepted: {_SCHEDULE_KEYS}.")
+        for name in ("start", "end"):
+            if spec.get(name) is not None and not _is_number(spec[name]):
+                raise ConfigError(f"{key}.{name} must be a number, got {spec[name]!r}.")
+        if spec.get("epochs") is not None and not _is_integer(spec["epochs"]):
+            raise ConfigError(f"{key}.epochs must be an integer, got {spec['epochs']!r}.")
+        try:
+            DistillerSchedule(variable, **spec)
+        except ValueError as error:
+            raise ConfigError(f"{key}: {error}") from None
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_integer(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check_intermediate(config):
-    if not config.distillation.intermediate:
+    terms = config.distillation.intermediate
+    if not terms:
         return
+    for name, weight in terms.items():
+        key = f"distillation.intermediate.{name}"
+        if not _is_number(weight):
+            raise ConfigError(f"{key}: the weight must be a number >= 0, got {weight!r}.")
+        try:
+            check_weights({name: weight})
+        except ValueError as error:
+            raise ConfigError(f"{key}: {error}") from None
     if not models.STUDENTS.attributes(config.student.kind)["bert_like"]:
+        bert_like = [kind for kind in models.STUDENTS.names() if models.STUDENTS.attributes(kind)["bert_like"]]
         raise ConfigError(
             "distillation.intermediate compares BERT layers, so it needs a BERT-like "
-            f"student kind, got {config.student.kind!r}."
+            f"student.kind {bert_like}, got {config.student.kind!r}."
         )
     if config.student.sequence_length != config.teacher.sequence_length:
         raise ConfigError(
@@ -109,12 +318,11 @@ def _check_ensemble(config):
 
 
 def _check_writable(output_dir):
-    partial = pathlib.Path(str(output_dir) + PARTIAL_SUFFIX)
-    try:
-        partial.mkdir(parents=True, exist_ok=True)
-        # Per process: every worker of a multi-worker run validates the same path.
-        probe = partial / f".write-probe-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise ConfigError(f"output directory {output_dir} cannot be written: {error}") from None
+    """The output folder and its partial folder are ours to use, and can be made."""
+    for folder in (pathlib.Path(output_dir), partial_dir(output_dir)):
+        folders.check_usable(folder)
+    existing = pathlib.Path(output_dir).absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"output directory {output_dir} cannot be written: {existing} is not writable.")

@@ -32,7 +32,8 @@ def load_tfds(name, split, *, text_column, label_column):
         and the `ClassLabel` names.
 
     Raises:
-        ValueError: when the split has no labels, or the features are ambiguous.
+        ValueError: for a name TFDS does not have, a split without labels, or
+            ambiguous features.
 
     Example (offline, with TFDS's mock data):
 
@@ -48,8 +49,7 @@ def load_tfds(name, split, *, text_column, label_column):
     # TFDS sources need it.
     import tensorflow_datasets as tfds
 
-    builder = tfds.builder(name)
-    builder.download_and_prepare()
+    builder = _prepared_builder(tfds, name)
     features = builder.info.features
     text_key = _pick_feature(name, features, text_column, tfds.features.Text)
     label_key = _pick_feature(name, features, label_column, tfds.features.ClassLabel)
@@ -73,6 +73,20 @@ def load_tfds(name, split, *, text_column, label_column):
             "evaluate instead."
         )
     return texts, labels, tuple(features[label_key].names)
+
+
+def _prepared_builder(tfds, name):
+    """The TFDS builder of `name`, downloaded and prepared; a ValueError if unknown."""
+    try:
+        builder = tfds.builder(name)
+    except tfds.core.DatasetNotFoundError as error:
+        # Its message goes on to list every TFDS dataset, hundreds of lines.
+        raise ValueError(
+            f"{str(error).splitlines()[0]} TFDS's datasets: "
+            "https://www.tensorflow.org/datasets/catalog/overview"
+        ) from None
+    builder.download_and_prepare()
+    return builder
 
 
 def _pick_feature(dataset_name, features, wanted, feature_type):

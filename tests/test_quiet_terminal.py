@@ -1,0 +1,70 @@
+"""The command's quiet terminal: which lines of TensorFlow's C++ are hidden, and when.
+
+The command itself is run in tests/test_cli.py: its errors print no TensorFlow line,
+and `--verbosity=1` brings them back.
+"""
+
+import os
+
+from tfdistill.run import quiet
+
+# Lines TensorFlow 2.21 wrote at start-up on this project's CPU machine.
+EARLY_LINES = (
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+    "I0000 00:00:1796168123.632432   25205 port.cc:153] oneDNN custom operations are on.\n"
+    "I0000 00:00:1796168123.632731   25205 cudart_stub.cc:31] Could not find cuda drivers.\n"
+    "I0000 00:00:1796168123.704918   25205 cpu_feature_guard.cc:227] This TensorFlow binary "
+    "is optimized to use available CPU instructions.\n"
+    "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild.\n"
+)
+AN_ERROR = "E0000 00:00:1796168128.035791   25205 cuda_platform.cc:52] failed call to cuInit\n"
+
+
+# Each case is a loop item, not a parametrized test: the suite's per-test teardown
+# (clearing the Keras session) costs more than all of them.
+COMMAND_LINES = (
+    (["/venv/bin/python", "/venv/bin/tfdistill", "--config=run.yaml"], True),
+    (["python", "-m", "tfdistill", "--config=run.yaml"], True),
+    (["python", "-u", "-W", "ignore", "-m", "tfdistill.__main__"], True),
+    (["python", "-m", "pytest", "tests"], False),
+    (["python", "-c", "import tfdistill"], False),  # The library keeps TF's lines.
+    (["python", "benchmarks/accuracy.py"], False),
+    (["python"], False),
+)
+OPT_INS = (
+    (["tfdistill", "--config=run.yaml"], {}, False),
+    (["tfdistill", "--verbosity=1"], {}, True),
+    (["tfdistill", "-v", "2"], {}, True),
+    (["tfdistill", "--v=0"], {}, False),
+    (["tfdistill", "--verbosity=-1"], {}, False),
+    (["tfdistill", "--verbosity=loud"], {}, False),  # absl's own parsing reports it.
+    (["tfdistill"], {"TFDISTILL_TF_LOGS": "1"}, True),
+    (["tfdistill"], {"TFDISTILL_TF_LOGS": "0"}, False),
+)
+
+
+def test_only_the_command_is_quiet():
+    for orig_argv, expected in COMMAND_LINES:
+        assert quiet.is_command(orig_argv) is expected, orig_argv
+
+
+def test_verbosity_or_the_environment_variable_asks_for_tensorflows_lines():
+    for argv, environ, expected in OPT_INS:
+        assert quiet.wants_tensorflow_logs(argv, environ) is expected, (argv, environ)
+
+
+def test_early_lines_are_dropped_by_level_with_their_continuations():
+    text = "a line before\n" + EARLY_LINES + AN_ERROR
+    assert quiet.kept_lines(text, min_level=3) == "a line before\n"
+    # Level 2 keeps errors; level 0 keeps everything, as TF_CPP_MIN_LOG_LEVEL would.
+    assert quiet.kept_lines(text, min_level=2) == "a line before\n" + AN_ERROR
+    assert quiet.kept_lines(text, min_level=0) == text
+
+
+def test_the_import_window_filters_file_descriptor_2(capfd):
+    # What C++ writes bypasses sys.stderr: only the descriptor sees it.
+    with quiet.filtered_stderr(min_level=3):
+        os.write(2, b"a line that is not TensorFlow's\n")
+        os.write(2, EARLY_LINES.encode())
+    os.write(2, AN_ERROR.encode())  # After the window: untouched.
+    assert capfd.readouterr().err == "a line that is not TensorFlow's\n" + AN_ERROR
