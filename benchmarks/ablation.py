@@ -93,7 +93,7 @@ def rows(kind):
 
 # Every row: no baseline (but "logits only"), no TFLite, short timings (speed is the
 # inference benchmark's job).
-COMMON_OVERRIDES = ("distillation.baseline=false", "export.tflite=false", "export.latency_seconds=0.2")
+COMMON_OVERRIDES = ("distillation.baseline=false", "export.tflite=[]", "export.latency_seconds=0.2")
 QUICK_OVERRIDES = (
     "data.max_examples=256",
     "teacher.epochs=1",

@@ -31,7 +31,7 @@ RUN_FILES = (
     "export/teacher/savedmodel/saved_model.pb",
     "export/bilstm_distilled/savedmodel/saved_model.pb",
     "export/bilstm_baseline/savedmodel/saved_model.pb",
-    "export/bilstm_distilled/model.tflite",
+    "export/bilstm_distilled/model_float32.tflite",
 )
 
 
@@ -39,9 +39,19 @@ RUN_FILES = (
 LIGHT_SMOKE = (
     "--set=distillation.epochs=2",
     "--set=distillation.baseline=false",
-    "--set=export.tflite=false",
+    "--set=export.tflite=[]",
     "--set=export.latency_batch_sizes=[8]",
 )
+
+
+# What TensorFlow's C++ writes at start-up (and tf.data later), which the command hides.
+TENSORFLOW_NOISE = ("cuInit", "oneDNN", "cpu_feature_guard", "absl::InitializeLog", "node_def_util")
+# The environment a user starts with: none of the switches that quieten TensorFlow.
+USER_ENV = {
+    key: value
+    for key, value in os.environ.items()
+    if key not in ("TF_CPP_MIN_LOG_LEVEL", "TFDISTILL_TF_LOGS")
+}
 
 
 def tfdistill(*args, **kwargs):
@@ -50,9 +60,13 @@ def tfdistill(*args, **kwargs):
         capture_output=True,
         text=True,
         cwd=REPO,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        env=USER_ENV,
         **kwargs,
     )
+
+
+def _tensorflow_noise(output):
+    return [line for line in output.splitlines() if any(word in line for word in TENSORFLOW_NOISE)]
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +92,15 @@ def test_smoke_run_writes_every_artifact_and_prints_the_table(smoke_run):
         assert [speed["batch_size"] for speed in scores["speed"]] == [1, 8]
     assert "retention" in result.stdout and "bilstm_distilled" in result.stdout
     assert "dtype policies: teacher float32, bilstm_distilled float32" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_smoke_run_prints_none_of_tensorflows_start_up_lines(smoke_run):
+    _, result = smoke_run
+    assert _tensorflow_noise(result.stderr + result.stdout) == []
+    # Our own log lines and Keras's progress stay.
+    assert "Fine-tuning the teacher minilm_l6_packaged" in result.stderr
+    assert "Epoch 6/6" in result.stdout
 
 
 @pytest.mark.slow
@@ -111,11 +134,14 @@ def test_exported_savedmodel_serves_raw_strings_in_a_fresh_process(smoke_run):
 
 
 def _assert_one_line_error(result, *fragments):
-    assert result.returncode != 0
+    """Exit status 2, one error line holding `fragments`, no traceback or TF noise."""
+    assert result.returncode == 2, result.stderr[-2000:]
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("tfdistill: error:")]
     assert len(error_lines) == 1, result.stderr[-2000:]
     for fragment in fragments:
         assert fragment in error_lines[0]
+    assert "Traceback" not in result.stderr
+    assert _tensorflow_noise(result.stderr + result.stdout) == []
 
 
 @pytest.mark.parametrize(
@@ -124,6 +150,8 @@ def _assert_one_line_error(result, *fragments):
         (["--set=distillation.temprature=3"], ["unknown config key distillation.temprature"]),
         (["--set=distillation.epochs=many"], ["distillation.epochs must be of type int"]),
         (["--set=teacher.preset=/nonexistent/teacher"], ["teacher.preset", "/nonexistent/teacher"]),
+        # Before #14 this failed after the teacher's fine-tuning.
+        (["--set=student.sizes={lstm_unit: 4}"], ["student.sizes: unknown key 'lstm_unit' for bilstm; accepted:"]),
     ],
 )
 def test_bad_config_fails_in_one_line_and_writes_nothing(tmp_path, extra, fragments):
@@ -131,6 +159,56 @@ def test_bad_config_fails_in_one_line_and_writes_nothing(tmp_path, extra, fragme
     result = tfdistill(f"--config={SMOKE}", f"--output_dir={output_dir}", *extra)
     _assert_one_line_error(result, *fragments)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_verbosity_brings_back_tensorflows_lines_and_the_errors_traceback(tmp_path):
+    result = tfdistill(f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}",
+                       "--set=distillation.epochs=0", "--verbosity=1")
+    assert result.returncode == 2
+    assert _tensorflow_noise(result.stderr), result.stderr[-2000:]
+    assert "The error in full:" in result.stderr and "Traceback" in result.stderr
+    assert result.stderr.rstrip().endswith(
+        "tfdistill: error: distillation.epochs must be >= 1, got 0."
+    )
+
+
+def test_bad_data_fails_in_one_line_before_any_training(tmp_path):
+    # Label ids 1 and 2: a phantom class 0 that no training example has.
+    for split in ("train", "validation", "test"):
+        (tmp_path / f"{split}.csv").write_text("text,label\ngood film,2\nbad film,1\n")
+    result = tfdistill(
+        f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}",
+        f"--set=data.source={tmp_path / '{split}.csv'}",
+    )
+    _assert_one_line_error(
+        result, "data: classes ['0'] (label ids [0]) have no example in the train split"
+    )
+    assert "Fine-tuning" not in result.stderr
+
+
+def test_an_unexpected_error_keeps_its_traceback(tmp_path):
+    # A ValueError from deep inside a run is a bug, not a data error: injected here.
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from tfdistill import __main__ as command
+        from tfdistill.run import pipeline
+
+        def run(config, output_dir, overwrite=False):
+            raise ValueError("a bug deep inside training")
+
+        pipeline.run = run
+        sys.argv = ["tfdistill", "--config={SMOKE}", "--output_dir={tmp_path / 'run'}"]
+        command.run_main()
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, env=USER_ENV
+    )
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.rstrip().endswith("ValueError: a bug deep inside training")
+    assert "tfdistill: error:" not in result.stderr
 
 
 def test_unwritable_output_directory_fails_in_one_line(tmp_path):
@@ -222,7 +300,7 @@ def test_small_bert_with_intermediate_terms_and_a_temperature_schedule(tmp_path)
         "--set=student.sequence_length=32",
         "--set=distillation.epochs=2",
         "--set=distillation.baseline=false",
-        "--set=export.tflite=false",
+        "--set=export.tflite=[]",
         "--set=distillation.intermediate={hidden: 1.0, attention: 1.0}",
         "--set=distillation.schedule={temperature: {kind: linear, start: 4.0, end: 1.0}}",
     )
@@ -338,3 +416,48 @@ def test_intermediate_terms_need_a_bert_student(tmp_path):
     )
     _assert_one_line_error(result, "distillation.intermediate", "small_bert")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_rerun_with_another_config_stops_in_one_line_and_keeps_the_run(smoke_run):
+    output_dir, _ = smoke_run
+    before = {p: p.stat().st_mtime_ns for p in output_dir.rglob("*") if p.is_file()}
+    result = tfdistill(
+        f"--config={SMOKE}", f"--output_dir={output_dir}", "--set=distillation.temperature=4"
+    )
+    _assert_one_line_error(
+        result, "bilstm_distilled was made with other settings",
+        "distillation.temperature 2.0 -> 4.0", "--overwrite",
+    )
+    after = {p: p.stat().st_mtime_ns for p in output_dir.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_a_users_folder_is_refused_in_one_line_and_kept(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "cat.jpg").write_text("mine")
+    result = tfdistill(f"--config={SMOKE}", f"--output_dir={folder}")
+    _assert_one_line_error(result, "was not made by tfdistill")
+    assert [p.name for p in folder.iterdir()] == ["cat.jpg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
+
+
+@pytest.mark.slow
+def test_export_adds_tflite_files_to_a_finished_run(smoke_run, tmp_path):
+    run_dir = tmp_path / "run"
+    subprocess.run(["cp", "-al", str(smoke_run[0]), str(run_dir)], check=True)
+    result = tfdistill("export", f"--run={run_dir}", "--tflite=dynamic_range")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for name in ("bilstm_distilled", "bilstm_baseline"):
+        entries = metrics["models"][name]["tflite"]
+        assert sorted(entries) == ["dynamic_range", "float32"]
+        assert entries["dynamic_range"]["exported"], entries["dynamic_range"]
+        assert (run_dir / entries["dynamic_range"]["path"]).is_file()
+        assert 0.0 <= entries["dynamic_range"]["agreement"] <= 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    # The finished smoke run it was linked from is untouched.
+    assert not (smoke_run[0] / "export" / "bilstm_distilled" / "model_dynamic_range.tflite").exists()
+    bad = tfdistill("export", f"--run={run_dir}", "--tflite=int4")
+    _assert_one_line_error(bad, "export.tflite", "int4")

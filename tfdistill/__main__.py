@@ -1,42 +1,69 @@
-"""The `tfdistill` command: run a whole distillation from a config file.
+"""The `tfdistill` command: run a distillation, predict with its model, re-export it.
 
     tfdistill --config=configs/rotten_tomatoes_minilm_to_bilstm.yaml --output_dir=runs/demo \
-        [--set=distillation.temperature=4 ...]
+        [--set=distillation.temperature=4 ...] [--overwrite]
+    tfdistill predict --model=runs/demo --input=texts.csv --output=preds.jsonl \
+        [--text_column=text] [--batch_size=256]
+    tfdistill export --run=runs/demo --tflite=full_int8,float16
 
-`python -m tfdistill` takes the same flags.
+`python -m tfdistill` takes the same commands and flags. A config or data error prints
+one line, `tfdistill: error: ...`, and exits with status 2 (`--verbosity=1` logs its
+traceback too); any other error keeps its traceback. TensorFlow's C++ start-up lines are hidden
+(see `tfdistill.run.quiet`): `TFDISTILL_TF_LOGS=1` or `--verbosity=1` shows them.
 """
 
 import os
+import re
 import sys
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app
+from absl import flags
+from absl import logging
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-from absl import logging  # noqa: E402
+from tfdistill.run import config as run_config
+from tfdistill.run import pipeline
+from tfdistill.run import report
+from tfdistill.predict import InputError
+from tfdistill.run.splits import DataError
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("config", None, "Path of the run config (YAML or JSON).", required=True)
+flags.DEFINE_string("config", None, "Path of the run config (YAML or JSON).")
 flags.DEFINE_string("output_dir", None, "The run directory; overrides the config's output_dir.")
 flags.DEFINE_multi_string("set", [], "Override one config value: --set=section.key=value.")
+flags.DEFINE_bool(
+    "overwrite",
+    False,
+    "Redo the stages that an earlier run in --output_dir made with other settings "
+    "(and what depends on them) instead of stopping.",
+)
+
+flags.DEFINE_string("model", None, "predict: a run folder, a SavedModel or a .tflite file.")
+flags.DEFINE_string("input", None, "predict: a .txt, .csv, .tsv or .jsonl file of texts.")
+flags.DEFINE_string("output", None, "predict: the JSONL file of predictions to write.")
+flags.DEFINE_string("text_column", "text", "predict: the texts' column (CSV/TSV) or key (JSONL).")
+flags.DEFINE_integer("batch_size", 256, "predict: texts per model call.", lower_bound=1)
+flags.DEFINE_string("run", None, "export: the finished run folder to add files to.")
+flags.DEFINE_list("tflite", [], "export: TFLite modes, e.g. full_int8,float16.")
+
+# The exit status of a command stopped by the user's config, data or flags.
+USAGE_ERROR = 2
 
 
-def main(argv):
-    del argv  # Everything comes through flags.
-    # Imported here so that `--help` and flag errors answer without loading TensorFlow.
-    from tfdistill.run import config as run_config
-    from tfdistill.run import pipeline
-    from tfdistill.run import report
+class UsageError(ValueError):
+    """A command's flags that cannot work; the message names the flag."""
 
-    logging.set_verbosity(logging.INFO)
-    try:
-        config = run_config.override(run_config.load(FLAGS.config), FLAGS.set)
-        output_dir = FLAGS.output_dir or config.output_dir
-        summary = pipeline.run(config, output_dir)
-    except run_config.ConfigError as error:
-        print(f"tfdistill: error: {error}", file=sys.stderr)
-        return 2
+
+def _required(**values):
+    for name, value in values.items():
+        if not value:
+            raise UsageError(f"--{name} is required.")
+
+
+def _run():
+    _required(config=FLAGS.config)
+    config = run_config.override(run_config.load(FLAGS.config), FLAGS.set)
+    output_dir = FLAGS.output_dir or config.output_dir
+    summary = pipeline.run(config, output_dir, overwrite=FLAGS.overwrite)
     print()
     print(report.format_table(summary))
     print()
@@ -44,6 +71,59 @@ def main(argv):
     print(f"report:       {os.path.join(output_dir, 'report.md')}")
     for name, scores in summary["models"].items():
         print(f"SavedModel:   {os.path.join(output_dir, scores['savedmodel'])}  ({name})")
+
+
+def _predict():
+    from tfdistill import predict
+
+    _required(model=FLAGS.model, input=FLAGS.input, output=FLAGS.output)
+    if os.path.exists(FLAGS.output) and not FLAGS.overwrite:
+        raise UsageError(f"{FLAGS.output} exists; pass --overwrite to replace it.")
+    model = predict.open_model(FLAGS.model)
+    verbose = 1 if sys.stderr.isatty() else 0
+    summary = predict.predict_file(
+        model, FLAGS.input, FLAGS.output,
+        text_column=FLAGS.text_column, batch_size=FLAGS.batch_size, verbose=verbose,
+    )
+    bad = summary["bad_rows"]
+    print(f"{summary['rows']} rows, {len(bad)} unreadable, predictions in {FLAGS.output}")
+    for row, reason in bad[:20]:
+        print(f"  row {row}: {reason}", file=sys.stderr)
+
+
+def _export():
+    from tfdistill.run import reexport
+
+    _required(run=FLAGS.run, tflite=FLAGS.tflite)
+    summary = reexport.add_tflite(FLAGS.run, FLAGS.tflite)
+    print(report.format_table(summary))
+    print(f"report:       {os.path.join(FLAGS.run, 'report.md')}")
+
+
+COMMANDS = {"run": _run, "predict": _predict, "export": _export}
+
+
+def main(argv):
+    command = argv[1] if len(argv) > 1 else "run"
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.INFO)
+    try:
+        if command not in COMMANDS or len(argv) > 2:
+            raise UsageError(
+                f"unknown command {' '.join(argv[1:])!r}; commands: {sorted(COMMANDS)} "
+                "(none: run)."
+            )
+        COMMANDS[command]()
+    # A NaN or Inf names its stage and step; its usual cause is a setting (the
+    # learning rate), not a bug, so it gets one line too.
+    except (
+        run_config.ConfigError, DataError, FloatingPointError, UsageError, InputError
+    ) as error:
+        logging.debug("The error in full:", exc_info=True)
+        # One line, whatever the message holds (a TFDS error spans several).
+        message = re.sub(r"\s*\n\s*", " ", str(error).strip())
+        print(f"tfdistill: error: {message}", file=sys.stderr)
+        return USAGE_ERROR
     return 0
 
 

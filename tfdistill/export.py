@@ -1,10 +1,13 @@
-"""Export for serving: a SavedModel that takes raw strings, and a TFLite file.
+"""Export for serving: a SavedModel that takes raw strings, and TFLite files.
 
 The SavedModel holds the preprocessor (tokenizer or vectorizer) and the model in one
 graph, so a server sends text and gets probabilities back. It is written through
 `keras.export.ExportArchive` with a `tf.string` signature: keras-hub's `Task.export()`
 drops the preprocessor, and `Model.export(input_signature=...)` of a subclassed model
 traces float inputs.
+
+A TFLite file holds the model alone, on token ids, in one of `TFLITE_MODES` (float32,
+float16, int8 weights, or int8 throughout); `tfdistill.tflite` runs and measures it.
 
 Example:
 
@@ -19,18 +22,29 @@ Example:
 >>> outputs = serve(texts=tf.constant(["a fine film", ""]))
 >>> outputs["probabilities"].shape, outputs["labels"].dtype
 (TensorShape([2, 2]), tf.string)
+>>> tflite_path = export_tflite(model, tempfile.mkdtemp() + "/model_float16.tflite", "float16")
+>>> tflite_path.endswith("model_float16.tflite")
+True
 """
 
 import pathlib
+import re
 
 import keras
 import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
+from tensorflow.lite.tools import flatbuffer_utils
 from tensorflow.python.framework import convert_to_constants
 
 from tfdistill import tasks
+from tfdistill import tflite
 from tfdistill.atomic import replace_atomically
+from tfdistill.convertible import convertible_copy
 
 SERVING_SIGNATURE = "serving_default"
+# The kinds of TFLite file `export_tflite` makes (see there); `export.tflite` in a
+# run's config lists some of them.
+TFLITE_MODES = ("float32", "float16", "dynamic_range", "full_int8")
 
 
 def export_savedmodel(model, preprocessor, path, class_names, task="text_classification"):
@@ -85,44 +99,151 @@ def load_savedmodel(path):
     return tf.saved_model.load(str(path)).signatures[SERVING_SIGNATURE]
 
 
-def export_tflite(model, path):
-    """Converts `model` (its numeric inputs to logits) to a TFLite flatbuffer.
+def export_tflite(
+    model, path, mode="float32", representative_dataset=None, *, sequence_length=None
+):
+    """Converts `model` (its numeric inputs to logits) to a TFLite file in `mode`.
 
-    Only TFLite's builtin ops are allowed, so the file runs with the plain TFLite
-    runtime; the string preprocessing stays outside (a TFLite app tokenizes itself).
-    The batch size is fixed to 1, as on a device: the converter lowers a recurrent
-    layer's loop to builtin ops only when every shape in it is static.
+    The file holds `convertible_copy(model)` (float32, recurrent loops TFLite can
+    calibrate). Only TFLite's builtin ops are allowed, so it runs on the plain TFLite
+    runtime with no Select TF ops (the Flex delegate); the string preprocessing stays
+    outside (a TFLite app tokenizes itself). Its inputs are the model's inputs at
+    batch size 1, as on a device, and `tfdistill.tflite.TFLiteModel` runs it.
+
+    The modes (`TFLITE_MODES`):
+
+    - `float32`: the model as it is.
+    - `float16`: float16 weights, computed in float32 on a CPU; half the size.
+    - `dynamic_range`: int8 weights; activations quantized on the fly where a kernel
+      allows it. A quarter of the size, no calibration.
+    - `full_int8`: int8 weights and activations, their ranges calibrated on
+      `representative_dataset`; every arithmetic operation in int8
+      (`TFLITE_BUILTINS_INT8`), and the logits come out as int8 with the output's
+      scale and zero point. A recurrent loop still hands its state from one step to
+      the next in float32 (TFLite does not quantize a loop's operands).
+
+    Args:
+        model: a `keras.Model` from token ids (a tensor or a dict of tensors) to logits.
+        path: the `.tflite` file; replaced atomically if it exists.
+        mode: one of `TFLITE_MODES`.
+        representative_dataset: for `full_int8` (and only read then), a function
+            returning an iterable of examples, each the model's inputs for one text
+            at batch size 1 as its preprocessor returns them; a few hundred are enough.
+        sequence_length: the length of any input dimension the model leaves open
+            (a keras-hub BERT's sequence length); a file's shapes are fixed.
 
     Returns:
-        `path` on success.
+        `path`.
 
     Raises:
-        ValueError: the model uses ops that TFLite's builtins lack; the message says
-            which conversion error occurred.
+        ValueError: an unknown mode, `full_int8` without a representative dataset, an
+            open input dimension without `sequence_length`, or a failed conversion (the
+            message says why, e.g. the TensorFlow ops that TFLite's builtins lack).
     """
-    input_specs = [
-        tf.TensorSpec([1, *tensor.shape[1:]], tensor.dtype, name=tensor.name)
-        for tensor in model.inputs
-    ]
+    if mode not in TFLITE_MODES:
+        raise ValueError(f"Unknown TFLite mode {mode!r}; the modes are {list(TFLITE_MODES)}.")
+    if mode == "full_int8" and representative_dataset is None:
+        raise ValueError("full_int8 calibrates on a representative_dataset; none was given.")
+    convertible = convertible_copy(model)
+    specs = _input_specs(model, sequence_length)
 
-    @tf.function(input_signature=input_specs)
+    @tf.function(input_signature=specs)
     def logits(*inputs):
-        structured = tf.nest.pack_sequence_as(model.input, list(inputs))
-        return model(structured, training=False)
+        # Several inputs go by name, as a keras-hub model and its preprocessor name them.
+        named = {spec.name: tensor for spec, tensor in zip(specs, inputs)}
+        return convertible(named if len(inputs) > 1 else inputs[0], training=False)
 
     # Weights become constants first: TFLite cannot read resource variables inside
     # the while loop of a recurrent layer (the file converts, then fails to run).
     frozen = convert_to_constants.convert_variables_to_constants_v2(
         logits.get_concrete_function()
     )
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    try:
-        flatbuffer = converter.convert()
-    except Exception as error:  # The converter raises several unrelated types.
-        raise ValueError(f"TFLite conversion of {model.name} failed: {error}") from error
+    calibration = None
+    if mode == "full_int8":
+        # Where the calibrator would kill the process, the float file shows it first.
+        _check_calibratable(_convert(frozen, "float32", None, model.name), model.name)
+        calibration = _calibration_inputs(representative_dataset, specs)
+    flatbuffer = _convert(frozen, mode, calibration, model.name)
 
     def write(tmp_path):
         pathlib.Path(tmp_path).write_bytes(flatbuffer)
 
     return replace_atomically(write, path)
+
+
+def _input_specs(model, sequence_length):
+    """The model's inputs at batch size 1, open dimensions set to `sequence_length`."""
+    specs = []
+    for tensor in model.inputs:
+        shape = [sequence_length if size is None else size for size in tensor.shape[1:]]
+        if None in shape:
+            raise ValueError(
+                f"Input {tensor.name} of {model.name} has the open shape {tensor.shape}: "
+                "a TFLite file's shapes are fixed, so pass sequence_length."
+            )
+        specs.append(tf.TensorSpec([1, *shape], tensor.dtype, name=tensor.name))
+    return specs
+
+
+def _calibration_inputs(representative_dataset, specs):
+    """The converter's representative dataset: each example as a list in `specs` order."""
+    names = [spec.name for spec in specs]
+
+    def examples():
+        for example in representative_dataset():
+            arrays = tflite.arrays_by_name(example, names)
+            yield [tf.cast(array, spec.dtype) for array, spec in zip(arrays, specs)]
+
+    return examples
+
+
+def _convert(frozen, mode, calibration, name):
+    """The TFLite flatbuffer of the concrete function `frozen` in `mode`."""
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if mode != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if mode == "full_int8":
+        converter.representative_dataset = calibration
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_output_type = tf.int8
+    try:
+        return converter.convert()
+    except Exception as error:  # The converter raises several unrelated types.
+        raise ValueError(f"TFLite {mode} conversion of {name} failed: {_why(error)}") from error
+
+
+def _why(error):
+    """One line on why the converter failed: the ops it lacks, when that is the reason."""
+    message = str(error).strip()
+    select_ops = re.search(r"TF Select ops: (.+)", message)
+    if select_ops:
+        return (
+            f"it needs TensorFlow ops that TFLite's builtins lack ({select_ops.group(1)}), "
+            "which only the Select TF ops runtime (the Flex delegate) would give the app."
+        )
+    return message.splitlines()[0]
+
+
+def _check_calibratable(float_flatbuffer, name):
+    """Raises a ValueError where TFLite's calibrator would crash on the model.
+
+    It crashes (a segmentation fault) on a loop whose body returns a float input
+    unchanged (see `tfdistill.convertible`); Keras's recurrent layers no longer do,
+    but a model's own `tf.while_loop` may.
+    """
+    model = flatbuffer_utils.convert_bytearray_to_object(float_flatbuffer)
+    for subgraph in model.subgraphs:
+        for operator in subgraph.operators:
+            if not isinstance(operator.builtinOptions, schema.WhileOptionsT):
+                continue
+            body = model.subgraphs[operator.builtinOptions.bodySubgraphIndex]
+            for given, returned in zip(body.inputs, body.outputs):
+                if given == returned and body.tensors[given].type == schema.TensorType.FLOAT32:
+                    raise ValueError(
+                        f"TFLite full_int8 conversion of {name} failed: a loop passes the float "
+                        f"tensor {body.tensors[given].name.decode()} through unchanged, which "
+                        "crashes TFLite's calibrator (tensorflow/tensorflow#75140)."
+                    )

@@ -1,0 +1,124 @@
+"""`tfdistill predict`: a file of texts in, one JSON line per row out, streaming; bad
+rows are named, not skipped."""
+
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfdistill import export
+from tfdistill import models
+from tfdistill import predict
+from tfdistill import tflite
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEXTS = ["a gripping film", "a dull film", "great fun", "awful"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny CNN's SavedModel, and its float32 TFLite file with its companions."""
+    folder = tmp_path_factory.mktemp("exported")
+    student = models.build_student(
+        "cnn", num_classes=2, train_texts=TEXTS, sequence_length=8, kernel_sizes=(2,)
+    )
+    savedmodel = export.export_savedmodel(
+        student.model, student.preprocessor, folder / "savedmodel", ["negative", "positive"]
+    )
+    path = export.export_tflite(student.model, folder / "model_float32.tflite", "float32")
+    tflite.save_companions(folder, student.preprocessor, "text_classification", ["negative", "positive"])
+    return savedmodel, path
+
+
+def _records(path):
+    return [json.loads(line) for line in open(path, encoding="utf-8")]
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("texts.txt", b"a gripping film\n\nawful \xff\xfe\ngreat fun\n"),
+        ("texts.csv", b'id,text\n1,a gripping film\n2,""\n3,"awful \xff\xfe"\n4,great fun\n5\n'),
+        ("texts.jsonl", b'{"text": "a gripping film"}\n{"text": ""}\n{"text": "awful \xff\xfe"}\n'
+                        b'{"text": "great fun"}\nnot json\n'),
+    ],
+)
+def test_every_format_names_its_bad_rows(exported, tmp_path, name, content):
+    savedmodel, _ = exported
+    source = tmp_path / name
+    source.write_bytes(content)
+    output = tmp_path / "predictions.jsonl"
+    summary = predict.predict_file(predict.open_model(savedmodel), source, output, verbose=0)
+    records = _records(output)
+    assert [record["row"] for record in records] == list(range(1, summary["rows"] + 1))
+    assert records[2] == {"row": 3, "error": "invalid UTF-8"}
+    for record in (records[0], records[1], records[3]):  # The empty text is a text.
+        assert record["label"] in ("negative", "positive")
+        assert record["label_id"] == ["negative", "positive"].index(record["label"])
+        assert sum(record["probabilities"]) == pytest.approx(1.0, abs=1e-5)
+    if name != "texts.txt":
+        assert len(records) == 5 and "error" in records[4]
+    assert [row for row, _ in summary["bad_rows"]] == [r["row"] for r in records if "error" in r]
+
+
+def test_savedmodel_and_tflite_agree(exported, tmp_path):
+    savedmodel, tflite_path = exported
+    source = tmp_path / "texts.txt"
+    source.write_text("\n".join(TEXTS) + "\n")
+    outputs = []
+    for model in (savedmodel, tflite_path):
+        output = tmp_path / f"{os.path.basename(str(model))}.jsonl"
+        predict.predict_file(predict.open_model(model), source, output, verbose=0)
+        outputs.append(_records(output))
+    for from_savedmodel, from_tflite in zip(*outputs):
+        assert from_savedmodel["label"] == from_tflite["label"]
+        np.testing.assert_allclose(from_savedmodel["probabilities"], from_tflite["probabilities"], atol=1e-5)
+
+
+def test_a_100000_line_file_streams_in_bounded_memory(tmp_path):
+    source = tmp_path / "many.txt"
+    with open(source, "w") as file:
+        for i in range(100_000):
+            file.write(f"text number {i} about a film\n")
+
+    def fixed_answer(texts):
+        return {
+            "labels": ["positive"] * len(texts),
+            "label_ids": np.ones(len(texts), np.int64),
+            "probabilities": np.tile([0.25, 0.75], (len(texts), 1)),
+        }
+
+    tracemalloc.start()
+    summary = predict.predict_file(fixed_answer, source, tmp_path / "out.jsonl", batch_size=256, verbose=0)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert summary == {"rows": 100_000, "bad_rows": []}
+    # The input is 3 MB and the output 8 MB; what is held at once is a batch.
+    assert peak < 2_000_000, peak
+    with open(tmp_path / "out.jsonl") as output:
+        assert sum(1 for _ in output) == 100_000
+
+
+def test_the_command_predicts_and_refuses_to_overwrite_in_one_line(exported, tmp_path):
+    savedmodel, _ = exported
+    source = tmp_path / "texts.txt"
+    source.write_text("a gripping film\n")
+    output = tmp_path / "predictions.jsonl"
+    command = [sys.executable, "-m", "tfdistill", "predict", f"--model={savedmodel}",
+               f"--input={source}", f"--output={output}"]
+    first = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "1 rows, 0 unreadable" in first.stdout
+    again = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines()[-1] == (
+        f"tfdistill: error: {output} exists; pass --overwrite to replace it."
+    )
+    missing = subprocess.run(command[:-2] + [f"--input={tmp_path}/nope.csv", f"--output={tmp_path}/o.jsonl"],
+                             capture_output=True, text=True, cwd=REPO)
+    assert missing.returncode == 2 and "nope.csv: no such input file." in missing.stderr

@@ -1,0 +1,242 @@
+"""Use a trained model on a file of texts: one JSON line of predictions per row.
+
+`predict_file` streams the input in batches (memory does not grow with the file),
+writes the output under a temporary name and renames it when whole, and names every
+row it could not read instead of skipping it silently.
+
+Inputs, by extension:
+
+- `.txt`: one text per line (an empty line is an empty text);
+- `.csv` / `.tsv`: a header row, the texts in `text_column`;
+- `.jsonl`: one JSON object per line, the text under `text_column`.
+
+The model is a run folder (its distilled student's SavedModel), a SavedModel folder,
+or a `.tflite` file with its preprocessor beside it (as a run exports it).
+
+Each output line is `{"row": n, "label": ..., "label_id": ..., "probabilities": [...]}`
+(`probabilities[i]` is label id `i`'s), or `{"row": n, "error": ...}` for a row that
+could not be read; `row` counts the input's records from 1 (the header excluded).
+
+Example:
+
+>>> import pathlib, tempfile
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "texts.txt").write_bytes(b"a fine film\\n\\xff\\xfe broken\\n")
+>>> rows = list(read_rows(folder / "texts.txt"))
+>>> [(row.number, row.text, row.error) for row in rows]
+[(1, 'a fine film', None), (2, None, 'invalid UTF-8')]
+"""
+
+import csv
+import dataclasses
+import json
+import pathlib
+from typing import Optional
+
+import keras
+import numpy as np
+
+from tfdistill.atomic import replace_atomically
+
+INPUT_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
+
+
+class InputError(ValueError):
+    """A model or input file `predict` cannot use; the message names it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One input record: its 1-based number, and its text or why it has none."""
+
+    number: int
+    text: Optional[str] = None
+    error: Optional[str] = None
+
+
+def read_rows(path, text_column="text"):
+    """Yields the `Row`s of a `.txt`, `.csv`, `.tsv` or `.jsonl` file, streaming.
+
+    Raises:
+        InputError: a missing file, another extension, or a table without
+            `text_column`.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such input file.")
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
+        return _text_rows(path)
+    if suffix == ".jsonl":
+        return _jsonl_rows(path, text_column)
+    if suffix in (".csv", ".tsv"):
+        return _table_rows(path, text_column, "\t" if suffix == ".tsv" else ",")
+    raise InputError(f"{path}: predict reads {', '.join(INPUT_SUFFIXES)} files, not {suffix!r}.")
+
+
+def _lines(path):
+    """`(line number, bytes without the line ending)` of a file, streaming."""
+    with open(path, "rb") as file:
+        for number, line in enumerate(file, start=1):
+            yield number, line.rstrip(b"\r\n")
+
+
+def _text_rows(path):
+    for number, line in _lines(path):
+        try:
+            yield Row(number, line.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield Row(number, error="invalid UTF-8")
+
+
+def _jsonl_rows(path, text_column):
+    for number, line in _lines(path):
+        try:
+            record = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield Row(number, error="invalid UTF-8")
+            continue
+        except json.JSONDecodeError as error:
+            yield Row(number, error=f"not JSON ({error.msg})")
+            continue
+        text = record.get(text_column) if isinstance(record, dict) else None
+        if isinstance(text, str):
+            yield Row(number, text)
+        else:
+            yield Row(number, error=f"no string {text_column!r} field")
+
+
+def _table_rows(path, text_column, delimiter):
+    # surrogateescape keeps undecodable bytes as lone surrogates, so that one bad
+    # row is named instead of the whole file failing to decode.
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as file:
+        reader = csv.reader(file, delimiter=delimiter)
+        header = next(reader, None) or []
+        if text_column not in header:
+            raise InputError(f"{path}: no column {text_column!r} in the header {header}.")
+        column = header.index(text_column)
+        for number, fields in enumerate(reader, start=1):
+            if len(fields) != len(header):
+                yield Row(number, error=f"{len(fields)} fields where the header has {len(header)}")
+            elif any("\udc80" <= char <= "\udcff" for char in fields[column]):
+                yield Row(number, error="invalid UTF-8")
+            else:
+                yield Row(number, fields[column])
+
+
+def _batches(rows, batch_size):
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _records(batch, predict):
+    """The output records of one batch of rows, in order."""
+    readable = [row for row in batch if row.error is None]
+    outputs = predict([row.text for row in readable]) if readable else {}
+    predicted = {row.number: i for i, row in enumerate(readable)}
+    records = []
+    for row in batch:
+        if row.error is not None:
+            records.append({"row": row.number, "error": row.error})
+            continue
+        i = predicted[row.number]
+        records.append(
+            {
+                "row": row.number,
+                "label": outputs["labels"][i],
+                "label_id": int(outputs["label_ids"][i]),
+                "probabilities": [round(float(p), 6) for p in outputs["probabilities"][i]],
+            }
+        )
+    return records
+
+
+def predict_file(predict, input_path, output_path, *, text_column="text", batch_size=256, verbose=1):
+    """Writes one JSON line per row of `input_path` to `output_path`.
+
+    Args:
+        predict: `texts -> {"labels", "label_ids", "probabilities"}` (see `open_model`).
+        input_path: a `.txt`, `.csv`, `.tsv` or `.jsonl` file.
+        output_path: the JSONL file to write (atomically).
+        text_column: the text's column or key in a table or JSONL file.
+        batch_size: texts per model call.
+        verbose: 1 shows a progress bar, 0 is silent.
+
+    Returns:
+        `{"rows": n, "bad_rows": [(row, reason), ...]}`.
+    """
+    # A first pass counts the rows for the progress bar (and finds a bad header
+    # before anything is written); both passes stream.
+    total = sum(1 for _ in read_rows(input_path, text_column))
+    progress = keras.utils.Progbar(total, verbose=verbose, unit_name="row")
+    bad_rows = []
+
+    def write(tmp_path):
+        with open(tmp_path, "w", encoding="utf-8") as output:
+            for batch in _batches(read_rows(input_path, text_column), batch_size):
+                for record in _records(batch, predict):
+                    output.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    if "error" in record:
+                        bad_rows.append((record["row"], record["error"]))
+                progress.add(len(batch))
+
+    replace_atomically(write, output_path)
+    return {"rows": total, "bad_rows": bad_rows}
+
+
+def _as_numpy(serve):
+    """`serve` (texts -> the task's serving tensors) with NumPy and str outputs."""
+
+    def predict(texts):
+        outputs = serve(list(texts))
+        return {
+            "labels": [label.decode("utf-8") for label in np.asarray(outputs["labels"])],
+            "label_ids": np.asarray(outputs["label_ids"]),
+            "probabilities": np.asarray(outputs["probabilities"]),
+        }
+
+    return predict
+
+
+def _savedmodel_predict(path):
+    from tfdistill import export
+
+    serve = export.load_savedmodel(path)
+    return _as_numpy(lambda texts: serve(texts=np.asarray(texts, dtype=object)))
+
+
+def _run_folder_savedmodel(run_dir):
+    """The SavedModel of a finished run's distilled student."""
+    metrics = run_dir / "metrics.json"
+    if not metrics.is_file():
+        raise InputError(f"{run_dir} is not a finished tfdistill run: it has no metrics.json.")
+    models = json.loads(metrics.read_text(encoding="utf-8"))["models"]
+    distilled = [name for name in models if name.endswith("_distilled")]
+    if not distilled:
+        raise InputError(f"{run_dir} holds no distilled student (models: {sorted(models)}).")
+    return run_dir / models[distilled[0]]["savedmodel"]
+
+
+def open_model(path):
+    """`texts -> outputs` for a run folder, a SavedModel folder or a `.tflite` file."""
+    path = pathlib.Path(path)
+    if path.is_dir() and (path / "saved_model.pb").is_file():
+        return _savedmodel_predict(path)
+    if path.is_dir():
+        return _savedmodel_predict(_run_folder_savedmodel(path))
+    if path.suffix == ".tflite" and path.is_file():
+        from tfdistill import tflite
+
+        try:
+            return _as_numpy(tflite.text_predictor(path))
+        except ValueError as error:
+            raise InputError(str(error)) from None
+    raise InputError(
+        f"{path} is not a run folder, a SavedModel folder or a .tflite file."
+    )
