@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CONFIG ?= configs/rotten_tomatoes_minilm_to_bilstm.yaml
 OUTPUT_DIR ?= runs/demo
 
-.PHONY: install test demo bench bench-quick clean
+.PHONY: install test demo notebooks bench bench-quick clean
 
 install: $(STAMP)
 
@@ -24,6 +24,12 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/tfdistill --config=$(CONFIG) --output_dir=$(OUTPUT_DIR)
+
+# Executes both notebooks on the whole bundled data (not the tests' smoke mode) and stores
+# them with their outputs; tests/test_notebooks.py fails when a notebook's code changed
+# after this ran. 44 minutes on 2 shared cores, most of it the quickstart's teacher.
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/run_notebooks.py
 
 # Each benchmark prints its tables and writes benchmarks/results/<script>.json (see
 # benchmarks/README.md). bench runs the full versions, an hour or more on 2 CPU cores

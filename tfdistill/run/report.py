@@ -3,6 +3,7 @@
 import pathlib
 
 import matplotlib
+import matplotlib.lines
 import matplotlib.ticker
 
 matplotlib.use("Agg")  # Plots are files; no display is needed or wanted.
@@ -55,6 +56,20 @@ def summarize(config, class_names, results):
     }
 
 
+def describe_gain(name, points, metric):
+    """One line on what distillation bought a student over its baseline, or cost it.
+
+    >>> describe_gain("bilstm_distilled", 3.13, "accuracy")
+    'bilstm_distilled: +3.13 accuracy points over its baseline'
+    >>> describe_gain("bilstm_distilled", -1.4, "accuracy")
+    'bilstm_distilled: 1.40 accuracy points below its baseline'
+    """
+    if round(points, 2) < 0:
+        return f"{name}: {-points:.2f} {metric} points below its baseline"
+    # abs(): a gain that rounds to zero from below reads "+0.00", not "+-0.00".
+    return f"{name}: +{abs(points):.2f} {metric} points over its baseline"
+
+
 def format_table(summary):
     """The final table: the task's metrics, size and speed of every model, with ratios."""
     batch_size = summary["timed_batch_size"]
@@ -80,8 +95,9 @@ def format_table(summary):
             f"{scores['savedmodel_bytes'] / 1e6:>8.1f}{single:>8.2f}"
             f"{_speed_at(scores, batch_size)['samples_per_second']:>16,.0f}{ratios}"
         )
+    lines += _tflite_table(summary)
     gains = [
-        f"{name}: {scores['gain_over_baseline']:+.2f} {task.headline_metric} points over its baseline"
+        describe_gain(name, scores["gain_over_baseline"], task.headline_metric)
         for name, scores in summary["models"].items()
         if "gain_over_baseline" in scores
     ]
@@ -94,6 +110,44 @@ def format_table(summary):
     return "\n".join(lines + gains)
 
 
+def _tflite_table(summary):
+    """Lines of a second table, one row per TFLite file of every student.
+
+    `agree` is the share of test texts it labels as the float32 Keras model does;
+    `ms@1 <n>t` its median latency for one text with n threads; `smaller` and
+    `faster` compare it with the teacher's SavedModel (size on disk, and latency for
+    one text, though the file takes token ids and the SavedModel raw strings).
+    """
+    files = [
+        (f"{name} {mode}", entry)
+        for name, scores in summary["models"].items()
+        for mode, entry in scores.get("tflite", {}).items()
+    ]
+    exported = [entry for _, entry in files if entry["exported"]]
+    if not files:
+        return []
+    task = tasks.get(summary["task"])
+    teacher = summary["models"][TEACHER]
+    columns = "".join(f"{title:>{width}}" for title, _, width, _ in task.report_columns)
+    threads = [latency["threads"] for latency in exported[0]["latency"]] if exported else []
+    latency_titles = "".join(f"{f'ms@1 {count}t':>10}" for count in threads)
+    header = f"{'TFLite file':<32}{columns}{'agree':>8}{'MB':>8}{latency_titles}{'smaller':>9}{'faster':>8}"
+    lines = ["", header, "-" * len(header)]
+    for label, entry in files:
+        if not entry["exported"]:
+            lines.append(f"{label:<32}not exported: {entry['reason']}")
+            continue
+        metrics = "".join(f"{entry[key]:>{width}{spec}}" for _, key, width, spec in task.report_columns)
+        latencies = "".join(f"{latency['latency_ms']:>10.2f}" for latency in entry["latency"])
+        smaller = teacher["savedmodel_bytes"] / entry["bytes"]
+        faster = _speed_at(teacher, 1)["latency_ms"] / entry["latency"][0]["latency_ms"]
+        lines.append(
+            f"{label:<32}{metrics}{entry['agreement']:>8.1%}{entry['bytes'] / 1e6:>8.2f}"
+            f"{latencies}{smaller:>8.1f}x{faster:>7.1f}x"
+        )
+    return lines
+
+
 def describe_policies(summary):
     """E.g. "dtype policies: teacher mixed_bfloat16, bilstm_distilled float32"."""
     policies = ", ".join(
@@ -102,7 +156,18 @@ def describe_policies(summary):
     return f"dtype policies: {policies}"
 
 
-def _plot_learning_curves(histories, path):
+def learning_curves_figure(histories):
+    """A figure of every model's accuracy and loss per epoch (train solid, validation dashed).
+
+    `histories` maps a model's name to its Keras `History.history` dict. The caller
+    saves and closes the figure.
+
+    >>> history = {"accuracy": [0.5, 0.6, 0.7], "loss": [0.9, 0.7, 0.6]}
+    >>> figure = learning_curves_figure({"student": history})
+    >>> all(tick.is_integer() for tick in figure.axes[0].get_xticks())  # whole epochs only
+    True
+    >>> plt.close(figure)
+    """
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     for name, history in histories.items():
         for axis, metric in zip(axes, ("accuracy", "loss")):
@@ -113,29 +178,52 @@ def _plot_learning_curves(histories, path):
                     axis.plot(epochs, values, style, marker="o", label=f"{name} {prefix or 'train_'}{metric}")
     for axis, metric in zip(axes, ("accuracy", "loss")):
         axis.set_xlabel("epoch")
+        # An epoch is a whole number: no tick at 1.5.
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         axis.set_ylabel(metric)
         axis.legend(fontsize=7)
         axis.grid(alpha=0.3)
     figure.suptitle("Learning curves (distillation 'loss' mixes hard and soft terms)")
     figure.tight_layout()
+    return figure
+
+
+def _plot_learning_curves(histories, path):
+    figure = learning_curves_figure(histories)
     figure.savefig(path, dpi=100)
     plt.close(figure)
 
 
+# How each kind of TFLite file shows on the trade-off plot; SavedModels are circles.
+_TFLITE_MARKERS = {"float32": "^", "float16": "v", "dynamic_range": "s", "full_int8": "D"}
+
+
 def _plot_tradeoff(summary, path):
-    batch_size = summary["timed_batch_size"]
+    """Accuracy against the latency of one text and the size on disk of every artefact:
+    each model's SavedModel (a circle, named) and each TFLite file (its mode's marker,
+    in its model's colour)."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for name, scores in summary["models"].items():
-        accuracy = 100 * scores["accuracy"]
-        points = (
-            (axes[0], 1000 / _speed_at(scores, batch_size)["samples_per_second"]),
-            (axes[1], scores["parameters"] / 1e6),
-        )
-        for axis, x in points:
-            axis.scatter(x, accuracy, s=60)
-            axis.annotate(name, (x, accuracy), textcoords="offset points", xytext=(5, 5), fontsize=8)
-    axes[0].set_xlabel(f"CPU latency per example at batch {batch_size} (ms, log)")
-    axes[1].set_xlabel("parameters (millions, log)")
+    for index, (name, scores) in enumerate(summary["models"].items()):
+        colour = f"C{index}"
+        points = [("o", scores["accuracy"], _speed_at(scores, 1)["latency_ms"], scores["savedmodel_bytes"])]
+        points += [
+            (_TFLITE_MARKERS[mode], entry["accuracy"], entry["latency"][0]["latency_ms"], entry["bytes"])
+            for mode, entry in scores.get("tflite", {}).items()
+            if entry["exported"]
+        ]
+        for marker, accuracy, milliseconds, size in points:
+            for axis, x in ((axes[0], milliseconds), (axes[1], size / 1e6)):
+                axis.scatter(x, 100 * accuracy, s=60, marker=marker, color=colour)
+        for axis, x in ((axes[0], points[0][2]), (axes[1], points[0][3] / 1e6)):
+            axis.annotate(name, (x, 100 * points[0][1]), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    handles = [
+        matplotlib.lines.Line2D([], [], color="grey", marker=marker, linestyle="", label=label)
+        for label, marker in [("SavedModel", "o"), *(
+            (f"TFLite {mode}", marker) for mode, marker in _TFLITE_MARKERS.items())]
+    ]
+    axes[1].legend(handles=handles, fontsize=7)
+    axes[0].set_xlabel("latency of one text (ms, log): SavedModels on strings, TFLite on ids, 1 thread")
+    axes[1].set_xlabel("size on disk (MB, log)")
     for axis in axes:
         axis.set_xscale("log")
         # Labelled minor ticks of a log axis crowd into each other.
