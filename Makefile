@@ -20,7 +20,7 @@ $(STAMP): setup.py
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest
 
 demo: $(STAMP)
 	$(BIN)/tfdistill --config=$(CONFIG) --output_dir=$(OUTPUT_DIR)
