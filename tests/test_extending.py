@@ -6,6 +6,7 @@ import json
 
 import keras
 import pytest
+from tensorflow.python.framework import config as tf_config  # The undo has no public API.
 from keras import ops
 
 import tfdistill
@@ -40,6 +41,9 @@ def registered():
     yield
     tfdistill.models.STUDENTS.unregister("gru")
     tfdistill.losses.LOGIT_LOSSES.unregister("tempered_l1")
+    # The run turned on op determinism for the whole process, and Keras then turns
+    # jit_compile off for every model that later tests compile.
+    tf_config.disable_op_determinism()
 
 
 def _smoke_with(*assignments):
