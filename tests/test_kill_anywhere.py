@@ -70,11 +70,7 @@ def assert_same_results(reference, output_dir):
     assert not differences, "\n".join(differences[:40])
 
 
-# Under the full harness's marker, not in `make test`: it found that a student which
-# early stopping ended, killed after its last checkpoint, is saved with its last
-# epoch's weights instead of its best ones (weights differ by up to 0.005), an open
-# bug of #14; `pytest tests/test_kill_anywhere.py -m kill_anywhere` shows it.
-@pytest.mark.kill_anywhere
+@pytest.mark.slow
 def test_a_run_killed_after_a_students_last_checkpoint_then_in_export_ends_as_if_never_killed(
     tmp_path,
 ):

@@ -125,3 +125,45 @@ def test_a_kill_inside_publish_loses_nothing(tmp_path, monkeypatch):
         folders.publish(partial, output_dir)
     assert (output_dir / "metrics.json").read_text() == '{"accuracy": 0.9}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_kill_while_linking_the_finished_run_is_finished_by_the_next_attempt(tmp_path, monkeypatch):
+    output_dir = tmp_path / "run"
+    _finished_run(output_dir)
+    real_link = os.link
+
+    def killed_on_second_link(source, target):
+        if killed_on_second_link.calls == 1:
+            raise KeyboardInterrupt("killed while linking the finished run")
+        killed_on_second_link.calls += 1
+        real_link(source, target)
+
+    killed_on_second_link.calls = 0
+    monkeypatch.setattr(folders.os, "link", killed_on_second_link)
+    with pytest.raises(KeyboardInterrupt):
+        with folders.claim(output_dir):
+            pass
+    monkeypatch.undo()
+    # The half-linked partial folder is ours (marked first), so the rerun takes it up.
+    with folders.claim(output_dir) as partial:
+        assert (partial / "metrics.json").read_text() == '{"accuracy": 0.8}'
+        assert (partial / "students" / "model.keras").read_text() == "weights"
+
+
+def test_a_kill_while_removing_the_replaced_run_is_cleaned_up_later(tmp_path, monkeypatch):
+    output_dir = tmp_path / "run"
+    _finished_run(output_dir)
+    real_rmtree = folders.shutil.rmtree
+
+    def killed(path, *args, **kwargs):
+        raise KeyboardInterrupt("killed while removing the replaced run")
+
+    with pytest.raises(KeyboardInterrupt):
+        with folders.claim(output_dir) as partial:
+            monkeypatch.setattr(folders.shutil, "rmtree", killed)
+            folders.publish(partial, output_dir)
+    monkeypatch.setattr(folders.shutil, "rmtree", real_rmtree)
+    assert any(p.name.startswith(".run.replaced-") for p in tmp_path.iterdir())
+    with folders.claim(output_dir):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run.partial"]

@@ -332,6 +332,7 @@ def finetune_teacher(
     initial_epoch=0,
     save_dir=None,
     callbacks=(),
+    early_stopping=None,
     jit_compile="auto",
     verbose="auto",
 ):
@@ -364,6 +365,9 @@ def finetune_teacher(
             preset format, so that `load_teacher(save_dir, num_classes)` reloads
             it offline.
         callbacks: more Keras callbacks for `fit`.
+        early_stopping: the `keras.callbacks.EarlyStopping` to use in place of the
+            recipe's own (which `patience` sets up); give one when another callback
+            must see its state, as a checkpoint that saves it does.
         jit_compile: passed to `compile`.
         verbose: passed to `fit`.
 
@@ -413,7 +417,7 @@ def finetune_teacher(
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )
-    early_stopping = keras.callbacks.EarlyStopping(
+    early_stopping = early_stopping or keras.callbacks.EarlyStopping(
         monitor="val_accuracy",
         mode="max",
         patience=patience,

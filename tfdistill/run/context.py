@@ -73,5 +73,12 @@ def steps_per_epoch(split, batch_size):
     return -(-len(split.texts) // batch_size)
 
 
+def best_epoch_stopping(patience):
+    """Early stopping on validation accuracy that ends with the best epoch's weights."""
+    return keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True
+    )
+
+
 def tensorboard(layout, name):
     return keras.callbacks.TensorBoard(log_dir=str(layout.tensorboard(name)))

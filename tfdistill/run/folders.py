@@ -21,7 +21,7 @@ Example:
 ...     _ = (partial / "metrics.json").write_text("{}")
 ...     publish(partial, output_dir)
 >>> sorted(path.name for path in output_dir.iterdir())
-['.tfdistill-run', '.tfdistill.lock', 'metrics.json']
+['.tfdistill-linked', '.tfdistill-run', '.tfdistill.lock', 'metrics.json']
 """
 
 import contextlib
@@ -36,6 +36,9 @@ from tfdistill.run.layout import partial_dir
 
 MARKER = ".tfdistill-run"
 LOCK = ".tfdistill.lock"
+# In a partial folder: the finished run's files are all linked in (a kill while
+# linking leaves it out, and the next attempt links the rest).
+LINKED = ".tfdistill-linked"
 
 
 class RunFolderError(ConfigError):
@@ -69,12 +72,16 @@ def claim(output_dir):
     check_usable(output_dir)
     check_usable(partial)
     partial.mkdir(parents=True, exist_ok=True)
+    if not any(partial.iterdir()):
+        # Marked before anything else is made in it, the lock file included: a kill
+        # at any later moment leaves a folder that is recognisably ours.
+        _write_marker(partial)
     with _locked(partial):
         _remove_replaced(output_dir)
-        if not (partial / MARKER).is_file():
+        if not (partial / LINKED).is_file():
             if output_dir.is_dir():
                 _link_tree(output_dir, partial)
-            _write_marker(partial)
+            (partial / LINKED).write_text("")
         yield partial
 
 
@@ -92,21 +99,34 @@ def publish(partial, output_dir):
     replaced = output_dir.parent / f".{output_dir.name}.replaced-{os.getpid()}"
     os.replace(output_dir, replaced)
     os.replace(partial, output_dir)
-    shutil.rmtree(replaced)
+    _remove_ours(replaced)
 
 
 def _remove_replaced(output_dir):
     """Removes older runs that a publish killed midway had moved aside (ours)."""
     for leftover in output_dir.parent.glob(f".{output_dir.name}.replaced-*"):
         if (leftover / MARKER).is_file():
-            shutil.rmtree(leftover)
+            _remove_ours(leftover)
+
+
+def _remove_ours(folder):
+    """Removes a folder of ours, its marker last: a kill midway leaves it marked."""
+    for child in folder.iterdir():
+        if child.name == MARKER:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    (folder / MARKER).unlink()
+    folder.rmdir()
 
 
 def discard(partial):
     """Removes a worker's partial folder (ours: it holds the marker)."""
     partial = pathlib.Path(partial)
     if (partial / MARKER).is_file():
-        shutil.rmtree(partial)
+        _remove_ours(partial)
 
 
 @contextlib.contextmanager
@@ -140,6 +160,7 @@ def _link_tree(source, target):
         relative = pathlib.Path(directory).relative_to(source)
         (target / relative).mkdir(parents=True, exist_ok=True)
         for name in files:
-            if relative == pathlib.Path(".") and name in (LOCK, MARKER):
+            if relative == pathlib.Path(".") and name in (LOCK, MARKER, LINKED):
                 continue
-            os.link(pathlib.Path(directory) / name, target / relative / name)
+            if not (target / relative / name).exists():  # Linked by a killed attempt.
+                os.link(pathlib.Path(directory) / name, target / relative / name)

@@ -18,6 +18,7 @@ from tfdistill.distillation.distiller import Distiller
 from tfdistill.distillation.nonfinite import NonFiniteLossGuard
 from tfdistill.run import fingerprints
 from tfdistill.run.checkpoint import ResumableBackup
+from tfdistill.run.context import best_epoch_stopping
 from tfdistill.run.context import fit_verbosity
 from tfdistill.run.context import steps_per_epoch
 from tfdistill.run.context import tensorboard
@@ -106,22 +107,15 @@ def student(context, variant, teachers, transfer):
 def _train(context, name, variant, built, teachers, transfer):
     config, layout = context.config, context.layout
     fingerprint = fingerprints.student_fingerprint(context, variant)
-    backup = ResumableBackup(layout.checkpoint(name))
+    early_stopping = best_epoch_stopping(config.distillation.patience)
+    backup = ResumableBackup(layout.checkpoint(name), early_stopping=early_stopping)
     fingerprints.record(backup.backup_dir, fingerprint)
     cached = transfer.logits is not None
     trainer = make_trainer(config, variant, built, teachers, cached)
     train, validation, train_split = _datasets(
         context, variant, built, None if cached else teachers[0], transfer, backup.initial_epoch
     )
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_accuracy",
-            mode="max",
-            patience=config.distillation.patience,
-            restore_best_weights=True,
-        ),
-        tensorboard(layout, name),
-    ]
+    callbacks = [early_stopping, tensorboard(layout, name)]
     if variant == DISTILLED:
         callbacks += [
             schedules.DistillerSchedule(variable, **spec)

@@ -14,6 +14,7 @@ from tfdistill import models
 from tfdistill.atomic import write_json
 from tfdistill.run import fingerprints
 from tfdistill.run.checkpoint import ResumableBackup
+from tfdistill.run.context import best_epoch_stopping
 from tfdistill.run.context import fit_verbosity
 from tfdistill.run.context import steps_per_epoch
 from tfdistill.run.context import tensorboard
@@ -52,7 +53,8 @@ def _finetune(context, name, seed):
         config.preset, len(context.class_names), sequence_length=config.sequence_length
     )
     fingerprint = fingerprints.teacher_fingerprint(context, seed)
-    backup = ResumableBackup(layout.checkpoint(name))
+    early_stopping = best_epoch_stopping(config.patience)
+    backup = ResumableBackup(layout.checkpoint(name), early_stopping=early_stopping)
     fingerprints.record(backup.backup_dir, fingerprint)
     train = context.splits["train"]
     # The teacher's preprocessor is applied by keras-hub's fit; this only batches.
@@ -78,7 +80,7 @@ def _finetune(context, name, seed):
         learning_rate=config.learning_rate,
         warmup_fraction=config.warmup_fraction,
         weight_decay=config.weight_decay,
-        patience=config.patience,
+        early_stopping=early_stopping,
         steps_per_epoch=steps_per_epoch(train, config.batch_size),
         initial_epoch=backup.initial_epoch,
         save_dir=str(staging),
