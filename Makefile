@@ -34,7 +34,8 @@ notebooks: $(STAMP)
 # Each benchmark prints its tables and writes benchmarks/results/<script>.json (see
 # benchmarks/README.md). bench runs the full versions, an hour or more on 2 CPU cores
 # (accuracy.py trains 3 seeds x 2 students; ablation.py, 3 seeds x 10 rows, about
-# 2.5 hours); bench-quick, a few minutes each.
+# 2.5 hours); bench-quick, a few minutes each. tflite.py measures the run `make demo`
+# made in $(OUTPUT_DIR).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/vs_keras_distillation.py
 	$(BIN)/python benchmarks/training_cost.py
@@ -44,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/accuracy.py
 	$(BIN)/python benchmarks/ablation.py --students=bilstm
 	$(BIN)/python benchmarks/ablation.py --students=small_bert --set=distillation.epochs=1
+	$(BIN)/python benchmarks/tflite.py --run_dir=$(OUTPUT_DIR)
 
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/vs_keras_distillation.py --quick
@@ -53,6 +55,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/inference.py --quick
 	$(BIN)/python benchmarks/accuracy.py --quick
 	$(BIN)/python benchmarks/ablation.py --quick --seeds=42
+	$(BIN)/python benchmarks/tflite.py --quick --run_dir=$(OUTPUT_DIR)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
