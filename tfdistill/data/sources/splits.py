@@ -3,7 +3,10 @@
 A source whose data has no train/validation/test split of its own (Rotten Tomatoes,
 a single local file) de-duplicates its texts with `deduplicate`, then takes one split
 with `split_indices`: a stratified 80/10/10 split decided by a SHA-256 hash of each
-text, so it never changes between versions or machines.
+text, so it never changes between versions or machines. Tagged sentences (the
+bundled tweets, a single CoNLL file) take theirs with `split_sentences`, which
+applies the same de-duplication and sends each sentence to the split its own hash
+falls in.
 
 Example:
 
@@ -58,11 +61,7 @@ def split_indices(texts, labels, split):
     >>> [len(split_indices(texts, labels, split)) for split in SPLIT_FRACTIONS]
     [16, 2, 2]
     """
-    if split not in SPLIT_FRACTIONS:
-        raise ValueError(
-            f"Unknown split {split!r}: expected one of {list(SPLIT_FRACTIONS)}."
-        )
-    start_fraction, stop_fraction = SPLIT_FRACTIONS[split]
+    start_fraction, stop_fraction = _fractions(split)
     hashes = np.array([_text_hash(text) for text in texts], dtype=np.uint64)
     selected = []
     for label in np.unique(labels):
@@ -72,6 +71,71 @@ def split_indices(texts, labels, split):
         stop = int(len(members) * stop_fraction)
         selected.append(members[start:stop])
     selected = np.concatenate(selected) if selected else np.array([], int)
+    return _in_hash_order(selected, texts)
+
+
+def split_sentences(words, tags, split):
+    """Indices of `split`'s tagged sentences: de-duplicated, then an 80/10/10 hash split.
+
+    A sentence is its words, and its tags are its label: `deduplicate` keeps the
+    first copy of a repeated sentence and drops every copy of one tagged in two
+    ways. Each kept sentence goes to the split in whose `SPLIT_FRACTIONS` range its
+    SHA-256 hash (as a fraction of 2**64) falls. So a kept sentence's split depends
+    on its words alone, never on the order, the other sentences, the machine or the
+    library version, and adding sentences moves none; unlike `split_indices`,
+    which cuts at ranks, the fractions are only about 80/10/10.
+
+    Args:
+        words: each sentence's words, a sequence of sequences of `str`.
+        tags: each sentence's tags, likewise.
+        split: `"train"`, `"validation"` or `"test"`.
+
+    Returns:
+        `(indices, num_repeats, num_conflicting)`: indices into `words` in a
+        salted hash order, as `split_indices` gives them; the number of dropped
+        repeated copies and of sentences dropped for conflicting tags.
+
+    Example:
+
+    >>> words = [["hi", f"user{i}"] for i in range(30)] + [["hi", "user0"]]
+    >>> tags = [["O", "O"]] * 31
+    >>> parts = [split_sentences(words, tags, split) for split in SPLIT_FRACTIONS]
+    >>> [len(indices) for indices, _, _ in parts], parts[0][1]
+    ([26, 2, 2], 1)
+    """
+    start_fraction, stop_fraction = _fractions(split)
+    # Tokens hold no tab (read_conll splits tab-separated lines on them), so two
+    # sentences have the same key only if they have the same words.
+    keys = ["\t".join(sentence) for sentence in words]
+    tag_sequence_ids = {}
+    labels = [
+        tag_sequence_ids.setdefault(tuple(sentence), len(tag_sequence_ids)) for sentence in tags
+    ]
+    kept_keys, _, num_repeats, num_conflicting = deduplicate(keys, labels)
+    first_index = {}
+    for index, key in enumerate(keys):
+        first_index.setdefault(key, index)
+    selected = np.array(
+        [
+            first_index[key]
+            for key in kept_keys
+            if start_fraction <= _text_hash(key) / 2**64 < stop_fraction
+        ],
+        dtype=int,
+    )
+    return _in_hash_order(selected, keys), num_repeats, num_conflicting
+
+
+def _fractions(split):
+    if split not in SPLIT_FRACTIONS:
+        raise ValueError(
+            f"Unknown split {split!r}: expected one of {list(SPLIT_FRACTIONS)}."
+        )
+    return SPLIT_FRACTIONS[split]
+
+
+def _in_hash_order(selected, texts):
+    """`selected` ordered by a salted hash of their texts (see `split_indices`)."""
     order = np.array([_text_hash(texts[i], salt=b"order") for i in selected], np.uint64)
     return selected[np.argsort(order, kind="stable")]
 
