@@ -51,6 +51,15 @@ from tfdistill.data.encoders import (
     encode_for_distillation,
     sequence_length_from_data,
 )
+from tfdistill.data.tagging import (
+    NO_TAG,
+    FirstPiecePacker,
+    WordLookup,
+    build_word_lookup,
+    encode_tagged,
+    encode_tagged_for_distillation,
+    predict_tag_logits,
+)
 from tfdistill.data.sources import (
     SOURCES,
     SourceInfo,
@@ -62,7 +71,14 @@ from tfdistill.data.sources import (
 )
 
 __all__ = [
+    "NO_TAG",
+    "FirstPiecePacker",
     "SOURCES",
+    "WordLookup",
+    "build_word_lookup",
+    "encode_tagged",
+    "encode_tagged_for_distillation",
+    "predict_tag_logits",
     "SourceInfo",
     "TaggedSentences",
     "TaggedSourceInfo",

@@ -223,7 +223,7 @@ def encode(
     """
     return _encode_batches(
         dataset,
-        preprocessor,
+        _keep_label(preprocessor),
         batch_size=batch_size,
         shuffle=shuffle,
         seed=seed,
@@ -318,7 +318,7 @@ def encode_for_distillation(
 
     return _encode_batches(
         raw,
-        preprocess,
+        _keep_label(preprocess),
         batch_size=batch_size,
         shuffle=shuffle,
         seed=seed,
@@ -327,6 +327,11 @@ def encode_for_distillation(
         trim_padding=trim_padding,
         epochs=epochs,
     )
+
+
+def _keep_label(preprocess):
+    """A labelled `preprocess` (see `_encode_batches`) from one of raw batches alone."""
+    return lambda raw, label: (preprocess(raw), label)
 
 
 def _encode_batches(
@@ -343,6 +348,9 @@ def _encode_batches(
 ):
     """The one input pipeline: `(raw, label)` examples -> `(inputs, label)` batches.
 
+    `preprocess(raw, label)` maps a batch to `(inputs, label)`: a tagging encoder
+    sets the labels of the words its models do not see to -1.
+
     Tokenizers are vectorized, so texts are encoded a batch at a time and the
     encoded examples are cached (tokenization then runs once, not every
     epoch). Shuffling must mix examples, not permute fixed batches, so when
@@ -355,7 +363,7 @@ def _encode_batches(
     full_batches_only = drop_remainder and not shuffle
 
     def encode_batch(raw, label):
-        inputs = preprocess(raw)
+        inputs, label = preprocess(raw, label)
         if full_batches_only:
             # Tokenizers lose the static batch size that XLA needs; restore it.
             inputs = tf.nest.map_structure(

@@ -65,6 +65,23 @@ def check_classes(teachers, student):
             )
 
 
+def check_logits_rank(logits_rank, teacher, intermediate_losses):
+    """Raises unless `logits_rank` is 2 (per example) or 3 (per token), and what is
+    asked for works at that rank: per token, one teacher and no intermediate losses."""
+    if logits_rank not in (2, 3):
+        raise ValueError(
+            f"logits_rank must be 2 (one label per example) or 3 (one per token), "
+            f"got {logits_rank!r}."
+        )
+    if logits_rank == 3 and isinstance(teacher, (list, tuple)):
+        raise ValueError("An ensemble of teachers is not supported per token (logits_rank=3) yet.")
+    if logits_rank == 3 and intermediate_losses:
+        raise ValueError(
+            f"The intermediate losses {sorted(intermediate_losses)} are not supported "
+            "per token (logits_rank=3) yet."
+        )
+
+
 def resolve_teacher_average(teacher_average, distillation_loss):
     """`teacher_average`, with `"auto"` replaced by the loss's `ensemble_average`."""
     if teacher_average == "auto":

@@ -12,6 +12,7 @@ from tfdistill.distillation import nonfinite
 from tfdistill.distillation.checks import as_teacher_list
 from tfdistill.distillation.checks import check_alpha
 from tfdistill.distillation.checks import check_classes
+from tfdistill.distillation.checks import check_logits_rank
 from tfdistill.distillation.checks import check_temperature
 from tfdistill.distillation.checks import resolve_teacher_average
 
@@ -53,6 +54,18 @@ class Distiller(keras.Model):
     `(batch, teachers, classes)`; the student learns from their weighted average
     (`losses.ensemble_logits`).
 
+    Per-token tasks (entity tagging) pass `logits_rank=3`: both models then output
+    `(batch, words, tags)` logits (a tagging teacher reads each word at its first
+    word piece), the labels are `(batch, words)` tag ids, and a label of -1 marks a
+    slot that is no word (padding, or a word a model did not see): it has no loss at
+    all, neither hard nor soft. Each term is averaged over the batch's words, not
+    its sentences: `Σ w·loss / number of words`, where `w` is the sentence's sample
+    weight. Every word is one tagging decision, so a long sentence teaches as much
+    as its words, and the loss keeps its scale whatever the padding (as Keras's
+    `ignore_class` and the usual tagging losses do). The rank, not the shape of the
+    teacher's logits, says what a rank-3 tensor is: with `logits_rank=2` it is an
+    ensemble. Ensembles and intermediate losses are not supported per token yet.
+
     `fit` and `evaluate` report `loss`, `student_loss`, `distillation_loss`, one
     `<name>_loss` per intermediate loss (e.g. `hidden_loss`), and the compiled
     metrics of the student. Calling the distiller runs the student. `save()` writes
@@ -82,6 +95,9 @@ class Distiller(keras.Model):
         teacher_average: how an ensemble's outputs are combined: `"probabilities"`
             (its soft labels), `"logits"`, or `"auto"` (default): the distillation
             loss's `losses.ensemble_average` (logits for `"mse"`).
+        logits_rank: 2 (default) for one label per example, `(batch, classes)`
+            logits; 3 for one label per token, `(batch, tokens, classes)` (see
+            above). A task's `logits_rank`.
 
     Example:
 
@@ -108,6 +124,7 @@ class Distiller(keras.Model):
         layer_map=None,
         teacher_weights=None,
         teacher_average="auto",
+        logits_rank=2,
         **kwargs,
     ):
         # The distiller computes in the student's precision, so that `compile` wraps
@@ -119,6 +136,8 @@ class Distiller(keras.Model):
         check_alpha(alpha)
         teachers = as_teacher_list(teacher)
         check_classes(teachers, student)
+        check_logits_rank(logits_rank, teacher, intermediate_losses)
+        self.logits_rank = logits_rank
         for member in teachers:
             member.trainable = False
         self.teacher = teacher
@@ -210,8 +229,22 @@ class Distiller(keras.Model):
         return student_inputs, teacher_outputs
 
     def _teacher_target(self, teacher_logits, student_logits):
-        """The teacher's `(batch, classes)` logits: an ensemble's combined into one."""
-        if len(teacher_logits.shape) == 3:
+        """The teacher's logits in the student's shape: an ensemble's combined into one."""
+        teacher_rank, student_rank = len(teacher_logits.shape), len(student_logits.shape)
+        # The rank the Distiller was built for, not the shape, tells an ensemble's
+        # (batch, teachers, classes) from one teacher's (batch, tokens, classes).
+        is_ensemble = self.logits_rank == 2 and teacher_rank == 3
+        if student_rank != self.logits_rank or not (
+            teacher_rank == self.logits_rank or is_ensemble
+        ):
+            raise ValueError(
+                f"With logits_rank={self.logits_rank}, the student's logits must have "
+                f"rank {self.logits_rank} and the teacher's rank {self.logits_rank}"
+                + (" (or 3, an ensemble)" if self.logits_rank == 2 else "")
+                + f"; got shapes {tuple(student_logits.shape)} and "
+                f"{tuple(teacher_logits.shape)}. Per-token logits need logits_rank=3."
+            )
+        if is_ensemble:
             teacher_logits = losses.ensemble_logits(
                 teacher_logits,
                 self.temperature,
@@ -246,9 +279,8 @@ class Distiller(keras.Model):
                 self.layer_map,
                 self.projections.get(name),
             )
-        # Keras's "sum_over_batch_size": Σ wᵢ·lᵢ / batch size (weights default to 1).
         terms = {
-            name: ops.mean(self._weighted(per_example, sample_weight))
+            name: self._reduce(per_example, y, student_logits, sample_weight)
             for name, per_example in terms.items()
         }
         total = (
@@ -258,6 +290,26 @@ class Distiller(keras.Model):
         for name, weight in self.intermediate_losses.items():
             total = total + weight * terms[f"{name}_loss"]
         return total, terms
+
+    def _reduce(self, losses_, y, student_logits, sample_weight):
+        """One term's per-example (or per-word) losses -> its scalar for the batch."""
+        if self.logits_rank == 2:
+            # Keras's "sum_over_batch_size": Σ wᵢ·lᵢ / batch size (weights default to 1).
+            return ops.mean(self._weighted(losses_, sample_weight))
+        # Σ over words, then sentences weighted; divided by the number of words (see
+        # the class docstring). `where`, not a product: whatever a padded slot holds,
+        # even NaN in cached logits, cannot reach the loss.
+        is_word = losses.has_gold_label(y, student_logits) > 0
+        per_sentence = ops.sum(ops.where(is_word, losses_, 0.0), axis=-1)
+        return ops.sum(self._weighted(per_sentence, sample_weight)) / self._tracker_weight(
+            y, student_logits
+        )
+
+    def _tracker_weight(self, y, student_logits):
+        """What a batch counts for in an epoch's mean: its examples, or its words."""
+        if self.logits_rank == 2:
+            return ops.cast(ops.shape(student_logits)[0], "float32")
+        return ops.maximum(ops.sum(losses.has_gold_label(y, student_logits)), 1.0)
 
     @staticmethod
     def _weighted(per_example, sample_weight):
@@ -270,15 +322,17 @@ class Distiller(keras.Model):
 
     def _update_trackers(self, data, total, terms, student_logits):
         x, y, sample_weight = data
-        batch_size = ops.shape(student_logits)[0]
-        self._loss_tracker.update_state(total, sample_weight=batch_size)
+        batch_weight = self._tracker_weight(y, student_logits)
+        self._loss_tracker.update_state(total, sample_weight=batch_weight)
         for name, value in terms.items():
-            self.loss_trackers[name].update_state(value, sample_weight=batch_size)
+            self.loss_trackers[name].update_state(value, sample_weight=batch_weight)
         # Examples without a gold label (label -1) have nothing to be accurate about;
-        # `weighted_metrics` honour this weight, plain `metrics` ignore it.
-        metric_weight = self._weighted(
-            losses.has_gold_label(y, student_logits), sample_weight
-        )
+        # `weighted_metrics` honour this weight, plain `metrics` ignore it. Per token,
+        # the sentences' weights spread over their words.
+        gold = losses.has_gold_label(y, student_logits)
+        if sample_weight is not None and self.logits_rank == 3:
+            sample_weight = ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1)) * gold
+        metric_weight = self._weighted(gold, sample_weight)
         return self.compute_metrics(x, y, student_logits, sample_weight=metric_weight)
 
     def fit(self, *args, callbacks=None, **kwargs):
@@ -363,6 +417,7 @@ class Distiller(keras.Model):
                 "layer_map": self.layer_map,
                 "teacher_weights": self.teacher_weights,
                 "teacher_average": self._teacher_average_config,
+                "logits_rank": self.logits_rank,
             }
         )
         return config

@@ -1,5 +1,6 @@
 """The teacher and the students: keras-hub BERT teachers, small Keras students."""
 
+from tfdistill.models.bert_tagger import BertTokenClassifier
 from tfdistill.models.features import bert_features
 from tfdistill.models.features import uniform_layer_map
 from tfdistill.models.students import STUDENTS
@@ -8,6 +9,7 @@ from tfdistill.models.students import build_student
 from tfdistill.models.students import load_student
 from tfdistill.models.students import register_student
 from tfdistill.models.students import save_student
+from tfdistill.models.students.bilstm_tagger import build_word_tagger
 from tfdistill.models.teachers import PACKAGED_MINILM
 from tfdistill.models.teachers import finetune_teacher
 from tfdistill.models.teachers import freeze

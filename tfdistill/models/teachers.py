@@ -20,6 +20,7 @@ from keras import ops
 
 from tfdistill import tasks
 from tfdistill.distillation.nonfinite import NonFiniteLossGuard
+from tfdistill.models.bert_tagger import BertTokenClassifier
 from tfdistill.distillation.nonfinite import check_finite_weights
 
 PACKAGED_MINILM = "minilm_l6_packaged"
@@ -288,16 +289,17 @@ def check_has_tokenizer(teacher, needed_for):
             "A small_bert student shares the teacher's tokenizer".
 
     Raises:
-        ValueError: for anything but a `keras_hub.models.BertTextClassifier` with its
-            preprocessor attached (as `load_teacher` returns it).
+        ValueError: for anything but a `keras_hub.models.BertTextClassifier` or a
+            `BertTokenClassifier` with its preprocessor attached (as `load_teacher`
+            and `TokenClassification.bert_model` return them).
     """
-    if not isinstance(teacher, keras_hub.models.BertTextClassifier) or (
-        teacher.preprocessor is None
-    ):
+    if not isinstance(
+        teacher, (keras_hub.models.BertTextClassifier, BertTokenClassifier)
+    ) or (teacher.preprocessor is None):
         raise ValueError(
             f"{needed_for}, so it needs the teacher: a keras_hub BertTextClassifier "
-            "with its preprocessor attached (as load_teacher returns it); got "
-            f"teacher={teacher!r}."
+            "(or a BertTokenClassifier) with its preprocessor attached (as "
+            f"load_teacher returns it); got teacher={teacher!r}."
         )
 
 

@@ -1,5 +1,19 @@
 """`Task`: the interface every task implements (see `tfdistill.tasks`)."""
 
+import keras
+
+
+def dense_head(features, num_classes, dropout=None):
+    """`Dense(num_classes)` logits (a layer named `logits`) on the last axis of
+    `features`, after a `Dropout` named `dropout` when `dropout` is given."""
+    # The logits layer is made before the dropout: each draws its seed when made,
+    # and this order keeps the initial weights of the students built before the
+    # task layer existed.
+    logits = keras.layers.Dense(num_classes, name="logits")
+    if dropout is not None:
+        features = keras.layers.Dropout(dropout, name="dropout")(features)
+    return logits(features)
+
 
 class Task:
     """What a task decides: labels, heads, metrics, serving outputs, report columns.

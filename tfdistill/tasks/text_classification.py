@@ -23,6 +23,7 @@ import tensorflow as tf
 from tfdistill import evaluation
 from tfdistill.tasks import register_task
 from tfdistill.tasks.base import Task
+from tfdistill.tasks.base import dense_head
 
 # The label of a transfer text that only the teacher labels (see `Distiller`).
 NO_GOLD_LABEL = -1
@@ -60,13 +61,7 @@ class TextClassification(Task):
             )
 
     def head(self, features, num_classes, dropout=None):
-        # The logits layer is made before the dropout: each draws its seed when made,
-        # and this order keeps the initial weights of the students built before the
-        # task layer existed.
-        logits = keras.layers.Dense(num_classes, name="logits")
-        if dropout is not None:
-            features = keras.layers.Dropout(dropout, name="dropout")(features)
-        return logits(features)
+        return dense_head(features, num_classes, dropout)
 
     def bert_model(self, backbone, preprocessor, num_classes, dropout, **kwargs):
         return keras_hub.models.BertTextClassifier(

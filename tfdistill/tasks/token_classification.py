@@ -1,7 +1,10 @@
-"""Token classification (entity tagging): the scoring its task will use.
+"""Token classification (entity tagging): `TokenClassification` and its scores.
 
-The task itself (heads, labels, serving outputs) is not registered yet; this module
-holds its metrics, on tag strings, so that they are settled and tested first:
+`TokenClassification` is the task: one tag per word, per-word logits, entity scores.
+It is not registered in `tfdistill.tasks.TASKS` yet, so configs cannot name it until
+the run pipeline (configs, stages, export) can run it; use it from Python.
+
+The scores, on tag strings:
 
 * entity precision, recall and F1, micro-averaged over all entities: an entity counts
   as found only if its span and its type both match exactly;
@@ -26,7 +29,101 @@ Example:
 
 import collections
 
+import keras
+import numpy as np
+import tensorflow as tf
+
 from tfdistill.data.conll import to_iob2
+from tfdistill.data.tagging import NO_TAG
+from tfdistill.data.tagging import FirstPiecePacker
+from tfdistill.models.bert_tagger import BertTokenClassifier
+from tfdistill.tasks.base import Task
+from tfdistill.tasks.base import dense_head
+
+
+class TokenClassification(Task):
+    """One tag per word (entity tagging). Not registered in `TASKS` yet (see above).
+
+    Labels are int32 tag ids per word slot, `(sentences, max_words)`, or one array per
+    sentence; `NO_TAG` (-1) marks a slot without a word to learn or score (padding,
+    or a word past the sequence length). Models output `(batch, words, tags)`
+    logits; the headline metric is the entity F1 of `entity_scores`.
+
+    Example:
+
+    >>> task = TokenClassification()
+    >>> task.head(keras.Input((5, 8)), num_classes=3).shape
+    (None, 5, 3)
+    >>> logits = np.eye(3)[[[1, 2, 0, 0]]] * 5.0  # B-x I-x O, then a padded slot
+    >>> scores = task.evaluate(np.array([[1, 2, 0, -1]]), logits, ["O", "B-x", "I-x"])
+    >>> scores["f1"], scores["token_accuracy"]
+    (1.0, 1.0)
+    """
+
+    name = "token_classification"
+    headline_metric = "f1"
+    logits_rank = 3
+    report_columns = (("entity F1", "f1", 9, ".3f"), ("token acc.", "token_accuracy", 10, ".2%"))
+
+    def check_labels(self, labels, num_classes, where):
+        for number, sentence in enumerate(labels):
+            sentence = np.asarray(sentence)
+            if sentence.ndim != 1 or not np.issubdtype(sentence.dtype, np.integer):
+                raise ValueError(
+                    f"{where}: token classification takes integer tag ids per word; "
+                    f"sentence {number} has labels of shape {sentence.shape} and "
+                    f"dtype {sentence.dtype}."
+                )
+            bad = sentence[(sentence < NO_TAG) | (sentence >= num_classes)]
+            if bad.size:
+                raise ValueError(
+                    f"{where}: sentence {number} has tag id {int(bad[0])}, outside "
+                    f"[0, {num_classes}) ({num_classes} tags; {NO_TAG} for no tag)."
+                )
+
+    def head(self, features, num_classes, dropout=None):
+        if len(features.shape) != 3:
+            raise ValueError(
+                "A token head takes one feature vector per word, (batch, words, "
+                f"features); got shape {tuple(features.shape)}."
+            )
+        return dense_head(features, num_classes, dropout)
+
+    def bert_model(self, backbone, preprocessor, num_classes, dropout, **kwargs):
+        """A `BertTokenClassifier`; `preprocessor` gives its tokenizer and sequence
+        length, or is the `FirstPiecePacker` itself."""
+        if not isinstance(preprocessor, FirstPiecePacker):
+            preprocessor = FirstPiecePacker(preprocessor.tokenizer, preprocessor.sequence_length)
+        return BertTokenClassifier(
+            backbone, num_classes, preprocessor=preprocessor, dropout=dropout, **kwargs
+        )
+
+    def evaluate(self, labels, logits, class_names):
+        """`entity_scores` over the words with a tag (label >= 0), each sentence's
+        entities read in word order. A word cut off has no label and is not scored."""
+        predicted = np.argmax(logits, axis=-1)
+        gold_tags, predicted_tags = [], []
+        for sentence_labels, sentence_predicted in zip(labels, predicted):
+            sentence_labels = np.asarray(sentence_labels)
+            tagged = sentence_labels >= 0
+            gold_tags.append([class_names[i] for i in sentence_labels[tagged]])
+            predicted_tags.append(
+                [class_names[i] for i in sentence_predicted[: len(sentence_labels)][tagged]]
+            )
+        return entity_scores(gold_tags, predicted_tags)
+
+    def serving_outputs(self, logits, class_names):
+        """Per word slot: `probabilities` `(batch, words, tags)`, `tag_ids`, `tags`
+        (names) and `tag_probabilities` (of the chosen tag). Slots past a sentence's
+        words are padding; the signature that knows the words drops them."""
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+        tag_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        return {
+            "probabilities": probabilities,
+            "tag_ids": tag_ids,
+            "tags": tf.gather(class_names, tag_ids),
+            "tag_probabilities": tf.reduce_max(probabilities, axis=-1),
+        }
 
 
 def entity_spans(tags):

@@ -56,11 +56,11 @@ def build_word_student(
         sequence_length, preprocessor.vocabulary_size(), head=head, **sizes
     )
     if init_from_teacher:
-        _init_embedding_from_teacher(model, preprocessor, teacher)
+        init_embedding_from_teacher(model, preprocessor, teacher)
     return model, preprocessor
 
 
-def _init_embedding_from_teacher(model, preprocessor, teacher):
+def init_embedding_from_teacher(model, preprocessor, teacher):
     embedding = model.get_layer("token_embedding")
     words = preprocessor.get_vocabulary()[_NON_WORD_IDS:]
     vectors = teacher_word_vectors(teacher, words, embedding.output_dim)
