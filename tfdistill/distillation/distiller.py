@@ -291,16 +291,16 @@ class Distiller(keras.Model):
             total = total + weight * terms[f"{name}_loss"]
         return total, terms
 
-    def _reduce(self, losses_, y, student_logits, sample_weight):
+    def _reduce(self, per_example, y, student_logits, sample_weight):
         """One term's per-example (or per-word) losses -> its scalar for the batch."""
         if self.logits_rank == 2:
             # Keras's "sum_over_batch_size": Σ wᵢ·lᵢ / batch size (weights default to 1).
-            return ops.mean(self._weighted(losses_, sample_weight))
+            return ops.mean(self._weighted(per_example, sample_weight))
         # Σ over words, then sentences weighted; divided by the number of words (see
-        # the class docstring). `where`, not a product: whatever a padded slot holds,
-        # even NaN in cached logits, cannot reach the loss.
+        # the class docstring). `where`, not a product: whatever a padded slot holds
+        # cannot reach the loss (0 · inf would be NaN).
         is_word = losses.has_gold_label(y, student_logits) > 0
-        per_sentence = ops.sum(ops.where(is_word, losses_, 0.0), axis=-1)
+        per_sentence = ops.sum(ops.where(is_word, per_example, 0.0), axis=-1)
         return ops.sum(self._weighted(per_sentence, sample_weight)) / self._tracker_weight(
             y, student_logits
         )
