@@ -7,7 +7,9 @@ import pytest
 
 from tfdistill.models import STUDENTS
 from tfdistill.models import build_student
+from tfdistill.models import load_student
 from tfdistill.models import register_student
+from tfdistill.models import save_student
 
 WORDS = "the a movie film good bad great awful fun dull plot story it was".split()
 TRAIN_TEXTS = ["a great fun movie", "an awful dull film", "the plot was good", "bad"]
@@ -275,3 +277,26 @@ def test_unknown_task_is_named():
 def test_cnn_rejects_sequences_shorter_than_its_widest_kernel():
     with pytest.raises(ValueError, match="kernel_sizes"):
         build_student("cnn", num_classes=2, train_texts=TRAIN_TEXTS, sequence_length=4)
+
+
+@pytest.mark.parametrize("kind", STUDENTS.names())
+def test_a_saved_student_reloads_with_its_preprocessor_from_its_folder_alone(
+    tiny_teacher, kind, tmp_path
+):
+    # What a rerun that reuses a student, `tfdistill export` and `tfdistill predict`
+    # do. Accents matter: the teacher's uncased tokenizer strips them (a setting made
+    # after construction, which the saved preprocessor must keep).
+    tiny_teacher.preprocessor.tokenizer.strip_accents = True
+    student = _build(kind, tiny_teacher)
+    save_student(student, tmp_path)
+    reloaded = load_student(tmp_path, kind=kind)
+
+    texts = [*AWKWARD_TEXTS, "Café GRÉAT films", "naïve"]
+    expected, got = student.preprocessor(texts), reloaded.preprocessor(texts)
+    for name in expected if isinstance(expected, dict) else [None]:
+        np.testing.assert_array_equal(
+            np.asarray(got[name] if name else got), np.asarray(expected[name] if name else expected)
+        )
+    np.testing.assert_array_equal(
+        reloaded.model.predict(got, verbose=0), student.model.predict(expected, verbose=0)
+    )

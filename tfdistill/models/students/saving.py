@@ -23,7 +23,6 @@ import json
 import pathlib
 
 import keras
-import keras_hub
 
 from tfdistill.atomic import replace_atomically
 from tfdistill.atomic import write_text
@@ -77,4 +76,18 @@ def load_preprocessor(directory):
         vectorizer = keras.saving.deserialize_keras_object(saved["layer"])
         vectorizer.set_vocabulary(saved["vocabulary"])
         return vectorizer
-    return keras_hub.models.Preprocessor.from_preset(str(directory / _PRESET_FOLDER))
+    return _load_preset_preprocessor(directory / _PRESET_FOLDER)
+
+
+def _load_preset_preprocessor(preset):
+    """The keras-hub preprocessor `save_to_preset` wrote to `preset`.
+
+    As keras-hub's own preset loader does it: its `preprocessor.json`, then its assets
+    (the tokenizer's vocabulary). `Preprocessor.from_preset` cannot: it refuses the
+    base class, and a subclass's looks for the backbone's `config.json`, which a
+    preprocessor saved alone does not have.
+    """
+    config = json.loads((preset / "preprocessor.json").read_text(encoding="utf-8"))
+    preprocessor = keras.saving.deserialize_keras_object(config)
+    preprocessor.load_preset_assets(str(preset))
+    return preprocessor
