@@ -60,6 +60,7 @@ from tfdistill.data.tagging import (
     encode_tagged_for_distillation,
     predict_tag_logits,
 )
+from tfdistill.data.word_ids import WordIds
 from tfdistill.data.sources import (
     SOURCES,
     SourceInfo,
@@ -74,6 +75,7 @@ __all__ = [
     "NO_TAG",
     "FirstPiecePacker",
     "SOURCES",
+    "WordIds",
     "WordLookup",
     "build_word_lookup",
     "encode_tagged",
