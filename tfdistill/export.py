@@ -117,10 +117,14 @@ def export_tflite(
     - `dynamic_range`: int8 weights; activations quantized on the fly where a kernel
       allows it. A quarter of the size, no calibration.
     - `full_int8`: int8 weights and activations, their ranges calibrated on
-      `representative_dataset`; every arithmetic operation in int8
-      (`TFLITE_BUILTINS_INT8`), and the logits come out as int8 with the output's
+      `representative_dataset`; int8 kernels (`TFLITE_BUILTINS_INT8`) wherever
+      the converter has one, and the logits come out as int8 with the output's
       scale and zero point. A recurrent loop still hands its state from one step to
-      the next in float32 (TFLite does not quantize a loop's operands).
+      the next in float32 (TFLite does not quantize a loop's operands), and a BERT
+      keeps a few element-wise ops of its LayerNorms in float. A BERT loses
+      accuracy in this mode (4 points for `small_bert`): its attention mask adds
+      -1e9 to padded positions, so the scores' calibrated int8 scale is about 4e6
+      and every real score rounds to 0. Use `dynamic_range` for a BERT.
 
     Args:
         model: a `keras.Model` from token ids (a tensor or a dict of tensors) to logits.
