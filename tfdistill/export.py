@@ -53,7 +53,9 @@ def export_savedmodel(model, preprocessor, path, class_names, task="text_classif
     The signature takes `texts`, a `tf.string` tensor of shape `[None]`, and returns
     what the task serves (`tfdistill.tasks`): for text classification,
     `probabilities` (float32, `[batch, classes]`), `label_ids` (int32, `[batch]`)
-    and `labels` (the class names, `tf.string`, `[batch]`).
+    and `labels` (the class names, `tf.string`, `[batch]`); for token
+    classification, per word slot (`tags`, `tag_ids`, `tag_probabilities`,
+    `probabilities`), word `i` being the text's `i`-th word split on whitespace.
 
     Args:
         model: a `keras.Model` that maps the preprocessor's output to logits.
@@ -70,12 +72,13 @@ def export_savedmodel(model, preprocessor, path, class_names, task="text_classif
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serve(texts):
-        return task.serving_outputs(model(preprocessor(texts), training=False), class_names)
+        inputs = preprocessor(task.serving_inputs(texts))
+        return task.serving_outputs(model(inputs, training=False), class_names)
 
     def write(tmp_path):
         # ExportArchive only tracks built layers, and an adapted TextVectorization is
         # not built until it first runs.
-        preprocessor(tf.constant([""]))
+        preprocessor(task.serving_inputs(tf.constant([""])))
         archive = keras.export.ExportArchive()
         # The preprocessor is tracked for its lookup tables. The model is not: the
         # endpoint captures its weights anyway, and tracking it too makes Keras 3.15

@@ -59,6 +59,7 @@ from tfdistill.data.tagging import (
     encode_tagged,
     encode_tagged_for_distillation,
     predict_tag_logits,
+    word_mask,
 )
 from tfdistill.data.word_ids import WordIds
 from tfdistill.data.sources import (
@@ -103,4 +104,5 @@ __all__ = [
     "teacher_preprocessing",
     "texts_of",
     "to_iob2",
+    "word_mask",
 ]

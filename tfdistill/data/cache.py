@@ -96,7 +96,7 @@ def teacher_preprocessing(teacher, dtype_policy):
         dtype_policy: the name of the policy the teacher computes in.
     """
     tokenizer = teacher.preprocessor.tokenizer
-    return {
+    description = {
         "sequence_length": teacher.preprocessor.sequence_length,
         "vocabulary_size": tokenizer.vocabulary_size(),
         "lowercase": tokenizer.lowercase,
@@ -104,6 +104,10 @@ def teacher_preprocessing(teacher, dtype_policy):
         "special_tokens_in_strings": tokenizer.special_tokens_in_strings,
         "policy": dtype_policy,
     }
+    # A tagger's logits have one row per word slot (`FirstPiecePacker.max_words`).
+    if hasattr(teacher.preprocessor, "max_words"):
+        description["max_words"] = teacher.preprocessor.max_words
+    return description
 
 
 # One traced forward pass per model, kept while the model lives: a run predicts

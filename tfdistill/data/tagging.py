@@ -231,12 +231,17 @@ def _padded(sentences, max_words, fill, dtype):
     return array
 
 
+def _words_of(sentences):
+    """The words of `TaggedSentences`, or `sentences` itself (one sequence of words each)."""
+    return sentences.words if isinstance(sentences, TaggedSentences) else sentences
+
+
 def _raw_tagged(sentences, tag_ids, max_words):
     """`(words, tag ids)` examples, both padded to `max_words` (`""` and `NO_TAG`)."""
     if len(tag_ids) != len(sentences):
         raise ValueError(f"{len(sentences)} sentences but {len(tag_ids)} rows of tag ids.")
     return (
-        _padded(sentences.words, max_words, _PADDING, object),
+        _padded(_words_of(sentences), max_words, _PADDING, object),
         _padded(tag_ids, max_words, NO_TAG, np.int32),
     )
 
@@ -255,7 +260,8 @@ def encode_tagged(
     """Batches tagged sentences into `(inputs, labels)` for one model.
 
     Args:
-        sentences: `TaggedSentences` (only their words are read).
+        sentences: `TaggedSentences` (only their words are read), or one sequence
+            of words per sentence.
         tag_ids: each sentence's tag ids, e.g. from `tag_ids(sentences.tags, names)`.
         preprocessor: a `FirstPiecePacker` (a BERT tagger) or a `WordLookup` (a
             word-level student).
@@ -399,9 +405,8 @@ def predict_tag_logits(teacher, sentences, *, batch_size=64, verbose=0):
         bool `(num_sentences, max_words)`, True where the teacher read a word; for
         `encode_tagged_for_distillation`.
     """
-    words = sentences.words if isinstance(sentences, TaggedSentences) else sentences
     packer = teacher.preprocessor
-    padded = _padded(words, packer.max_words, _PADDING, object)
+    padded = _padded(_words_of(sentences), packer.max_words, _PADDING, object)
 
     def pack(raw_words):
         # The mask rides as the "label", which predict_logits ignores.
@@ -412,3 +417,28 @@ def predict_tag_logits(teacher, sentences, *, batch_size=64, verbose=0):
     logits = predict_logits(teacher, inputs, verbose=verbose)
     word_mask = np.concatenate([mask.numpy() for _, mask in inputs])
     return logits, word_mask
+
+
+def word_mask(preprocessor, sentences, *, batch_size=256):
+    """Which word slots a model fed by `preprocessor` reads, for cached logits.
+
+    Args:
+        preprocessor: a `FirstPiecePacker` or a `WordLookup`.
+        sentences: `TaggedSentences`, or one sequence of words per sentence.
+        batch_size: sentences per batch.
+
+    Returns:
+        A bool array `(num_sentences, preprocessor.max_words)`, as
+        `predict_tag_logits` returns it with the logits.
+
+    Example:
+
+    >>> lookup = build_word_lookup([["hi"]], max_words=3)
+    >>> word_mask(lookup, [["hi", "you"], ["hi"]]).tolist()
+    [[True, True, False], [True, False, False]]
+    """
+    padded = _padded(_words_of(sentences), preprocessor.max_words, _PADDING, object)
+    batches = tf.data.Dataset.from_tensor_slices(padded).batch(batch_size)
+    return np.concatenate(
+        [preprocessor.word_mask(preprocessor(words)).numpy() for words in batches]
+    )

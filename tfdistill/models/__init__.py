@@ -6,6 +6,7 @@ from tfdistill.models.features import uniform_layer_map
 from tfdistill.models.students import STUDENTS
 from tfdistill.models.students import Student
 from tfdistill.models.students import build_student
+from tfdistill.models.students import check_serves
 from tfdistill.models.students import load_student
 from tfdistill.models.students import register_student
 from tfdistill.models.students import save_student

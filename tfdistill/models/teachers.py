@@ -34,6 +34,9 @@ _PACKAGED_MINILM_INSTALL = (
 # the weights of everything that is not the backbone (here the classification head).
 _TASK_CONFIG_FILE = "task.json"
 _TASK_WEIGHTS_FILE = "task.weights.h5"
+# A fine-tuned teacher that is not a keras-hub task (a `BertTokenClassifier`) is saved
+# whole, its preprocessor in its config, in this file of its directory.
+_MODEL_FILE = "model.keras"
 
 
 def _packaged_minilm_dir():
@@ -117,6 +120,17 @@ def _is_saved_bert_classifier(preset):
         return json.load(file).get("class_name") == "BertTextClassifier"
 
 
+def save_teacher(teacher, directory):
+    """Saves a fine-tuned teacher so that `load_teacher(directory)` reloads it offline:
+    a keras-hub task as a preset, any other model (a tagger) as `model.keras`."""
+    directory = os.fspath(directory)
+    if isinstance(teacher, keras_hub.models.Task):
+        teacher.save_to_preset(directory)
+        return
+    os.makedirs(directory, exist_ok=True)
+    teacher.save(os.path.join(directory, _MODEL_FILE))
+
+
 def _is_special_token(token):
     return token.startswith("[") and token.endswith("]")
 
@@ -148,13 +162,15 @@ def load_teacher(
     sequence_length=128,
     dropout=0.1,
     task="text_classification",
+    max_words=None,
 ):
     """Loads a BERT teacher that maps raw strings to logits.
 
     A fresh head (untrained, `num_classes` logits, the task's `bert_model`) is put
     on the preset's backbone, except for a local directory saved by
-    `finetune_teacher` (or `BertTextClassifier.save_to_preset`): that one comes back
-    with its trained head, which must have `num_classes` outputs. Either way the
+    `finetune_teacher` (or `BertTextClassifier.save_to_preset`, or `save_teacher`
+    for a tagger): that one comes back with its trained head, which must have
+    `num_classes` outputs. Either way the
     head returns logits (`activation=None`), and an uncased vocabulary gets a
     tokenizer that lowercases and strips accents, whatever the preset's tokenizer
     config says.
@@ -168,10 +184,14 @@ def load_teacher(
         dropout: the dropout rate before the classification head.
         task: the name of the task (`tfdistill.tasks`) whose head a fresh teacher
             gets.
+        max_words: a tagger's word slots (its `FirstPiecePacker`'s `max_words`);
+            None keeps the packer's own. Ignored by a text classifier, whose
+            preprocessor has no word slots.
 
     Returns:
-        A `keras_hub.models.BertTextClassifier` with a
-        `BertTextClassifierPreprocessor` attached.
+        The task's model (`Task.bert_model`), with its preprocessor attached: for
+        text classification a `keras_hub.models.BertTextClassifier` with a
+        `BertTextClassifierPreprocessor`.
 
     Raises:
         ValueError: if a saved classifier has a different number of classes, or
@@ -203,16 +223,23 @@ def load_teacher(
         teacher = keras_hub.models.BertTextClassifier.from_preset(
             path, dtype=dtype, activation=None, dropout=dropout
         )
+    elif os.path.isfile(os.path.join(path, _MODEL_FILE)):
+        teacher = keras.models.load_model(os.path.join(path, _MODEL_FILE))
     else:
-        # What `BertTextClassifier.from_preset` does, with the task's head.
+        # What `BertTextClassifier.from_preset` does, with the task's head. The
+        # preprocessor gets its length first: a tagger's packer is built from it.
         teacher = tasks.get(task).bert_model(
             keras_hub.models.BertBackbone.from_preset(path, dtype=dtype),
-            keras_hub.models.BertTextClassifierPreprocessor.from_preset(path),
+            keras_hub.models.BertTextClassifierPreprocessor.from_preset(
+                path, sequence_length=sequence_length
+            ),
             num_classes,
             dropout,
         )
     _check_loaded(teacher, path, num_classes, sequence_length)
     teacher.preprocessor.sequence_length = sequence_length
+    if max_words is not None and hasattr(teacher.preprocessor, "max_words"):
+        teacher.preprocessor.max_words = max_words
     _match_uncased_vocabulary(teacher.preprocessor.tokenizer)
     # Augmented transfer texts mark masked words with "[MASK]" (see
     # `tfdistill.data.augment_texts`); keras-hub would otherwise split it into
@@ -335,6 +362,7 @@ def finetune_teacher(
     save_dir=None,
     callbacks=(),
     early_stopping=None,
+    loss=None,
     jit_compile="auto",
     verbose="auto",
 ):
@@ -347,11 +375,14 @@ def finetune_teacher(
 
     Args:
         teacher: a `BertTextClassifier` returning logits, with its preprocessor
-            attached (as `load_teacher` returns it). It is compiled for the
-            fine-tuning, and compiled again with keras-hub's defaults afterwards,
-            which drops the optimizer's state.
+            attached (as `load_teacher` returns it), or any model that `loss`
+            fits (a `BertTokenClassifier`). It is compiled for the fine-tuning,
+            and compiled again with its defaults afterwards, which drops the
+            optimizer's state.
         train_data: a batched `tf.data.Dataset` of `(raw strings, int labels)`,
-            already shuffled (`fit` does not shuffle datasets).
+            already shuffled (`fit` does not shuffle datasets); or of what the
+            teacher's `fit` takes, with sample weights if any (accuracy is a
+            weighted metric: a tagger's padding words weigh 0).
         validation_data: the same for validation.
         epochs: the maximum number of epochs.
         learning_rate: the peak learning rate.
@@ -363,13 +394,15 @@ def finetune_teacher(
             `train_data` streams several epochs.
         initial_epoch: the epoch to start at, when resuming (the schedule follows
             the optimizer's restored step count).
-        save_dir: if given, the fine-tuned teacher is saved there in keras-hub's
-            preset format, so that `load_teacher(save_dir, num_classes)` reloads
-            it offline.
+        save_dir: if given, the fine-tuned teacher is saved there
+            (`save_teacher`), so that `load_teacher(save_dir, num_classes)`
+            reloads it offline.
         callbacks: more Keras callbacks for `fit`.
         early_stopping: the `keras.callbacks.EarlyStopping` to use in place of the
             recipe's own (which `patience` sets up); give one when another callback
             must see its state, as a checkpoint that saves it does.
+        loss: the loss of the logits against the labels; None: sparse categorical
+            cross-entropy (a task's `Task.loss` masks a tagger's padding).
         jit_compile: passed to `compile`.
         verbose: passed to `fit`.
 
@@ -415,8 +448,11 @@ def finetune_teacher(
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     teacher.compile(
         optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        loss=loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        # Weighted: a tagger's padding words weigh 0. `metrics=[]` keeps keras-hub
+        # from adding an unweighted accuracy of its own.
+        metrics=[],
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )
     early_stopping = early_stopping or keras.callbacks.EarlyStopping(
@@ -436,13 +472,13 @@ def finetune_teacher(
         shuffle=False,
         verbose=verbose,
     )
-    # fit leaves two AdamW moments per weight on the teacher, and save_to_preset
-    # would store them next to the head: twice the model's size. Fine-tuning is
-    # done, so go back to keras-hub's default compile, which load_teacher gives too.
+    # fit leaves two AdamW moments per weight on the teacher, and saving would
+    # store them next to the head: twice the model's size. Fine-tuning is done, so
+    # go back to the default compile (keras-hub's), which load_teacher gives too.
     teacher.compile(jit_compile=jit_compile)
     check_finite_weights(teacher, "the fine-tuned teacher, which was not saved")
     if save_dir is not None:
-        teacher.save_to_preset(os.fspath(save_dir))
+        save_teacher(teacher, save_dir)
     return history
 
 

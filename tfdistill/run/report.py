@@ -39,7 +39,8 @@ def summarize(config, class_names, results):
     for name, scores in results.items():
         if name == TEACHER:
             continue
-        scores["retention"] = scores[metric] / teacher[metric]
+        # None when the teacher scored 0 (an untrained smoke teacher's entity F1).
+        scores["retention"] = scores[metric] / teacher[metric] if teacher[metric] else None
         scores["smaller"] = teacher["parameters"] / scores["parameters"]
         scores["faster"] = _speed_at(scores, largest_batch)["samples_per_second"] / teacher_speed
         baseline = results.get(name.replace("_distilled", "_baseline"))
@@ -75,15 +76,19 @@ def format_table(summary):
     batch_size = summary["timed_batch_size"]
     task = tasks.get(summary["task"])
     columns = "".join(f"{title:>{width}}" for title, _, width, _ in task.report_columns)
+    # At least 22 wide, and one space after the longest name.
+    name_width = max(22, *(len(name) + 1 for name in summary["models"]))
     header = (
-        f"{'model':<22}{columns}{'params':>12}{'MB':>8}"
+        f"{'model':<{name_width}}{columns}{'params':>12}{'MB':>8}"
         f"{'ms@1':>8}{f'samples/s@{batch_size}':>16}{'retention':>11}{'smaller':>9}{'faster':>8}"
     )
     lines = [header, "-" * len(header)]
     for name, scores in summary["models"].items():
         single = _speed_at(scores, 1)["latency_ms"]
+        retention = scores.get("retention")
         ratios = (
-            f"{scores['retention']:>10.1%}{scores['smaller']:>8.1f}x{scores['faster']:>7.1f}x"
+            f"{'-' if retention is None else format(retention, '.1%'):>10}"
+            f"{scores['smaller']:>8.1f}x{scores['faster']:>7.1f}x"
             if name != TEACHER
             else f"{'-':>11}{'-':>9}{'-':>8}"
         )
@@ -91,7 +96,7 @@ def format_table(summary):
             f"{scores[key]:>{width}{spec}}" for _, key, width, spec in task.report_columns
         )
         lines.append(
-            f"{name:<22}{metrics}{scores['parameters']:>12,}"
+            f"{name:<{name_width}}{metrics}{scores['parameters']:>12,}"
             f"{scores['savedmodel_bytes'] / 1e6:>8.1f}{single:>8.2f}"
             f"{_speed_at(scores, batch_size)['samples_per_second']:>16,.0f}{ratios}"
         )
@@ -199,15 +204,17 @@ _TFLITE_MARKERS = {"float32": "^", "float16": "v", "dynamic_range": "s", "full_i
 
 
 def _plot_tradeoff(summary, path):
-    """Accuracy against the latency of one text and the size on disk of every artefact:
-    each model's SavedModel (a circle, named) and each TFLite file (its mode's marker,
-    in its model's colour)."""
+    """The task's headline metric (accuracy for text classification) against the
+    latency of one text and the size on disk of every artefact: each model's
+    SavedModel (a circle, named) and each TFLite file (its mode's marker, in its
+    model's colour)."""
+    metric = tasks.get(summary["task"]).headline_metric
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     for index, (name, scores) in enumerate(summary["models"].items()):
         colour = f"C{index}"
-        points = [("o", scores["accuracy"], _speed_at(scores, 1)["latency_ms"], scores["savedmodel_bytes"])]
+        points = [("o", scores[metric], _speed_at(scores, 1)["latency_ms"], scores["savedmodel_bytes"])]
         points += [
-            (_TFLITE_MARKERS[mode], entry["accuracy"], entry["latency"][0]["latency_ms"], entry["bytes"])
+            (_TFLITE_MARKERS[mode], entry[metric], entry["latency"][0]["latency_ms"], entry["bytes"])
             for mode, entry in scores.get("tflite", {}).items()
             if entry["exported"]
         ]
@@ -228,9 +235,9 @@ def _plot_tradeoff(summary, path):
         axis.set_xscale("log")
         # Labelled minor ticks of a log axis crowd into each other.
         axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        axis.set_ylabel("test accuracy (%)")
+        axis.set_ylabel(f"test {metric} (%)")
         axis.grid(alpha=0.3)
-    figure.suptitle("Accuracy against speed and size")
+    figure.suptitle(f"{metric.capitalize()} against speed and size")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
@@ -248,17 +255,8 @@ def _markdown(summary):
         format_table(summary),
         "```",
         "",
-        "## Confusion matrices (rows: true class, columns: predicted)",
-        "",
+        *tasks.get(summary["task"]).report_sections(summary),
     ]
-    names = summary["class_names"]
-    for name, scores in summary["models"].items():
-        lines += [f"**{name}**", "", "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-        lines += [
-            f"| {names[i]} | " + " | ".join(str(count) for count in row) + " |"
-            for i, row in enumerate(scores["confusion_matrix"])
-        ]
-        lines.append("")
     lines += ["## Plots", "", "![learning curves](learning_curves.png)", "", "![trade-off](tradeoff.png)", ""]
     return "\n".join(lines)
 

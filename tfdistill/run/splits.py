@@ -8,7 +8,8 @@ train and evaluate a classifier:
   ids), and fewer than two classes;
 - a class with no training example: with integer labels, ids `{1, 2}` make a class
   `"0"` that the model never sees. Allowed (with a warning) for the classes that
-  `data.label_names` names, since the user declared them;
+  `data.label_names` names, since the user declared them, and for a task whose
+  classes the source fixes (`Task.every_class_in_train` False: a tag set);
 - a training split whose examples are all of one class, and an empty split. The
   minimum is one example of every class in train (two classes at least), and one
   example each in validation and test.
@@ -32,10 +33,8 @@ dtype('int32')
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
-from tfdistill import data
 
 # The roles of a run's splits; `data.<role>_split` names each one in the source.
 SPLIT_ROLES = ("train", "validation", "test")
@@ -47,37 +46,28 @@ class DataError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """The texts and labels of one split (or of a transfer set)."""
+    """The texts and labels of one split (or of a transfer set), as the run's task
+    reads them (`Task.read_examples`); `Task.encode` batches them."""
 
     texts: list
     labels: np.ndarray
 
-    def dataset(self):
-        """`(text, label)` pairs as a `tf.data.Dataset`."""
-        return tf.data.Dataset.from_tensor_slices((self.texts, self.labels))
 
-
-def load_split(data_config, split):
+def load_split(data_config, split, task):
     """Loads `split` of the source a `DataConfig` names, cut to its `max_examples`.
 
     Returns:
-        `(Split, tfdistill.data.SourceInfo)`.
+        `(Split, class_names)`.
     """
-    dataset, info = data.load(
-        data_config.source,
-        split,
-        text_column=data_config.text_column,
-        label_column=data_config.label_column,
-        label_names=data_config.label_names,
-    )
-    if data_config.max_examples is not None:
-        dataset = dataset.take(data_config.max_examples)
-    texts, labels = [], []
-    for text, label in dataset.as_numpy_iterator():
-        texts.append(text.decode("utf-8"))
-        labels.append(label)
+    options = {
+        "text_column": data_config.text_column,
+        "label_column": data_config.label_column,
+        "label_names": data_config.label_names,
+    }
+    texts, labels, class_names = task.read_examples(data_config.source, split, options)
+    texts, labels = texts[: data_config.max_examples], labels[: data_config.max_examples]
     logging.info("%s/%s: %d examples", data_config.source, split, len(texts))
-    return Split(texts, np.asarray(labels, dtype=np.int32)), info
+    return Split(texts, labels), class_names
 
 
 def concatenate(*splits):
@@ -119,7 +109,7 @@ def prepare_splits(data_config, task):
                 f"data: the {_describe(data_config, role)} has no examples; every "
                 "split needs at least one."
             )
-    _check_training_classes(data_config, splits["train"].labels, class_names)
+    _check_training_classes(data_config, splits["train"].labels, class_names, task)
     return splits, list(class_names)
 
 
@@ -137,13 +127,11 @@ def _load_checked(data_config, role, task):
     """
     split_name = getattr(data_config, f"{role}_split")
     try:
-        split, info = load_split(data_config, split_name)
-        task.check_labels(
-            split.labels, len(info.class_names), f"{data_config.source}/{split_name}"
-        )
+        split, class_names = load_split(data_config, split_name, task)
+        task.check_labels(split.labels, len(class_names), f"{data_config.source}/{split_name}")
     except (ValueError, OSError) as error:
         raise DataError(str(error)) from error
-    return split, info.class_names
+    return split, class_names
 
 
 def _handle_overlap(data_config, splits):
@@ -174,9 +162,10 @@ def _handle_overlap(data_config, splits):
     return Split([text for text, kept in zip(train.texts, keep) if kept], train.labels[keep])
 
 
-def _check_training_classes(data_config, train_labels, class_names):
+def _check_training_classes(data_config, train_labels, class_names, task):
     """Raises unless the training split has two classes and an example of each
-    class that `data.label_names` does not declare."""
+    class that `data.label_names` does not declare (or, for a task whose sources
+    fix the classes, such as a tag set, only warns)."""
     counts = np.bincount(train_labels[train_labels >= 0].ravel(), minlength=len(class_names))
     where = _describe(data_config, "train")
     if np.count_nonzero(counts) < 2:
@@ -188,10 +177,9 @@ def _check_training_classes(data_config, train_labels, class_names):
     if not unseen:
         return
     names = [class_names[i] for i in unseen]
-    if data_config.label_names is not None:
-        logging.warning(
-            "data: classes %s of data.label_names have no example in the %s.", names, where
-        )
+    if data_config.label_names is not None or not task.every_class_in_train:
+        declared = " of data.label_names" if data_config.label_names is not None else ""
+        logging.warning("data: classes %s%s have no example in the %s.", names, declared, where)
         return
     if list(class_names) == [str(i) for i in range(len(class_names))]:
         hint = (

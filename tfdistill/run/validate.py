@@ -44,6 +44,7 @@ def validate(config, output_dir):
     if output_dir is None:
         raise ConfigError("output_dir is not set: pass --output_dir or set output_dir.")
     _check_names(config)
+    _check_task(config)
     _check_source(config.data, config.task)
     try:
         models.resolve_preset(config.teacher.preset)
@@ -78,6 +79,20 @@ def _check_names(config):
         raise ConfigError(
             f"distillation.schedule schedules {sorted(SCHEDULED_VARIABLES)}, not {unknown}."
         )
+
+
+def _check_task(config):
+    """The student kind serves the task, and the config asks nothing the task lacks."""
+    try:
+        models.check_serves(config.student.kind, config.task)
+    except ValueError as error:
+        raise ConfigError(f"student.kind: {error}") from None
+    for key, allowed in tasks.get(config.task).fixed_config.items():
+        value = functools.reduce(getattr, key.split("."), config)
+        if value != allowed:
+            raise ConfigError(
+                f"{key} must be {allowed!r} for {config.task} (not supported yet), got {value!r}."
+            )
 
 
 def _check_source(data_config, task):
@@ -195,10 +210,10 @@ def _check_augment(augment):
 
 
 # What `build_student` itself passes a student builder: its first two arguments
-# (the sequence length and vocabulary size, or the teacher and sequence length) and
-# the task's output layer. The builder's other named parameters are `student.sizes`.
+# (the sequence length and vocabulary size, or the teacher and sequence length), the
+# task's output layer and (word-level) the task's vectorizer. The builder's other named parameters are `student.sizes`.
 _SUPPLIED_POSITIONALS = 2
-_SUPPLIED_KEYWORDS = {"head", "bert_model"}
+_SUPPLIED_KEYWORDS = {"head", "bert_model", "word_vectorizer"}
 
 
 def size_keys(kind):

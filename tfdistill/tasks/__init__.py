@@ -2,8 +2,8 @@
 
 A task owns the label contract, the student's output head, the metrics, the
 outputs of the exported serving signature and the rows of the report. Nothing
-outside a task assumes one label per text: a new task (token classification, say)
-is one new module here that registers itself in `TASKS`.
+outside a task assumes one label per text: a new task is one new module here that
+registers itself in `TASKS`, as text and token classification do.
 
 Example:
 
@@ -12,7 +12,7 @@ Example:
 >>> task.name, task.headline_metric
 ('text_classification', 'accuracy')
 >>> tasks.TASKS.names()
-['text_classification']
+['text_classification', 'token_classification']
 """
 
 from tfdistill.registry import Registry
@@ -34,5 +34,6 @@ def get(name):
 # Imported last: the modules register themselves in TASKS.
 from tfdistill.tasks.base import Task  # noqa: E402
 from tfdistill.tasks.text_classification import TextClassification  # noqa: E402
+from tfdistill.tasks.token_classification import TokenClassification  # noqa: E402
 
-__all__ = ["TASKS", "Task", "TextClassification", "get", "register_task"]
+__all__ = ["TASKS", "Task", "TextClassification", "TokenClassification", "get", "register_task"]

@@ -27,6 +27,14 @@ class Task:
     name = None
     headline_metric = None
     logits_rank = None
+    # Whether a run exports its students to TFLite (`export.tflite`).
+    exports_tflite = True
+    # Whether a class without a training example is an error (a class made up by a
+    # gap in label ids) rather than a class the source declares but that is rare.
+    every_class_in_train = True
+    # Config keys (dotted) a run of this task cannot honour yet, each with the only
+    # value it may hold; the config check refuses any other.
+    fixed_config = {}
     # The report table's metric columns: (title, key in a model's scores, width,
     # format spec), e.g. ("F1", "f1", 7, ".3f").
     report_columns = ()
@@ -64,4 +72,47 @@ class Task:
 
         `class_names` is a `tf.string` tensor, indexed by label id.
         """
+        raise NotImplementedError
+
+    def read_examples(self, source, split, data_options):
+        """`(texts, labels, class_names)`: one split of a registered source of this task.
+
+        `texts` are raw strings, as the exported model takes them; `labels` an int32
+        array that `check_labels` accepts. `data_options` holds the run's
+        `text_column`, `label_column` and `label_names`; a task reads those its
+        sources take.
+        """
+        raise NotImplementedError
+
+    def encode(self, texts, labels, preprocessor, **options):
+        """Batches `(inputs, labels)` (and weights, if the task needs them) for one
+        model; `options` are those of `tfdistill.data.encode`."""
+        raise NotImplementedError
+
+    def encode_for_distillation(
+        self, texts, labels, *, student_preprocessor, teacher_preprocessor, teacher_logits=None,
+        **options
+    ):
+        """`Distiller` batches: with `teacher_logits` (cached, in the order of `texts`)
+        when given, else with the teacher's inputs. `options` as in `encode`."""
+        raise NotImplementedError
+
+    def loss(self):
+        """The loss of a model's logits against gold labels (fine-tuning, baselines)."""
+        raise NotImplementedError
+
+    def fit_inputs(self, teacher):
+        """What maps a batch of texts to the inputs the teacher's `fit` takes."""
+        raise NotImplementedError
+
+    def word_vectorizer(self, train_texts, vocabulary_size, sequence_length):
+        """A word-level student's preprocessor, its vocabulary from `train_texts`."""
+        raise NotImplementedError
+
+    def serving_inputs(self, texts):
+        """What a model's preprocessor reads from a batch of raw strings `[None]`."""
+        raise NotImplementedError
+
+    def report_sections(self, summary):
+        """The report's task-specific Markdown lines (after the table)."""
         raise NotImplementedError

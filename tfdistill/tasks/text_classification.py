@@ -20,6 +20,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from tfdistill import data
 from tfdistill import evaluation
 from tfdistill.tasks import register_task
 from tfdistill.tasks.base import Task
@@ -86,3 +87,58 @@ class TextClassification(Task):
             "label_ids": label_ids,
             "labels": tf.gather(class_names, label_ids),
         }
+
+    def read_examples(self, source, split, data_options):
+        dataset, info = data.load(source, split, **data_options)
+        texts, labels = [], []
+        for text, label in dataset.as_numpy_iterator():
+            texts.append(text.decode("utf-8"))
+            labels.append(label)
+        return texts, np.asarray(labels, dtype=np.int32), list(info.class_names)
+
+    def encode(self, texts, labels, preprocessor, **options):
+        return data.encode(_examples(texts, labels), preprocessor, **options)
+
+    def encode_for_distillation(
+        self, texts, labels, *, student_preprocessor, teacher_preprocessor, teacher_logits=None,
+        **options
+    ):
+        teacher = (
+            {"teacher_logits": teacher_logits}
+            if teacher_logits is not None
+            else {"teacher_preprocessor": teacher_preprocessor}
+        )
+        return data.encode_for_distillation(
+            _examples(texts, labels), student_preprocessor=student_preprocessor, **teacher, **options
+        )
+
+    def loss(self):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def fit_inputs(self, teacher):
+        # keras-hub's `fit` runs the classifier's attached preprocessor itself.
+        return lambda texts: texts
+
+    def word_vectorizer(self, train_texts, vocabulary_size, sequence_length):
+        return data.build_vectorizer(train_texts, vocabulary_size, sequence_length)
+
+    def serving_inputs(self, texts):
+        return texts
+
+    def report_sections(self, summary):
+        """A confusion matrix per model (rows: true class, columns: predicted)."""
+        names = summary["class_names"]
+        lines = ["## Confusion matrices (rows: true class, columns: predicted)", ""]
+        for name, scores in summary["models"].items():
+            lines += [f"**{name}**", "", "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+            lines += [
+                f"| {names[i]} | " + " | ".join(str(count) for count in row) + " |"
+                for i, row in enumerate(scores["confusion_matrix"])
+            ]
+            lines.append("")
+        return lines
+
+
+def _examples(texts, labels):
+    """`(text, label)` pairs as a `tf.data.Dataset`."""
+    return tf.data.Dataset.from_tensor_slices((texts, labels))

@@ -1,8 +1,7 @@
 """Token classification (entity tagging): `TokenClassification` and its scores.
 
 `TokenClassification` is the task: one tag per word, per-word logits, entity scores.
-It is not registered in `tfdistill.tasks.TASKS` yet, so configs cannot name it until
-the run pipeline (configs, stages, export) can run it; use it from Python.
+It is registered in `tfdistill.tasks.TASKS` as `"token_classification"`.
 
 The scores, on tag strings:
 
@@ -33,16 +32,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfdistill import data
 from tfdistill.data.conll import to_iob2
 from tfdistill.data.tagging import NO_TAG
 from tfdistill.data.tagging import FirstPiecePacker
 from tfdistill.models.bert_tagger import BertTokenClassifier
+from tfdistill.tasks import register_task
 from tfdistill.tasks.base import Task
 from tfdistill.tasks.base import dense_head
 
 
+@register_task("token_classification")
 class TokenClassification(Task):
-    """One tag per word (entity tagging). Not registered in `TASKS` yet (see above).
+    """One tag per word (entity tagging).
 
     Labels are int32 tag ids per word slot, `(sentences, max_words)`, or one array per
     sentence; `NO_TAG` (-1) marks a slot without a word to learn or score (padding,
@@ -63,7 +65,15 @@ class TokenClassification(Task):
     name = "token_classification"
     headline_metric = "f1"
     logits_rank = 3
-    report_columns = (("entity F1", "f1", 9, ".3f"), ("token acc.", "token_accuracy", 10, ".2%"))
+    report_columns = (("entity F1", "f1", 10, ".3f"), ("token acc.", "token_accuracy", 11, ".2%"))
+    # A tagger's TFLite file (on word ids, with its word lookup beside it) is not
+    # written yet.
+    exports_tflite = False
+    # A source's tag set names B- and I- of every type; a rare I- tag may be absent.
+    every_class_in_train = False
+    # Not yet for tagging: augmented sentences would need tags kept in step with
+    # their words, and ensembles of taggers are untested.
+    fixed_config = {"distillation.augment.factor": 0, "teacher.ensemble_seeds": []}
 
     def check_labels(self, labels, num_classes, where):
         for number, sentence in enumerate(labels):
@@ -100,8 +110,13 @@ class TokenClassification(Task):
 
     def evaluate(self, labels, logits, class_names):
         """`entity_scores` over the words with a tag (label >= 0), each sentence's
-        entities read in word order. A word cut off has no label and is not scored."""
+        entities read in word order. A word with a label but past the logits' word
+        slots (cut off by the model) counts as tagged `O`."""
         predicted = np.argmax(logits, axis=-1)
+        missing = np.shape(labels)[-1] - predicted.shape[1] if np.ndim(labels) == 2 else 0
+        if missing > 0:
+            outside = list(class_names).index("O")
+            predicted = np.pad(predicted, ((0, 0), (0, missing)), constant_values=outside)
         gold_tags, predicted_tags = [], []
         for sentence_labels, sentence_predicted in zip(labels, predicted):
             sentence_labels = np.asarray(sentence_labels)
@@ -124,6 +139,86 @@ class TokenClassification(Task):
             "tags": tf.gather(class_names, tag_ids),
             "tag_probabilities": tf.reduce_max(probabilities, axis=-1),
         }
+
+
+    def read_examples(self, source, split, data_options):
+        """The sentences of `source` as texts of words joined by single spaces (what
+        the exported model takes), labels `(sentences, longest)` padded with
+        `NO_TAG`. Tagging sources take none of `data_options`."""
+        sentences, info = data.load_tagged(source, split)
+        for number, words in enumerate(sentences.words):
+            spaced = [word for word in words if not word or "".join(word.split()) != word]
+            if spaced:
+                raise ValueError(
+                    f"{source}/{split}: sentence {number} has the word {spaced[0]!r}, "
+                    "empty or holding whitespace; a run splits texts into words on whitespace."
+                )
+        ids = data.tag_ids(sentences.tags, info.tag_names)
+        labels = np.full((len(ids), max(map(len, ids), default=0)), NO_TAG, np.int32)
+        for row, sentence in enumerate(ids):
+            labels[row, : len(sentence)] = sentence
+        return [" ".join(words) for words in sentences.words], labels, list(info.tag_names)
+
+    def encode(self, texts, labels, preprocessor, **options):
+        """`encode_tagged` batches with sample weights, 1 for each word with a tag
+        (so `weighted_metrics` score words, not padding)."""
+        options.pop("trim_padding", None)  # The word axis has fixed slots.
+        batches = data.encode_tagged(_words(texts), labels, preprocessor, **options)
+        return batches.map(lambda x, y: (x, y, tf.cast(y >= 0, "float32")))
+
+    def encode_for_distillation(
+        self, texts, labels, *, student_preprocessor, teacher_preprocessor, teacher_logits=None,
+        **options
+    ):
+        options.pop("trim_padding", None)
+        words = _words(texts)
+        teacher = {"teacher_preprocessor": teacher_preprocessor}
+        if teacher_logits is not None:
+            # The teacher's word slots are a property of its packer, not of its
+            # weights, so cached logits need no cached mask.
+            mask = data.word_mask(teacher_preprocessor, words)
+            teacher = {"teacher_logits": teacher_logits, "teacher_word_mask": mask}
+        return data.encode_tagged_for_distillation(
+            words, labels, student_preprocessor=student_preprocessor, **teacher, **options
+        )
+
+    def loss(self):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=NO_TAG)
+
+    def fit_inputs(self, teacher):
+        return teacher.preprocessor
+
+    def word_vectorizer(self, train_texts, vocabulary_size, sequence_length):
+        return data.build_word_lookup(_words(train_texts), sequence_length, vocabulary_size)
+
+    def serving_inputs(self, texts):
+        """Each text's words, split on whitespace."""
+        return tf.strings.split(texts)
+
+    def report_sections(self, summary):
+        """Entity precision, recall and F1 per model, then F1 per entity type."""
+        models = summary["models"]
+        lines = ["## Entities (test, exact span and type)", ""]
+        lines += ["| model | precision | recall | F1 | token accuracy |", "|---|---|---|---|---|"]
+        lines += [
+            f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} "
+            f"| {s['token_accuracy']:.2%} |"
+            for name, s in models.items()
+        ]
+        types = sorted({entity for scores in models.values() for entity in scores["per_type"]})
+        lines += ["", "## F1 per entity type (test)", ""]
+        lines += ["| type | support | " + " | ".join(models) + " |", "|---" * (len(models) + 2) + "|"]
+        for entity in types:
+            row = [scores["per_type"].get(entity) for scores in models.values()]
+            support = next(entry["support"] for entry in row if entry)
+            cells = " | ".join(f"{entry['f1']:.3f}" if entry else "-" for entry in row)
+            lines.append(f"| {entity} | {support} | {cells} |")
+        return lines + [""]
+
+
+def _words(texts):
+    """The words of texts that `read_examples` made: split on single spaces."""
+    return [text.split(" ") for text in texts]
 
 
 def entity_spans(tags):

@@ -8,6 +8,9 @@ Every kind is one module here that registers its builder in `STUDENTS` (see
 - `"bilstm"` (`bilstm.py`): a word-level bidirectional LSTM (Tang et al. 2019).
 - `"cnn"` (`cnn.py`): a word-level convolutional network (Kim 2014).
 
+For token classification, `"bilstm_tagger"` (`bilstm_tagger.py`) tags each word. A
+kind's `tasks` attribute names the tasks it serves.
+
 Each comes as a `Student`: a Keras model that maps preprocessed inputs to logits,
 and the preprocessor that maps raw strings to those inputs. The two are kept apart
 so that preprocessing runs in `tf.data` (on the CPU, cached once) and the model
@@ -17,9 +20,9 @@ comes from the task (`tfdistill.tasks`).
 Example:
 
 >>> STUDENTS.names()
-['bilstm', 'cnn', 'small_bert']
+['bilstm', 'bilstm_tagger', 'cnn', 'small_bert']
 >>> STUDENTS.attributes("bilstm")
-{'word_level': True, 'bert_like': False, 'recurrent': True}
+{'word_level': True, 'bert_like': False, 'recurrent': True, 'tasks': ('text_classification',)}
 """
 
 import functools
@@ -77,8 +80,8 @@ def build_student(
 
     Raises:
         ValueError: for an unknown kind (the message lists the registered ones), a
-            missing teacher or `train_texts`, or sizes that cannot be initialised
-            from the teacher.
+            kind that does not serve `task`, a missing teacher or `train_texts`, or
+            sizes that cannot be initialised from the teacher.
 
     Example:
 
@@ -89,6 +92,7 @@ def build_student(
     TensorShape([1, 2])
     """
     build_model = STUDENTS.get(kind)
+    check_serves(kind, task)
     task = tasks.get(task)
     if STUDENTS.attributes(kind)["bert_like"]:
         model, preprocessor = build_model(
@@ -104,6 +108,7 @@ def build_student(
             train_texts,
             sequence_length,
             head=functools.partial(task.head, num_classes=num_classes),
+            word_vectorizer=task.word_vectorizer,
             **sizes,
         )
     return Student(
@@ -114,8 +119,25 @@ def build_student(
     )
 
 
+def check_serves(kind, task):
+    """Raises a `ValueError` unless the student `kind` outputs logits for `task`.
+
+    >>> check_serves("cnn", "token_classification")
+    Traceback (most recent call last):
+    ...
+    ValueError: The cnn student serves ['text_classification'], not token_classification; \
+students for token_classification: ['bilstm_tagger'].
+    """
+    served = STUDENTS.attributes(kind)["tasks"]
+    if task not in served:
+        able = [name for name in STUDENTS.names() if task in STUDENTS.attributes(name)["tasks"]]
+        raise ValueError(
+            f"The {kind} student serves {list(served)}, not {task}; students for {task}: {able}."
+        )
+
+
 # Imported last: each module registers its kind in STUDENTS.
-from tfdistill.models.students import bilstm, cnn, small_bert  # noqa: E402, F401
+from tfdistill.models.students import bilstm, bilstm_tagger, cnn, small_bert  # noqa: E402, F401
 
 __all__ = [
     "STUDENTS",

@@ -7,7 +7,8 @@ rest of the library reads instead of a list of names:
   texts, and its embedding table can start from the teacher's word vectors;
 - `bert_like`: it is a keras-hub BERT that shares the teacher's tokenizer, so BERT
   features and the intermediate (hidden-state, attention) losses apply to it;
-- `recurrent`: it runs a recurrent layer, which sets the dtype policy it can use.
+- `recurrent`: it runs a recurrent layer, which sets the dtype policy it can use;
+- `tasks`: the tasks (`tfdistill.tasks`) whose logits it outputs.
 """
 
 import dataclasses
@@ -20,7 +21,9 @@ from tfdistill.registry import Registry
 STUDENTS = Registry("student kind")
 
 
-def register_student(kind, *, word_level=None, bert_like=False, recurrent=False):
+def register_student(
+    kind, *, word_level=None, bert_like=False, recurrent=False, tasks=("text_classification",)
+):
     """Registers a student builder under `kind` (a decorator); configs can then name it.
 
     A word-level builder (the default) is called as
@@ -48,6 +51,9 @@ def register_student(kind, *, word_level=None, bert_like=False, recurrent=False)
         bert_like: whether the builder makes a keras-hub BERT.
         recurrent: whether the model runs a recurrent layer (an LSTM, a GRU):
             on a CPU such a student then always computes in float32.
+        tasks: the names of the tasks the builder serves: its body's features
+            fit their heads (pooled features for text classification, one vector
+            per word for token classification).
 
     Returns:
         A decorator that registers the builder and returns it unchanged.
@@ -65,7 +71,7 @@ def register_student(kind, *, word_level=None, bert_like=False, recurrent=False)
     ...     features = keras.layers.GlobalAveragePooling1D()(embedded)
     ...     return keras.Model(token_ids, head(features))
     >>> STUDENTS.attributes("mean_of_embeddings")
-    {'word_level': True, 'bert_like': False, 'recurrent': False}
+    {'word_level': True, 'bert_like': False, 'recurrent': False, 'tasks': ('text_classification',)}
     >>> STUDENTS.unregister("mean_of_embeddings")
     """
     if word_level is None:
@@ -76,7 +82,7 @@ def register_student(kind, *, word_level=None, bert_like=False, recurrent=False)
             f"and bert_like={bert_like} for {kind!r}."
         )
     return STUDENTS.register(
-        kind, word_level=word_level, bert_like=bert_like, recurrent=recurrent
+        kind, word_level=word_level, bert_like=bert_like, recurrent=recurrent, tasks=tuple(tasks)
     )
 
 

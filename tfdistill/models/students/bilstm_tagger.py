@@ -1,24 +1,26 @@
 """A word-level BiLSTM tagger: the `"bilstm"` student's body, one output per word.
 
-It is not registered in `STUDENTS`: `build_student` and the configs build students
-for text classification, and a tagger there would output logits of the wrong shape.
-`build_word_tagger` builds it with its own vocabulary (`tfdistill.data.WordLookup`)
-until token classification joins the run pipeline.
+Registered in `STUDENTS` as `"bilstm_tagger"` for token classification only: its
+features are one vector per word. `build_student("bilstm_tagger", ...,
+task="token_classification")` builds it from training texts (words joined by
+spaces); `build_word_tagger` from training words.
 """
 
 import functools
 
 import keras
 
+from tfdistill import tasks
 from tfdistill.data.tagging import build_word_lookup
 from tfdistill.models.students.base import Student
+from tfdistill.models.students.base import register_student
 from tfdistill.models.students.bilstm import XLACompatibleLSTM
 from tfdistill.models.students.word_level import init_embedding_from_teacher
-from tfdistill.tasks.token_classification import TokenClassification
 
 KIND = "bilstm_tagger"
 
 
+@register_student(KIND, recurrent=True, tasks=("token_classification",))
 def build_bilstm_tagger(
     max_words, vocabulary_size, *, head, embedding_dim=128, lstm_units=128, dropout=0.2
 ):
@@ -86,7 +88,7 @@ def build_word_tagger(
     model = build_bilstm_tagger(
         max_words,
         lookup.vocabulary_size(),
-        head=functools.partial(TokenClassification().head, num_classes=num_tags),
+        head=functools.partial(tasks.get("token_classification").head, num_classes=num_tags),
         **sizes,
     )
     if init_from_teacher:

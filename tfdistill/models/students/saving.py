@@ -1,8 +1,8 @@
 """A trained student saved with its own preprocessing, and loaded back from it alone.
 
 The model goes to `model.keras`; its preprocessor beside it: a word-level student's
-`TextVectorization` (its configuration and vocabulary) to `preprocessor.json`, a
-keras-hub preprocessor (tokenizer and vocabulary) to the preset folder
+`TextVectorization` (its configuration and vocabulary) or `WordLookup` (its config)
+to `preprocessor.json`, a keras-hub preprocessor (tokenizer and vocabulary) to the preset folder
 `preprocessor/`. A reloaded student reads its input exactly as it did in training,
 whatever the current training texts are.
 
@@ -61,10 +61,15 @@ def save_preprocessor(preprocessor, directory):
         write_text(directory / _VECTORIZER_FILE, json.dumps({"layer": layer, "vocabulary": vocabulary}))
     elif hasattr(preprocessor, "save_to_preset"):
         replace_atomically(preprocessor.save_to_preset, directory / _PRESET_FOLDER)
+    elif isinstance(preprocessor, keras.layers.Layer):
+        # A layer whose config holds its vocabulary (a tagger's `WordLookup`).
+        layer = keras.saving.serialize_keras_object(preprocessor)
+        write_text(directory / _VECTORIZER_FILE, json.dumps({"layer": layer}))
     else:
         raise ValueError(
             f"Cannot save a preprocessor of type {type(preprocessor).__name__}: a student's "
-            "preprocessor is a keras.layers.TextVectorization or a keras-hub preprocessor."
+            "preprocessor is a Keras layer (a keras.layers.TextVectorization, or one whose "
+            "config holds its vocabulary) or a keras-hub preprocessor."
         )
 
 
@@ -74,7 +79,8 @@ def load_preprocessor(directory):
     if (directory / _VECTORIZER_FILE).is_file():
         saved = json.loads((directory / _VECTORIZER_FILE).read_text(encoding="utf-8"))
         vectorizer = keras.saving.deserialize_keras_object(saved["layer"])
-        vectorizer.set_vocabulary(saved["vocabulary"])
+        if "vocabulary" in saved:  # A TextVectorization's is not in its config.
+            vectorizer.set_vocabulary(saved["vocabulary"])
         return vectorizer
     return _load_preset_preprocessor(directory / _PRESET_FOLDER)
 

@@ -1,8 +1,8 @@
 """What every word-level student shares: its own vocabulary, and a start from the teacher.
 
-A word-level student (`"bilstm"`, `"cnn"`, or one registered with
-`register_student`) reads word ids from a `TextVectorization` built on the training
-texts. With `init_from_teacher=True` its embedding table starts from the teacher's
+A word-level student (`"bilstm"`, `"cnn"`, `"bilstm_tagger"`, or one registered with
+`register_student`) reads word ids from a preprocessor built on the training texts
+(a `TextVectorization` for text classification, a `WordLookup` for tagging). With `init_from_teacher=True` its embedding table starts from the teacher's
 word vectors (`teacher_word_vectors`) instead of random ones.
 """
 
@@ -22,6 +22,7 @@ def build_word_student(
     sequence_length,
     *,
     head,
+    word_vectorizer=build_vectorizer,
     vocabulary_size=20_000,
     init_from_teacher=False,
     **sizes,
@@ -35,6 +36,8 @@ def build_word_student(
         train_texts: the training texts the vocabulary comes from.
         sequence_length: how many word ids the vectorizer pads or truncates to.
         head: the task's head, bound to the number of classes.
+        word_vectorizer: `(train_texts, vocabulary_size, sequence_length)` -> the
+            preprocessor: the task's (`Task.word_vectorizer`).
         vocabulary_size: the vectorizer's vocabulary size, padding and
             out-of-vocabulary included.
         init_from_teacher: start the `"token_embedding"` layer from the teacher.
@@ -51,7 +54,7 @@ def build_word_student(
             "A word-level student learns its vocabulary from train_texts; got "
             "train_texts=None."
         )
-    preprocessor = build_vectorizer(train_texts, vocabulary_size, sequence_length)
+    preprocessor = word_vectorizer(train_texts, vocabulary_size, sequence_length)
     model = build_model(
         sequence_length, preprocessor.vocabulary_size(), head=head, **sizes
     )

@@ -21,7 +21,9 @@ def evaluate(context, name, model, preprocessor, test_logits=None):
     if test_logits is None:
         # Not `model.predict`: under a multi-worker strategy it would shard the
         # test set between the workers.
-        inputs = data.encode(test.dataset(), preprocessor, batch_size=64, cache=False)
+        inputs = context.task.encode(
+            test.texts, test.labels, preprocessor, batch_size=64, cache=False
+        )
         test_logits = data.predict_logits(model, inputs, verbose=0)
     scores = context.task.evaluate(test.labels, test_logits, context.class_names)
     model_dir = (

@@ -36,7 +36,13 @@ def export(context, name, model, preprocessor):
         "savedmodel_bytes": evaluation.size_on_disk(savedmodel),
     }
     if config.tflite and name != TEACHER:
-        scores["tflite"] = tflite_scores(context, name, model, preprocessor)
+        if context.task.exports_tflite:
+            scores["tflite"] = tflite_scores(context, name, model, preprocessor)
+        else:
+            logging.info(
+                "export.tflite: no TFLite file for %s: %s students are not exported "
+                "to TFLite yet.", name, context.config.task,
+            )
     serve = exporting.load_savedmodel(savedmodel)
     scores["speed"] = [
         evaluation.measure_throughput(
@@ -61,7 +67,9 @@ def tflite_scores(context, name, model, preprocessor):
     failed one holds `exported` (False) and `reason`.
     """
     test = context.splits["test"]
-    encoded = data.encode(test.dataset(), preprocessor, batch_size=256, cache=False)
+    encoded = context.task.encode(
+        test.texts, test.labels, preprocessor, batch_size=256, cache=False
+    )
     examples = _concatenated(inputs for inputs, _ in encoded)
     reference = np.argmax(data.predict_logits(float32_copy(model), encoded, verbose=0), axis=-1)
     calibration = _calibration_sample(context, preprocessor)

@@ -10,7 +10,6 @@ import shutil
 import keras
 from absl import logging
 
-from tfdistill import data
 from tfdistill import models
 from tfdistill.atomic import write_json
 from tfdistill.distillation import schedules
@@ -55,12 +54,13 @@ def build(context, teacher):
         )
 
 
-def make_trainer(config, variant, student, teachers, cached):
+def make_trainer(context, variant, student, teachers, cached):
     """The compiled model that `fit` trains for `variant`.
 
     The distilled variant gets a `Distiller` (with no teacher when the batches carry
-    `cached` logits), the baseline the student itself with a cross-entropy loss.
+    `cached` logits), the baseline the student itself with the task's loss.
     """
+    config = context.config
     distillation = config.distillation
     if variant == DISTILLED:
         live_teachers = teachers if len(teachers) > 1 else teachers[0]
@@ -73,11 +73,12 @@ def make_trainer(config, variant, student, teachers, cached):
             intermediate_losses=distillation.intermediate or None,
             layer_map=distillation.layer_map,
             teacher_weights=config.teacher.ensemble_weights,
+            logits_rank=context.task.logits_rank,
         )
         loss = None
     else:
         trainer = student.model
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        loss = context.task.loss()
     trainer.compile(
         keras.optimizers.Adam(distillation.learning_rate),
         loss=loss,
@@ -111,9 +112,9 @@ def _train(context, name, variant, built, teachers, transfer):
     backup = ResumableBackup(layout.checkpoint(name), early_stopping=early_stopping)
     fingerprints.record(backup.backup_dir, fingerprint)
     cached = transfer.logits is not None
-    trainer = make_trainer(config, variant, built, teachers, cached)
+    trainer = make_trainer(context, variant, built, teachers, cached)
     train, validation, train_split = _datasets(
-        context, variant, built, None if cached else teachers[0], transfer, backup.initial_epoch
+        context, variant, built, teachers[0], transfer, backup.initial_epoch
     )
     callbacks = [early_stopping, tensorboard(layout, name)]
     if variant == DISTILLED:
@@ -147,7 +148,7 @@ def _train(context, name, variant, built, teachers, transfer):
     shutil.rmtree(backup.backup_dir)
 
 
-def _datasets(context, variant, built, live_teacher, transfer, initial_epoch):
+def _datasets(context, variant, built, teacher, transfer, initial_epoch):
     """`(train, validation, train_split)` for `variant`.
 
     Training batches stream the epochs still to run, each in the order that epoch
@@ -155,7 +156,7 @@ def _datasets(context, variant, built, live_teacher, transfer, initial_epoch):
     """
     epochs = (initial_epoch, context.config.distillation.epochs)
     if variant == DISTILLED:
-        batches = functools.partial(_batches, context, built, live_teacher)
+        batches = functools.partial(_batches, context, built, teacher)
         train = batches(transfer.split, transfer.logits, epochs=epochs)
         validation = batches(context.splits["validation"], transfer.validation_logits)
         return train, validation, transfer.split
@@ -165,8 +166,9 @@ def _datasets(context, variant, built, live_teacher, transfer, initial_epoch):
     return batches(train_split, epochs=epochs), batches(context.splits["validation"]), train_split
 
 
-def _batches(context, student, live_teacher, split, teacher_logits=None, epochs=None):
-    """Batches of `split` for a student: plain, with the live teacher, or with logits.
+def _batches(context, student, teacher, split, teacher_logits=None, epochs=None):
+    """Batches of `split` for a student: plain (no `teacher`), or for distillation
+    with the teacher's cached `teacher_logits`, or else the live teacher's inputs.
 
     With `epochs=(first, stop)`, a shuffled stream of those epochs (for training);
     without, one epoch in order (for validation).
@@ -179,12 +181,13 @@ def _batches(context, student, live_teacher, split, teacher_logits=None, epochs=
         "epochs": epochs,
         "trim_padding": config.distillation.trim_padding,
     }
-    if teacher_logits is not None:
-        options["teacher_logits"] = teacher_logits
-    elif live_teacher is not None:
-        options["teacher_preprocessor"] = live_teacher.preprocessor
-    else:
-        return data.encode(split.dataset(), student.preprocessor, **options)
-    return data.encode_for_distillation(
-        split.dataset(), student_preprocessor=student.preprocessor, **options
+    if teacher is None:
+        return context.task.encode(split.texts, split.labels, student.preprocessor, **options)
+    return context.task.encode_for_distillation(
+        split.texts,
+        split.labels,
+        student_preprocessor=student.preprocessor,
+        teacher_preprocessor=teacher.preprocessor,
+        teacher_logits=teacher_logits,
+        **options,
     )

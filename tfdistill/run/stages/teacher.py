@@ -9,7 +9,6 @@ import shutil
 import keras
 from absl import logging
 
-from tfdistill import data
 from tfdistill import models
 from tfdistill.atomic import write_json
 from tfdistill.run import fingerprints
@@ -37,11 +36,25 @@ def _teacher(context, name, seed):
             logging.info("Reusing the fine-tuned teacher in %s", teacher_dir)
         # Always the saved teacher, so what the students learn from is what was
         # saved, and the fine-tuning optimizer is gone.
-        teacher = models.load_teacher(
-            str(teacher_dir), len(context.class_names), sequence_length=config.sequence_length
-        )
+        teacher = _load(context, str(teacher_dir))
     context.load_training(name, teacher_dir)
     return models.freeze(teacher)
+
+
+def _load(context, preset):
+    """The run's teacher from `preset`, with the task's head and the run's lengths.
+
+    A tagger gets as many word slots as the student reads words
+    (`student.sequence_length`), so both see the same words in the same slots.
+    """
+    config = context.config
+    return models.load_teacher(
+        preset,
+        len(context.class_names),
+        sequence_length=config.teacher.sequence_length,
+        task=config.task,
+        max_words=config.student.sequence_length,
+    )
 
 
 def _finetune(context, name, seed):
@@ -49,18 +62,17 @@ def _finetune(context, name, seed):
     # The seed draws the classification head and dropout: an ensemble's members
     # differ by it alone.
     keras.utils.set_random_seed(seed)
-    teacher = models.load_teacher(
-        config.preset, len(context.class_names), sequence_length=config.sequence_length
-    )
+    teacher = _load(context, config.preset)
     fingerprint = fingerprints.teacher_fingerprint(context, seed)
     early_stopping = best_epoch_stopping(config.patience)
     backup = ResumableBackup(layout.checkpoint(name), early_stopping=early_stopping)
     fingerprints.record(backup.backup_dir, fingerprint)
-    train = context.splits["train"]
-    # The teacher's preprocessor is applied by keras-hub's fit; this only batches.
-    batches = data.encode(
-        train.dataset(),
-        lambda texts: texts,
+    train, validation = context.splits["train"], context.splits["validation"]
+    inputs = context.task.fit_inputs(teacher)
+    batches = context.task.encode(
+        train.texts,
+        train.labels,
+        inputs,
         batch_size=config.batch_size,
         shuffle=True,
         seed=seed,
@@ -75,7 +87,7 @@ def _finetune(context, name, seed):
     models.finetune_teacher(
         teacher,
         batches,
-        context.splits["validation"].dataset().batch(config.batch_size),
+        context.task.encode(validation.texts, validation.labels, inputs, batch_size=config.batch_size),
         epochs=config.epochs,
         learning_rate=config.learning_rate,
         warmup_fraction=config.warmup_fraction,
@@ -85,6 +97,7 @@ def _finetune(context, name, seed):
         initial_epoch=backup.initial_epoch,
         save_dir=str(staging),
         callbacks=[tensorboard(layout, name), backup],
+        loss=context.task.loss(),
         jit_compile=context.config.runtime.jit_compile,
         verbose=fit_verbosity(),
     )

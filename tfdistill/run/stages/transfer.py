@@ -60,8 +60,9 @@ def teacher_logits(context, teacher, split, name):
     """`teacher`'s logits on `split`, from the run's cache or computed into it."""
     preprocessing = data.teacher_preprocessing(teacher, context.teacher_policy)
     key = data.fingerprint(teacher, split.texts, preprocessing)
-    inputs = data.encode(
-        split.dataset(),
+    inputs = context.task.encode(
+        split.texts,
+        split.labels,
         teacher.preprocessor,
         batch_size=context.config.teacher.batch_size,
         cache=False,

@@ -1,0 +1,81 @@
+"""The `tfdistill` command on a token-classification config, end to end (smoke size)."""
+
+import json
+import math
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SMOKE_NER = REPO / "configs" / "smoke_ner.yaml"
+MODELS = ("teacher", "bilstm_tagger_distilled", "bilstm_tagger_baseline")
+
+
+def tfdistill(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "tfdistill", *args], capture_output=True, text=True, cwd=REPO
+    )
+
+
+@pytest.fixture(scope="module")
+def tagging_run(tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("tagging") / "ner"
+    result = tfdistill(f"--config={SMOKE_NER}", f"--output_dir={output_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output_dir, result
+
+
+@pytest.mark.slow
+def test_the_smoke_tagging_run_scores_exports_and_reports_every_model(tagging_run):
+    output_dir, _ = tagging_run
+    summary = json.loads((output_dir / "metrics.json").read_text())
+    assert summary["task"] == "token_classification" and list(summary["models"]) == list(MODELS)
+    for name, scores in summary["models"].items():
+        for key in ("precision", "recall", "f1", "token_accuracy"):
+            assert math.isfinite(scores[key]) and 0 <= scores[key] <= 1, (name, key)
+        assert scores["support"] > 0 and scores["per_type"]
+        assert (output_dir / scores["savedmodel"] / "saved_model.pb").is_file()
+        assert "tflite" not in scores
+    report = (output_dir / "report.md").read_text()
+    assert "## F1 per entity type (test)" in report and "| person |" in report
+
+
+@pytest.mark.slow
+def test_the_exported_tagger_tags_each_word_of_raw_strings(tagging_run):
+    import tensorflow as tf
+
+    from tfdistill.export import load_savedmodel
+
+    output_dir, _ = tagging_run
+    summary = json.loads((output_dir / "metrics.json").read_text())
+    serve = load_savedmodel(output_dir / "export" / "bilstm_tagger_distilled" / "savedmodel")
+    outputs = serve(texts=tf.constant(["Obama visits Paris", "", "\u202e🙂 <b>x</b>"]))
+    assert outputs["tags"].shape == (3, 40) and outputs["tag_probabilities"].shape == (3, 40)
+    assert {tag.decode() for tag in outputs["tags"].numpy().ravel()} <= set(summary["class_names"])
+
+
+@pytest.mark.slow
+def test_a_rerun_reuses_the_fine_tuned_teacher(tagging_run):
+    output_dir, _ = tagging_run
+    result = tfdistill(f"--config={SMOKE_NER}", f"--output_dir={output_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Reusing the fine-tuned teacher" in result.stderr
+    assert "Fine-tuning the teacher" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        ("--set=student.kind=bilstm", "student.kind: The bilstm student serves"),
+        ("--set=distillation.augment.factor=2", "distillation.augment.factor must be 0"),
+        ("--set=task=text_classification", "The bilstm_tagger student serves ['token_classification']"),
+    ],
+)
+def test_a_config_a_tagging_run_cannot_do_fails_in_one_line(tmp_path, extra, fragment):
+    result = tfdistill(f"--config={SMOKE_NER}", f"--output_dir={tmp_path / 'run'}", extra)
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("tfdistill: error:")]
+    assert len(errors) == 1 and fragment in errors[0], result.stderr[-2000:]
+    assert not (tmp_path / "run").exists()
