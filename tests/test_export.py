@@ -150,7 +150,7 @@ def _representative(student, texts):
     return lambda: (student.preprocessor(tf.constant([text])) for text in texts)
 
 
-@pytest.mark.parametrize("kind", models.STUDENTS.names())
+@pytest.mark.parametrize("kind", models.students_for("text_classification"))
 def test_every_mode_converts_to_builtin_ops_and_runs_for_every_student_kind(kind, tmp_path):
     texts, _ = _toy_split(24, seed=0)
     student = _student(kind, texts)

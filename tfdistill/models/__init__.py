@@ -10,6 +10,7 @@ from tfdistill.models.students import check_serves
 from tfdistill.models.students import load_student
 from tfdistill.models.students import register_student
 from tfdistill.models.students import save_student
+from tfdistill.models.students import students_for
 from tfdistill.models.students.bilstm_tagger import build_word_tagger
 from tfdistill.models.teachers import PACKAGED_MINILM
 from tfdistill.models.teachers import finetune_teacher

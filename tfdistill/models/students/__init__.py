@@ -92,8 +92,8 @@ def build_student(
     TensorShape([1, 2])
     """
     build_model = STUDENTS.get(kind)
-    check_serves(kind, task)
-    task = tasks.get(task)
+    task_name, task = task, tasks.get(task)
+    check_serves(kind, task_name)
     if STUDENTS.attributes(kind)["bert_like"]:
         model, preprocessor = build_model(
             teacher,
@@ -130,10 +130,19 @@ students for token_classification: ['bilstm_tagger'].
     """
     served = STUDENTS.attributes(kind)["tasks"]
     if task not in served:
-        able = [name for name in STUDENTS.names() if task in STUDENTS.attributes(name)["tasks"]]
         raise ValueError(
-            f"The {kind} student serves {list(served)}, not {task}; students for {task}: {able}."
+            f"The {kind} student serves {list(served)}, not {task}; students for {task}: "
+            f"{students_for(task)}."
         )
+
+
+def students_for(task):
+    """The registered student kinds that serve `task`, sorted.
+
+    >>> students_for("text_classification")
+    ['bilstm', 'cnn', 'small_bert']
+    """
+    return [kind for kind in STUDENTS.names() if task in STUDENTS.attributes(kind)["tasks"]]
 
 
 # Imported last: each module registers its kind in STUDENTS.
