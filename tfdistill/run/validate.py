@@ -44,7 +44,7 @@ def validate(config, output_dir):
     if output_dir is None:
         raise ConfigError("output_dir is not set: pass --output_dir or set output_dir.")
     _check_names(config)
-    _check_task(config)
+    check_task(config)
     _check_source(config.data, config.task)
     try:
         models.resolve_preset(config.teacher.preset)
@@ -81,7 +81,7 @@ def _check_names(config):
         )
 
 
-def _check_task(config):
+def check_task(config):
     """The student kind serves the task, and the config asks nothing the task lacks."""
     try:
         models.check_serves(config.student.kind, config.task)

@@ -27,8 +27,6 @@ class Task:
     name = None
     headline_metric = None
     logits_rank = None
-    # Whether a run exports its students to TFLite (`export.tflite`).
-    exports_tflite = True
     # Whether a class without a training example is an error (a class made up by a
     # gap in label ids) rather than a class the source declares but that is rare.
     every_class_in_train = True

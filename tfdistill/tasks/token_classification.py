@@ -68,12 +68,15 @@ class TokenClassification(Task):
     report_columns = (("entity F1", "f1", 10, ".3f"), ("token acc.", "token_accuracy", 11, ".2%"))
     # A tagger's TFLite file (on word ids, with its word lookup beside it) is not
     # written yet.
-    exports_tflite = False
     # A source's tag set names B- and I- of every type; a rare I- tag may be absent.
     every_class_in_train = False
     # Not yet for tagging: augmented sentences would need tags kept in step with
-    # their words, and ensembles of taggers are untested.
-    fixed_config = {"distillation.augment.factor": 0, "teacher.ensemble_seeds": []}
+    # their words, ensembles of taggers are untested, and taggers have no TFLite export.
+    fixed_config = {
+        "distillation.augment.factor": 0,
+        "teacher.ensemble_seeds": [],
+        "export.tflite": [],
+    }
 
     def check_labels(self, labels, num_classes, where):
         for number, sentence in enumerate(labels):

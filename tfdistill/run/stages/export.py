@@ -36,13 +36,7 @@ def export(context, name, model, preprocessor):
         "savedmodel_bytes": evaluation.size_on_disk(savedmodel),
     }
     if config.tflite and name != TEACHER:
-        if context.task.exports_tflite:
-            scores["tflite"] = tflite_scores(context, name, model, preprocessor)
-        else:
-            logging.info(
-                "export.tflite: no TFLite file for %s: %s students are not exported "
-                "to TFLite yet.", name, context.config.task,
-            )
+        scores["tflite"] = tflite_scores(context, name, model, preprocessor)
     serve = exporting.load_savedmodel(savedmodel)
     scores["speed"] = [
         evaluation.measure_throughput(
