@@ -144,7 +144,9 @@ def _cycling(items, call):
 def float32_accuracy(context, student):
     """The float32 Keras student's test accuracy, as the TFLite files are compared to."""
     test = context.splits["test"]
-    encoded = data.encode(test.dataset(), student.preprocessor, batch_size=256, cache=False)
+    encoded = context.task.encode(
+        test.texts, test.labels, student.preprocessor, batch_size=256, cache=False
+    )
     logits = data.predict_logits(float32_copy(student.model), encoded, verbose=0)
     return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(test.labels)))
 
