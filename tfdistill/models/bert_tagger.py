@@ -87,6 +87,9 @@ class BertTokenClassifier(keras.Model):
             name="logits",
         )(words)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        # The head reads the sequence output only: the pooled output's dense layer
+        # would get no gradient, and Keras would warn about it at every fit.
+        backbone.get_layer("pooled_dense").trainable = False
         self.backbone = backbone
         self.preprocessor = preprocessor
         self.num_classes = num_classes
