@@ -6,7 +6,9 @@ import pytest
 
 from tfdistill import tasks
 from tfdistill.run import config as run_config
+from tfdistill.models.students.saving import MODEL_FILE
 from tfdistill.run import fingerprints
+from tfdistill.run.checkpoint import STATE_FILE
 from tfdistill.run.context import RunContext
 from tfdistill.run.folders import RunFolderError
 from tfdistill.run.layout import RunLayout
@@ -28,9 +30,17 @@ def _context(tmp_path, *assignments, texts=("a gem", "a dud")):
 
 
 def _finish_every_stage(context):
-    """Records each stage's fingerprint as a finished run would."""
+    """Records each stage's fingerprint beside a stand-in for its model, as a
+    finished run would."""
     for _, (result, _), fingerprint in fingerprints.expected_stages(context):
         fingerprints.record(result, fingerprint)
+        (result / MODEL_FILE).touch()
+
+
+def _checkpoint(folder, fingerprint):
+    """A stage's checkpoint folder after its first epoch, as `ResumableBackup` leaves it."""
+    fingerprints.record(folder, fingerprint)
+    (folder / STATE_FILE).write_text("{}")
 
 
 def _stages_in(context):
@@ -80,7 +90,7 @@ def test_changed_data_redoes_the_teacher_and_what_follows(tmp_path):
 def test_an_interrupted_stage_made_with_other_settings_is_not_resumed(tmp_path):
     context = _context(tmp_path)
     name, (_, checkpoint), fingerprint = fingerprints.expected_stages(context)[1]
-    fingerprints.record(checkpoint, fingerprint)
+    _checkpoint(checkpoint, fingerprint)
     with pytest.raises(RunFolderError, match=rf"{name} was made with other settings \(distillation.alpha 0.5 -> 0.9\)"):
         fingerprints.check_stages(_context(tmp_path, "distillation.alpha=0.9"))
 
@@ -88,5 +98,22 @@ def test_an_interrupted_stage_made_with_other_settings_is_not_resumed(tmp_path):
 def test_a_result_without_a_fingerprint_is_not_trusted(tmp_path):
     context = _context(tmp_path)
     context.layout.teacher().mkdir(parents=True)
+    with pytest.raises(RunFolderError, match="settings not recorded"):
+        fingerprints.check_stages(context)
+
+
+def test_a_stage_killed_before_its_fingerprint_is_written_is_resumed(tmp_path):
+    """A kill can fall after a folder is made and before its `stage.json` is: in a
+    student's folder after `training.json`, in a checkpoint's before its first epoch."""
+    context = _context(tmp_path)
+    _, (student, checkpoint), fingerprint = fingerprints.expected_stages(context)[1]
+    _checkpoint(checkpoint, fingerprint)
+    student.mkdir(parents=True)
+    (student / "training.json").write_text("{}")
+    other_checkpoint = fingerprints.expected_stages(context)[2][1][1]
+    (other_checkpoint / ".stage.json.x.tmp").mkdir(parents=True)
+    fingerprints.check_stages(context)
+    # Once the model is there, a missing fingerprint is an unknown result again.
+    (student / MODEL_FILE).touch()
     with pytest.raises(RunFolderError, match="settings not recorded"):
         fingerprints.check_stages(context)

@@ -32,7 +32,8 @@ from absl import logging
 
 from tfdistill.atomic import write_text
 
-_STATE_FILE = "state.json"
+# Its presence marks a folder that holds a checkpoint to resume.
+STATE_FILE = "state.json"
 # The files a checkpoint writes beside `state.json` (the run may keep others there).
 _WEIGHTS_FILES = ("epoch-*.weights.h5", "best-epoch-*.npz")
 # The attributes of `EarlyStopping` that carry its progress from epoch to epoch.
@@ -92,7 +93,7 @@ class ResumableBackup(keras.callbacks.Callback):
         self.backup_dir = pathlib.Path(backup_dir)
         self.stage = stage or self.backup_dir.name
         self.early_stopping = early_stopping
-        state_path = self.backup_dir / _STATE_FILE
+        state_path = self.backup_dir / STATE_FILE
         self._state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.exists() else None
         self.finished_epochs = list(self._state["epochs"]) if self._state else []
         stopped = self._state is not None and self._state.get("stopped", False)
@@ -144,7 +145,7 @@ class ResumableBackup(keras.callbacks.Callback):
         }
         if self.early_stopping is not None:
             state["early_stopping"] = self._save_early_stopping()
-        write_text(self.backup_dir / _STATE_FILE, json.dumps(state))
+        write_text(self.backup_dir / STATE_FILE, json.dumps(state))
         self._state = state
         kept = {weights, state.get("early_stopping", {}).get("best_weights")}
         for pattern in _WEIGHTS_FILES:

@@ -26,6 +26,7 @@ import shutil
 from absl import logging
 
 from tfdistill.atomic import write_json
+from tfdistill.run.checkpoint import STATE_FILE
 from tfdistill.run.folders import RunFolderError
 from tfdistill.run.layout import BASELINE
 from tfdistill.run.layout import DISTILLED
@@ -143,6 +144,20 @@ def expected_stages(context):
     return stages
 
 
+def _holds_work(folder, layout):
+    """Whether `folder` holds a result or a checkpoint that its stage would reuse.
+
+    A stage writes its fingerprint before its model or its first checkpoint, so a
+    kill can fall in between: such a folder holds nothing to reuse, and the stage
+    starts (or finishes) in it. A teacher's folder appears whole, by rename.
+    """
+    if folder.parent == layout.checkpoints:
+        return (folder / STATE_FILE).exists()
+    if folder == layout.student(folder.name):
+        return layout.student_model(folder.name).exists()
+    return folder.exists()
+
+
 def check_stages(context, overwrite=False):
     """Compares every earlier result with the config before any work (see module doc).
 
@@ -152,7 +167,7 @@ def check_stages(context, overwrite=False):
     """
     for name, folders, fingerprint in expected_stages(context):
         for folder in folders:
-            if not folder.exists() or _recorded(folder) == fingerprint:
+            if not _holds_work(folder, context.layout) or _recorded(folder) == fingerprint:
                 continue
             found = changes(_recorded(folder), fingerprint)
             if not overwrite:
