@@ -43,6 +43,17 @@ def test_the_smoke_tagging_run_scores_exports_and_reports_every_model(tagging_ru
 
 
 @pytest.mark.slow
+def test_early_stopping_watched_the_validation_entity_f1_of_every_trained_model(tagging_run):
+    """Token accuracy sits at the all-O level until a tagger finds entities: the run
+    watches entity F1, which each epoch's history records."""
+    output_dir, _ = tagging_run
+    for folder in (output_dir / "teacher", *(output_dir / "students").iterdir()):
+        history = json.loads((folder / "training.json").read_text())["history"]
+        assert len(history["val_f1"]) == len(history["loss"]) > 0, folder.name
+        assert all(0 <= value <= 1 for value in history["val_f1"]), folder.name
+
+
+@pytest.mark.slow
 def test_the_exported_tagger_tags_each_word_of_raw_strings(tagging_run):
     import tensorflow as tf
 

@@ -73,11 +73,56 @@ def steps_per_epoch(split, batch_size):
     return -(-len(split.texts) // batch_size)
 
 
-def best_epoch_stopping(patience):
-    """Early stopping on validation accuracy that ends with the best epoch's weights."""
-    return keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True
+def best_epoch_stopping(context, patience, model, preprocessor, batch_size):
+    """Early stopping on the task's headline metric on the validation split, ending
+    with the best epoch's weights.
+
+    Keras's `val_accuracy` when that is the headline metric; otherwise (entity F1,
+    which Keras cannot sum batch by batch) `ValidationScoreStopping` scores `model`'s
+    logits on the validation texts, read by `preprocessor`, at each epoch's end.
+    """
+    if context.task.headline_is_keras_accuracy:
+        return keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True
+        )
+    validation = context.splits["validation"]
+    inputs = context.task.encode(
+        validation.texts, validation.labels, preprocessor, batch_size=batch_size
     )
+
+    def score():
+        logits = model.predict(inputs, verbose=0)
+        scores = context.task.evaluate(validation.labels, logits, context.class_names)
+        return scores[context.task.headline_metric]
+
+    return ValidationScoreStopping(f"val_{context.task.headline_metric}", score, patience)
+
+
+class ValidationScoreStopping(keras.callbacks.EarlyStopping):
+    """`EarlyStopping` (mode max, best weights restored) on a score that it computes
+    itself at each epoch's end, `score()`, and adds to the epoch's logs as `monitor`,
+    so that the callbacks after it (checkpoints, history) record it too.
+
+    Example:
+
+    >>> import numpy as np
+    >>> scores = iter([0.2, 0.5, 0.4, 0.3])
+    >>> stopping = ValidationScoreStopping("val_f1", lambda: next(scores), patience=2)
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> history = model.fit(np.ones((4, 1)), np.ones(4), epochs=9, verbose=0,
+    ...                     callbacks=[stopping])
+    >>> history.history["val_f1"], stopping.best_epoch
+    ([0.2, 0.5, 0.4, 0.3], 1)
+    """
+
+    def __init__(self, monitor, score, patience):
+        super().__init__(monitor=monitor, mode="max", patience=patience, restore_best_weights=True)
+        self.score = score
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs[self.monitor] = float(self.score())
+        super().on_epoch_end(epoch, logs)
 
 
 def tensorboard(layout, name):

@@ -33,6 +33,10 @@ class Task:
     # Config keys (dotted) a run of this task cannot honour yet, each with the only
     # value it may hold; the config check refuses any other.
     fixed_config = {}
+    # Whether Keras's weighted `accuracy` metric is the headline metric, so that early
+    # stopping watches `val_accuracy`; otherwise it scores the validation split with
+    # `evaluate` at each epoch's end (`tfdistill.run.context.best_epoch_stopping`).
+    headline_is_keras_accuracy = False
     # The report table's metric columns: (title, key in a model's scores, width,
     # format spec), e.g. ("F1", "f1", 7, ".3f").
     report_columns = ()

@@ -44,6 +44,7 @@ class TextClassification(Task):
 
     name = "text_classification"
     headline_metric = "accuracy"
+    headline_is_keras_accuracy = True
     logits_rank = 2
     report_columns = (("accuracy", "accuracy", 9, ".2%"), ("F1", "f1", 7, ".3f"))
 

@@ -108,7 +108,10 @@ def student(context, variant, teachers, transfer):
 def _train(context, name, variant, built, teachers, transfer):
     config, layout = context.config, context.layout
     fingerprint = fingerprints.student_fingerprint(context, variant)
-    early_stopping = best_epoch_stopping(config.distillation.patience)
+    early_stopping = best_epoch_stopping(
+        context, config.distillation.patience, built.model, built.preprocessor,
+        config.distillation.batch_size,
+    )
     backup = ResumableBackup(layout.checkpoint(name), early_stopping=early_stopping)
     fingerprints.record(backup.backup_dir, fingerprint)
     cached = transfer.logits is not None

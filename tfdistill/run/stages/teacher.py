@@ -64,11 +64,11 @@ def _finetune(context, name, seed):
     keras.utils.set_random_seed(seed)
     teacher = _load(context, config.preset)
     fingerprint = fingerprints.teacher_fingerprint(context, seed)
-    early_stopping = best_epoch_stopping(config.patience)
+    inputs = context.task.fit_inputs(teacher)
+    early_stopping = best_epoch_stopping(context, config.patience, teacher, inputs, config.batch_size)
     backup = ResumableBackup(layout.checkpoint(name), early_stopping=early_stopping)
     fingerprints.record(backup.backup_dir, fingerprint)
     train, validation = context.splits["train"], context.splits["validation"]
-    inputs = context.task.fit_inputs(teacher)
     batches = context.task.encode(
         train.texts,
         train.labels,
