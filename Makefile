@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CONFIG ?= configs/rotten_tomatoes_minilm_to_bilstm.yaml
 OUTPUT_DIR ?= runs/demo
 
-.PHONY: install test demo notebooks bench bench-quick clean
+.PHONY: install test test-long demo notebooks bench bench-quick clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ $(STAMP): setup.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The tests left out of make test (pytest.ini's markers say why).
+test-long: $(STAMP)
+	$(BIN)/python -m pytest -m long
 
 demo: $(STAMP)
 	$(BIN)/tfdistill --config=$(CONFIG) --output_dir=$(OUTPUT_DIR)

@@ -37,3 +37,12 @@ def mirrored_strategy():
     the collective instance").
     """
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory):
+    """A random 2-layer BERT preset folder for `teacher.preset`: whole runs that test
+    a feature rather than the packaged teacher fine-tune it in seconds."""
+    from tiny_models import save_tiny_teacher
+
+    return save_tiny_teacher(tmp_path_factory.mktemp("tiny_teacher") / "preset")

@@ -23,10 +23,8 @@ import time
 import zipfile
 
 import h5py
-import keras_hub
 import numpy as np
 
-from tiny_models import tiny_bert_classifier
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SMOKE = REPO / "configs" / "smoke.yaml"
@@ -43,12 +41,6 @@ TIMING_KEYS = frozenset(
 TOLERANCE = 1e-6
 # How often a running command is looked at for its kill moment.
 _POLL_SECONDS = 0.02
-# The vocabulary of `save_tiny_teacher`: other words are [UNK], which is all a
-# teacher needs to give the students logits to learn from.
-_TINY_VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (
-    "the a an and of to is it in that this film movie story good bad great funny dull "
-    "best worst love characters plot".split()
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,17 +127,6 @@ class Attempt:
     killed_at_seconds: float
     rerun_seconds: float
     rerun_log: str
-
-
-def save_tiny_teacher(preset_dir):
-    """Saves a random 2-layer BERT as a keras-hub preset (for `teacher.preset`), which
-    fine-tunes and exports in a fraction of the packaged teacher's time."""
-    keras_hub.models.BertTokenizer(vocabulary=_TINY_VOCABULARY).save_to_preset(preset_dir)
-    bert = tiny_bert_classifier(
-        hidden_dim=16, vocabulary_size=len(_TINY_VOCABULARY), max_sequence_length=32, seed=0
-    )
-    bert.backbone.save_to_preset(preset_dir)
-    return pathlib.Path(preset_dir)
 
 
 def command(output_dir, overrides=()):

@@ -14,7 +14,10 @@ import time
 import numpy as np
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
+from command import REPO
+from command import USER_ENV
+from command import tfdistill
+
 SMOKE = REPO / "configs" / "smoke.yaml"
 # configs/smoke.yaml: 64 training texts in batches of 16, six student epochs.
 SMOKE_EPOCHS = 6
@@ -46,23 +49,6 @@ LIGHT_SMOKE = (
 
 # What TensorFlow's C++ writes at start-up (and tf.data later), which the command hides.
 TENSORFLOW_NOISE = ("cuInit", "oneDNN", "cpu_feature_guard", "absl::InitializeLog", "node_def_util")
-# The environment a user starts with: none of the switches that quieten TensorFlow.
-USER_ENV = {
-    key: value
-    for key, value in os.environ.items()
-    if key not in ("TF_CPP_MIN_LOG_LEVEL", "TFDISTILL_TF_LOGS")
-}
-
-
-def tfdistill(*args, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "tfdistill", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=USER_ENV,
-        **kwargs,
-    )
 
 
 def _tensorflow_noise(output):
@@ -244,7 +230,7 @@ def _finished_epochs(stage_dir):
     return len(json.loads(state.read_text())["epochs"]) if state.exists() else 0
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_run_killed_while_a_student_trains_resumes_it_exactly(smoke_run, tmp_path):
     output_dir = tmp_path / "killed"
     args = [f"--config={SMOKE}", f"--output_dir={output_dir}"]
@@ -275,7 +261,7 @@ def test_a_run_killed_while_a_student_trains_resumes_it_exactly(smoke_run, tmp_p
             np.testing.assert_allclose(values, histories[1][metric], atol=1e-6, err_msg=metric)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_run_killed_during_the_teacher_fine_tune_keeps_its_finished_epochs(tmp_path):
     output_dir = tmp_path / "killed"
     args = [f"--config={SMOKE}", f"--output_dir={output_dir}", "--set=teacher.epochs=2"]
@@ -290,11 +276,12 @@ def test_a_run_killed_during_the_teacher_fine_tune_keeps_its_finished_epochs(tmp
 
 
 @pytest.mark.slow
-def test_small_bert_with_intermediate_terms_and_a_temperature_schedule(tmp_path):
+def test_small_bert_with_intermediate_terms_and_a_temperature_schedule(tmp_path, tiny_teacher):
     output_dir = tmp_path / "intermediate"
     result = tfdistill(
         f"--config={SMOKE}",
         f"--output_dir={output_dir}",
+        f"--set=teacher.preset={tiny_teacher}",
         "--set=student.kind=small_bert",
         "--set=student.sizes={num_layers: 1}",
         "--set=student.sequence_length=32",
@@ -329,7 +316,7 @@ def test_bad_ensemble_config_fails_in_one_line(tmp_path, extra, fragments):
 
 
 @pytest.mark.slow
-def test_a_teacher_ensemble_under_mirrored_strategy_from_the_config(tmp_path):
+def test_a_teacher_ensemble_under_mirrored_strategy_from_the_config(tmp_path, tiny_teacher):
     """Two features in one smoke run, to keep the suite short: an ensemble of two
     teachers (fine-tuned, cached per member, averaged) and MirroredStrategy on two
     logical CPU devices."""
@@ -337,6 +324,7 @@ def test_a_teacher_ensemble_under_mirrored_strategy_from_the_config(tmp_path):
     result = tfdistill(
         f"--config={SMOKE}",
         f"--output_dir={output_dir}",
+        f"--set=teacher.preset={tiny_teacher}",
         "--set=runtime.strategy=mirrored",
         "--set=runtime.cpu_devices=2",
         "--set=teacher.ensemble_seeds=[7]",
@@ -345,7 +333,7 @@ def test_a_teacher_ensemble_under_mirrored_strategy_from_the_config(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Strategy MirroredStrategy with 2 replica(s)" in result.stderr
-    assert "Fine-tuning the teacher minilm_l6_packaged as teacher_seed_7, seed 7" in result.stderr
+    assert f"Fine-tuning the teacher {tiny_teacher} as teacher_seed_7, seed 7" in result.stderr
     assert (output_dir / "teacher_seed_7" / "task.json").exists()
     # Train, validation and test logits for each of the two teachers.
     assert len(list((output_dir / "cache").glob("*.npy"))) == 6
@@ -366,7 +354,7 @@ def _free_ports(count):
 
 
 @pytest.mark.slow
-def test_multi_worker_strategy_with_two_local_workers_finishes_the_smoke_run(tmp_path):
+def test_multi_worker_strategy_with_two_local_workers_finishes_the_smoke_run(tmp_path, tiny_teacher):
     output_dir = tmp_path / "multi_worker"
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
     workers = [
@@ -374,7 +362,7 @@ def test_multi_worker_strategy_with_two_local_workers_finishes_the_smoke_run(tmp
             [
                 sys.executable, "-m", "tfdistill", f"--config={SMOKE}",
                 f"--output_dir={output_dir}", "--set=runtime.strategy=multi_worker",
-                *LIGHT_SMOKE,
+                f"--set=teacher.preset={tiny_teacher}", *LIGHT_SMOKE,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -470,7 +470,7 @@ def test_empty_texts_are_skipped_with_a_warning(tmp_path, caplog):
 @pytest.mark.parametrize("extension, separator", [("csv", ","), ("tsv", "\t")])
 def test_a_field_longer_than_the_csv_modules_default_limit_loads(tmp_path, extension, separator):
     long_text = "word " * 40_000  # 200,000 characters: over csv's default of 131,072.
-    path = write(
+    write(
         tmp_path / f"train.{extension}",
         f"text{separator}label\n{long_text}{separator}1\nshort{separator}0\n",
     )

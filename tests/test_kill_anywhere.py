@@ -26,6 +26,7 @@ from kill_harness import after_checkpoint
 from kill_harness import after_file
 from kill_harness import after_log
 from kill_harness import after_seconds
+from tiny_models import save_tiny_teacher
 
 # configs/smoke.yaml trains each student for at most this many epochs.
 SMOKE_EPOCHS = 6
@@ -74,7 +75,7 @@ def assert_same_results(reference, output_dir):
 def test_a_run_killed_after_a_students_last_checkpoint_then_in_export_ends_as_if_never_killed(
     tmp_path,
 ):
-    teacher = kill_harness.save_tiny_teacher(tmp_path / "tiny_teacher")
+    teacher = save_tiny_teacher(tmp_path / "tiny_teacher")
     overrides = (*LIGHT, f"--set=teacher.preset={teacher}")
     reference = uninterrupted(tmp_path, overrides)
     output_dir = tmp_path / "killed"

@@ -9,7 +9,6 @@ import tracemalloc
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfdistill import export
 from tfdistill import models

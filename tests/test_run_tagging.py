@@ -2,21 +2,14 @@
 
 import json
 import math
-import pathlib
-import subprocess
-import sys
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
+from command import REPO
+from command import tfdistill
+
 SMOKE_NER = REPO / "configs" / "smoke_ner.yaml"
 MODELS = ("teacher", "bilstm_tagger_distilled", "bilstm_tagger_baseline")
-
-
-def tfdistill(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "tfdistill", *args], capture_output=True, text=True, cwd=REPO
-    )
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,16 @@
 """Random keras-hub BERT classifiers small enough for unit tests (shared by test files)."""
 
+import pathlib
+
 import keras
 import keras_hub
+
+# The vocabulary of `save_tiny_teacher`: other words are [UNK], which is all a
+# teacher needs to give the students logits to learn from.
+_TINY_VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (
+    "the a an and of to is it in that this film movie story good bad great funny dull "
+    "best worst love characters plot".split()
+)
 
 
 def tiny_bert_classifier(
@@ -30,3 +39,14 @@ def tiny_bert_classifier(
     return keras_hub.models.BertTextClassifier(
         backbone=backbone, num_classes=num_classes, preprocessor=None, activation=None
     )
+
+
+def save_tiny_teacher(preset_dir):
+    """Saves a random 2-layer BERT as a keras-hub preset (for `teacher.preset`), which
+    fine-tunes and exports in a fraction of the packaged teacher's time."""
+    keras_hub.models.BertTokenizer(vocabulary=_TINY_VOCABULARY).save_to_preset(preset_dir)
+    bert = tiny_bert_classifier(
+        hidden_dim=16, vocabulary_size=len(_TINY_VOCABULARY), max_sequence_length=32, seed=0
+    )
+    bert.backbone.save_to_preset(preset_dir)
+    return pathlib.Path(preset_dir)

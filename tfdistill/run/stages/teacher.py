@@ -28,7 +28,7 @@ def teachers(context):
 
 
 def _teacher(context, name, seed):
-    config, teacher_dir = context.config.teacher, context.layout.teacher(name)
+    teacher_dir = context.layout.teacher(name)
     with dtype_policy(context.teacher_policy):
         if not teacher_dir.exists():
             _finetune(context, name, seed)
