@@ -456,8 +456,11 @@ def run_seeds(report, config, seeds, output_root, pool):
         else:
             copy_shared(pool, pathlib.Path(str(run_dir) + PARTIAL_SUFFIX))
         cached_before = _cached_logits(pool)
+        # The students' seed varies; the teacher's stays the first run's, so that the
+        # later runs reuse the teacher that run fine-tuned.
+        overrides = [f"seed={seed}", f"teacher.seed={seeds[0]}"]
         seconds, summary = timed(
-            lambda: pipeline.run(run_config.override(config, [f"seed={seed}"]), run_dir)
+            lambda: pipeline.run(run_config.override(config, overrides), run_dir)
         )
         new_logits = _cached_logits(run_dir) - cached_before
         report.note(

@@ -117,3 +117,12 @@ def test_a_stage_killed_before_its_fingerprint_is_written_is_resumed(tmp_path):
     (student / MODEL_FILE).touch()
     with pytest.raises(RunFolderError, match="settings not recorded"):
         fingerprints.check_stages(context)
+
+
+def test_a_fixed_teacher_seed_shares_the_teacher_between_runs_of_other_seeds(tmp_path):
+    _finish_every_stage(_context(tmp_path, "seed=0"))
+    fingerprints.check_stages(_context(tmp_path, "seed=1", "teacher.seed=0"), overwrite=True)
+    # Only the students, whose seed changed, are redone.
+    assert _stages_in(_context(tmp_path)) == ["teacher"]
+    with pytest.raises(RunFolderError, match=r"teacher was made with other settings \(seed 0 -> 2\)"):
+        fingerprints.check_stages(_context(tmp_path, "teacher.seed=2"))

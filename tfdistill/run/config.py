@@ -65,6 +65,9 @@ class TeacherConfig:
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
     patience: int = 1
+    # The seed of the (first) teacher's fine-tuning; null: the run's `seed`. Fix it to
+    # vary only the students over seeds while they share one fine-tuned teacher.
+    seed: Optional[int] = None
     # An ensemble: one more teacher per seed, fine-tuned like the first but from its
     # own seed (head initialisation, dropout, data order). The students learn from
     # the mean of all the teachers' soft labels, weighted by `ensemble_weights` (one

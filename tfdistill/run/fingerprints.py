@@ -85,6 +85,8 @@ def teacher_fingerprint(context, seed):
     keys = fingerprint["config"]
     for key in [key for key in keys if key.startswith("teacher.ensemble_")]:
         del keys[key]  # The other members do not shape this one.
+    # The seed it was fine-tuned from is what shapes it, whichever key gave it.
+    del keys["teacher.seed"]
     keys["seed"] = seed
     return fingerprint
 

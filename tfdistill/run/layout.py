@@ -42,7 +42,8 @@ def partial_dir(output_dir):
 
 def teacher_members(config):
     """`(folder name, fine-tuning seed)` of each teacher, the first one first."""
-    return [(TEACHER, config.seed)] + [
+    first_seed = config.seed if config.teacher.seed is None else config.teacher.seed
+    return [(TEACHER, first_seed)] + [
         (f"{TEACHER}_seed_{seed}", seed) for seed in config.teacher.ensemble_seeds
     ]
 

@@ -146,6 +146,7 @@ _RANGES = {
     "teacher.warmup_fraction": _PROBABILITY,
     "teacher.weight_decay": _at_least(0),
     "teacher.patience": _at_least(0),
+    "teacher.seed": _SEEDS,
     "teacher.ensemble_seeds": _SEEDS,
     "student.sequence_length": _at_least(1),
     "distillation.epochs": _at_least(1),
