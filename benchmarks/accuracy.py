@@ -1,5 +1,5 @@
-"""Over seeds, how much of the teacher's accuracy does the distilled student keep, and
-does it beat the same student trained alone by more than noise?
+"""Over seeds, how much of the teacher's headline score does the distilled student keep,
+and does it beat the same student trained alone by more than noise?
 
     .venv/bin/python benchmarks/accuracy.py [--quick] \\
         [--config=configs/rotten_tomatoes_minilm_to_small_bert.yaml] [--set=key=value ...] \\
@@ -7,18 +7,23 @@ does it beat the same student trained alone by more than noise?
 
 Runs `tfdistill.run.pipeline.run` on a real config once per seed (the `seed` key: the
 students' initialisation and data order). The teacher is fine-tuned once, in the first
-seed's run, and shared with the later ones through `<output_dir>/shared/` (see
-`common.run_seeds`). A full run is resumed where it stopped if started again.
+seed's run (`teacher.seed` fixed to the first seed), and shared with the later ones
+through `<output_dir>/shared/` (see `common.run_seeds`). A full run is resumed where it
+stopped if started again.
 
-Reports the mean ± std over seeds of accuracy and F1 for the teacher, the distilled
-student and its baseline (the same student trained without the teacher); the retention
-(student accuracy / teacher accuracy); the gain (distilled − baseline, in points); and,
-per seed, an exact McNemar test of the distilled student against its baseline on the
-same test texts (per-example predictions from the exported SavedModels). A gain the
-test cannot tell from noise (p >= 0.05) is not claimed.
+The headline score is the task's: accuracy for text classification, entity F1 for
+token classification. Reports the mean ± std over seeds of the scores of the teacher,
+the distilled student and its baseline (the same student trained without the teacher);
+the retention (student score / teacher score); the gain (distilled − baseline, in
+points); and, per seed, a paired test of the distilled student against its baseline
+on the same test examples, from the exported SavedModels' predictions: an exact
+McNemar test on texts (classification), or an approximate randomisation test of the
+entity F1 difference over sentences (tagging). A gain the test cannot tell from noise
+(p >= 0.05) is not claimed.
 
-Targets: retention >= 97% for the default (bilstm) student and >= 99% for small_bert;
-gain >= +3 points.
+Targets: retention >= 97% for the default (bilstm) student, >= 99% for small_bert and
+>= 90% for the BiLSTM tagger; a gain over the baseline that the test supports in every
+seed (and of >= +3 points, for classification).
 """
 
 import math
@@ -30,9 +35,10 @@ import tensorflow as tf
 from absl import flags
 
 from tfdistill import export
+from tfdistill import tasks
 from tfdistill.run import config as run_config
 from tfdistill.run.layout import TEACHER
-from tfdistill.run.splits import load_split
+from tfdistill.run.splits import prepare_splits
 
 flags.DEFINE_string(
     "config", "configs/rotten_tomatoes_minilm_to_bilstm.yaml", "The run config to repeat."
@@ -58,9 +64,14 @@ QUICK_OVERRIDES = (
     "export.tflite=[]",
     "export.latency_seconds=0.1",
 )
-TARGET_RETENTION = {"bilstm": 0.97, "small_bert": 0.99}
-TARGET_GAIN_POINTS = 3.0
+TARGET_RETENTION = {"bilstm": 0.97, "small_bert": 0.99, "bilstm_tagger": 0.90}
+TARGET_GAIN_POINTS = {"text_classification": 3.0}
 SIGNIFICANCE = 0.05
+# Each task's scores in the tables, its headline score first.
+SCORES = {
+    "text_classification": (("accuracy", "accuracy", "{:.2%}"), ("f1", "F1", "{:.3f}")),
+    "token_classification": (("f1", "entity F1", "{:.3f}"), ("token_accuracy", "token acc.", "{:.2%}")),
+}
 
 
 def mcnemar_exact(first_correct, second_correct):
@@ -89,101 +100,187 @@ def mcnemar_exact(first_correct, second_correct):
     return b, c, min(1.0, 2 * tail)
 
 
-def predicted_labels(run_dir, scores, texts, batch_size=64):
+def approximate_randomization(first_counts, second_counts, trials=10_000, seed=0):
+    """Two-sided paired approximate randomisation test of an entity F1 difference.
+
+    Each row of the count arrays is one sentence's `(correct, predicted, gold)`
+    entities for one system. Under the null hypothesis the two systems are
+    exchangeable on every sentence, so each trial swaps a random half of the
+    sentences' rows between them; the p-value is the share of trials whose F1
+    difference is at least the observed one (with the observed itself counted).
+
+    Example:
+
+    >>> perfect = np.array([[1, 1, 1]] * 12)
+    >>> blind = np.array([[0, 0, 1]] * 12)
+    >>> approximate_randomization(perfect, blind) < 0.01
+    True
+    >>> approximate_randomization(perfect, perfect)
+    1.0
+    """
+    first_counts, second_counts = np.asarray(first_counts), np.asarray(second_counts)
+    swaps = np.random.default_rng(seed).random((trials, len(first_counts)))[..., None] < 0.5
+    first = np.where(swaps, second_counts, first_counts).sum(axis=1)
+    second = np.where(swaps, first_counts, second_counts).sum(axis=1)
+    observed = abs(_f1(first_counts.sum(axis=0)) - _f1(second_counts.sum(axis=0)))
+    differences = np.abs(_f1(first) - _f1(second))
+    return float((np.sum(differences >= observed - 1e-12) + 1) / (trials + 1))
+
+
+def _f1(counts):
+    """Entity F1 from `(..., 3)` summed `(correct, predicted, gold)` counts."""
+    correct, predicted, gold = np.moveaxis(np.asarray(counts, float), -1, 0)
+    return np.divide(2 * correct, predicted + gold, out=np.zeros_like(correct), where=predicted + gold > 0)
+
+
+def served(run_dir, scores, texts, output, batch_size=64):
+    """One output of a model's exported SavedModel on `texts`, batch by batch."""
     serve = export.load_savedmodel(pathlib.Path(run_dir) / scores["savedmodel"])
     return np.concatenate(
         [
-            serve(texts=tf.constant(texts[start : start + batch_size]))["label_ids"].numpy()
+            serve(texts=tf.constant(texts[start : start + batch_size]))[output].numpy()
             for start in range(0, len(texts), batch_size)
         ]
     )
 
 
-def per_seed_records(report, runs, kind, test):
-    distilled, baseline = f"{kind}_distilled", f"{kind}_baseline"
+def mcnemar_on_texts(run_dir, models, names, test, class_names):
+    """`(what each model scores from its SavedModel, the test's record fields)`."""
+    correct = [served(run_dir, models[name], test.texts, "label_ids") == test.labels for name in names]
+    b, c, p_value = mcnemar_exact(*correct)
+    fields = {"test": "McNemar", "only_distilled_right": b, "only_baseline_right": c, "p": p_value}
+    return [float(right.mean()) for right in correct], fields
+
+
+def randomization_on_sentences(run_dir, models, names, test, class_names):
+    """As `mcnemar_on_texts`, for taggers: entity F1 and the randomisation test."""
+    counts = [
+        sentence_counts(served(run_dir, models[name], test.texts, "tags"), test.labels, class_names)
+        for name in names
+    ]
+    fields = {"test": "randomisation", "p": approximate_randomization(*counts)}
+    return [float(_f1(count.sum(axis=0))) for count in counts], fields
+
+
+def sentence_counts(predicted_tags, labels, class_names):
+    """`(sentences, 3)` entity counts `(correct, predicted, gold)`, each sentence read
+    on its tagged words (labels >= 0) as `TokenClassification.evaluate` reads it."""
+    from tfdistill.tasks.token_classification import entity_spans
+
+    rows = []
+    for predicted, gold_ids in zip(predicted_tags, labels):
+        tagged = np.asarray(gold_ids) >= 0
+        gold = set(entity_spans([class_names[i] for i in gold_ids[tagged]]))
+        found = set(entity_spans([tag.decode() for tag in predicted[: len(gold_ids)][tagged]]))
+        rows.append((len(gold & found), len(found), len(gold)))
+    return np.array(rows)
+
+
+PAIRED_TESTS = {
+    "text_classification": mcnemar_on_texts,
+    "token_classification": randomization_on_sentences,
+}
+
+
+def per_seed_records(report, runs, config, test, class_names):
+    kind, headline = config.student.kind, SCORES[config.task][0][0]
+    names = (f"{kind}_distilled", f"{kind}_baseline")
     records = []
     for seed, (run_dir, summary) in runs.items():
         models = summary["models"]
-        correct = {}
-        for name in (distilled, baseline):
-            predicted = predicted_labels(run_dir, models[name], test.texts)
-            correct[name] = predicted == test.labels
-            if not math.isclose(correct[name].mean(), models[name]["accuracy"], abs_tol=1e-9):
+        served_scores, fields = PAIRED_TESTS[config.task](run_dir, models, names, test, class_names)
+        for name, score in zip(names, served_scores):
+            if not math.isclose(score, models[name][headline], abs_tol=1e-9):
                 report.note(
-                    f"Seed {seed}: {name}'s SavedModel scores {correct[name].mean():.4f} on "
-                    f"the test texts, metrics.json says {models[name]['accuracy']:.4f}."
+                    f"Seed {seed}: {name}'s SavedModel scores {score:.4f} {headline} on the "
+                    f"test texts, metrics.json says {models[name][headline]:.4f}."
                 )
-        b, c, p_value = mcnemar_exact(correct[distilled], correct[baseline])
-        records.append(
-            {
-                "seed": seed,
-                "teacher_accuracy": models[TEACHER]["accuracy"],
-                "teacher_f1": models[TEACHER]["f1"],
-                "distilled_accuracy": models[distilled]["accuracy"],
-                "distilled_f1": models[distilled]["f1"],
-                "baseline_accuracy": models[baseline]["accuracy"],
-                "baseline_f1": models[baseline]["f1"],
-                "retention": models[distilled]["accuracy"] / models[TEACHER]["accuracy"],
-                "gain_points": 100 * (models[distilled]["accuracy"] - models[baseline]["accuracy"]),
-                "only_distilled_right": b,
-                "only_baseline_right": c,
-                "mcnemar_p": p_value,
-            }
-        )
+        record = {"seed": seed, **fields}
+        for role, name in (("teacher", TEACHER), ("distilled", names[0]), ("baseline", names[1])):
+            record.update({f"{role}_{key}": models[name][key] for key, _, _ in SCORES[config.task]})
+        record["retention"] = common.ratio(record[f"distilled_{headline}"], record[f"teacher_{headline}"])
+        record["gain_points"] = 100 * (record[f"distilled_{headline}"] - record[f"baseline_{headline}"])
+        records.append(record)
     return records
 
 
-def summarize(report, records, kind):
+def per_seed_table(report, records, task, num_examples):
+    headline, title, fmt = SCORES[task][0]
+    columns = [("seed", "seed", "{}")]
+    columns += [(f"{role}_{headline}", f"{role} {title}", fmt) for role in ("teacher", "distilled", "baseline")]
+    columns += [("retention", "retention", "{:.1%}"), ("gain_points", "gain pts", "{:+.2f}")]
+    if task == "text_classification":
+        columns += [("only_distilled_right", "only distilled right", "{}"),
+                    ("only_baseline_right", "only baseline right", "{}")]
+    test = records[0]["test"]
+    columns.append(("p", f"{test} p", "{:.3g}"))
+    report.table(
+        "per_seed",
+        f"Per seed, {num_examples} test examples ({test}: two-sided, distilled vs baseline)",
+        records,
+        columns,
+    )
+
+
+def summarize(report, records, config):
+    kind, task = config.student.kind, config.task
     summary_records = [
-        {
-            "model": name,
-            "accuracy": common.mean_and_std(r[f"{key}_accuracy"] for r in records),
-            "f1": common.mean_and_std(r[f"{key}_f1"] for r in records),
-        }
-        for name, key in (
-            (TEACHER, "teacher"),
-            (f"{kind}_distilled", "distilled"),
-            (f"{kind}_baseline", "baseline"),
-        )
+        {"model": name, **{key: common.mean_and_std(r[f"{role}_{key}"] for r in records)
+                           for key, _, _ in SCORES[task]}}
+        for name, role in ((TEACHER, "teacher"), (f"{kind}_distilled", "distilled"),
+                           (f"{kind}_baseline", "baseline"))
     ]
     report.table(
         "summary",
         f"Mean ± std over {len(records)} seed(s)",
         summary_records,
-        [
-            ("model", "model", "{}"),
-            ("accuracy", "accuracy %", lambda s: common.plus_minus(s, 100)),
-            ("f1", "F1", lambda s: common.plus_minus(s, 1, "{:.3f}")),
-        ],
+        [("model", "model", "{}")]
+        + [(key, title, lambda s, fmt=fmt: _plus_minus(s, fmt)) for key, title, fmt in SCORES[task]],
     )
-    retention = common.mean_and_std(r["retention"] for r in records)
+    # A teacher that scores 0 (a smoke run's) leaves the retention undefined.
+    retentions = [r["retention"] for r in records if r["retention"] is not None]
+    retention = common.mean_and_std(retentions) if retentions else None
     gain = common.mean_and_std(r["gain_points"] for r in records)
     report.record("retention", retention)
     report.record("gain_points", gain)
-    significant = [r["seed"] for r in records if r["mcnemar_p"] < SIGNIFICANCE]
+    significant = [r["seed"] for r in records if r["p"] < SIGNIFICANCE and r["gain_points"] > 0]
     claimed = len(significant) == len(records)
     report.record("gain_claimed", claimed)
-    target_retention = TARGET_RETENTION.get(kind)
+    _note_targets(report, kind, task, retention, gain, claimed, len(significant), len(records))
+
+
+def _plus_minus(summary, fmt):
+    """`common.plus_minus` in a table cell's own format: percent or plain."""
+    if fmt.endswith("%}"):
+        return common.plus_minus(summary, 100)
+    return common.plus_minus(summary, 1, fmt)
+
+
+def _note_targets(report, kind, task, retention, gain, claimed, num_significant, num_seeds):
+    report.note(_retention_note(kind, SCORES[task][0][1], retention))
     report.note(
-        f"Retention: {common.plus_minus(retention, 100)}% of the teacher's accuracy "
-        + (
-            f"(target >= {target_retention:.0%}: "
-            f"{'met' if retention['mean'] >= target_retention else 'NOT met'})."
-            if target_retention is not None
-            else f"(no target for {kind})."
-        )
-    )
-    report.note(
-        f"Gain over the baseline: {common.plus_minus(gain)} points; McNemar p < {SIGNIFICANCE} "
-        f"in {len(significant)} of {len(records)} seed(s). "
+        f"Gain over the baseline: {common.plus_minus(gain)} points; a gain with p < "
+        f"{SIGNIFICANCE} in {num_significant} of {num_seeds} seed(s). "
         + (
             "The gain is claimed."
             if claimed
-            else "The gain is NOT claimed: the test cannot tell it from noise in every seed."
+            else "The gain is NOT claimed: the test does not support it in every seed."
         )
-        + f" Target >= +{TARGET_GAIN_POINTS:g} points: "
-        + ("met." if claimed and gain["mean"] >= TARGET_GAIN_POINTS else "NOT met.")
     )
+    target_gain = TARGET_GAIN_POINTS.get(task)
+    if target_gain is not None:
+        met = claimed and gain["mean"] >= target_gain
+        report.note(f"Target gain >= +{target_gain:g} points: {'met' if met else 'NOT met'}.")
+
+
+def _retention_note(kind, headline, retention):
+    if retention is None:
+        return f"Retention: undefined, the teacher's {headline} is 0."
+    text = f"Retention: {common.plus_minus(retention, 100)}% of the teacher's {headline} "
+    target = TARGET_RETENTION.get(kind)
+    if target is None:
+        return text + f"(no target for {kind})."
+    return text + f"(target >= {target:.0%}: {'met' if retention['mean'] >= target else 'NOT met'})."
 
 
 def benchmark(report):
@@ -195,30 +292,17 @@ def benchmark(report):
         )
     report.record("config", config.to_dict())
     seeds = [int(seed) for seed in FLAGS.seeds]
-    kind = config.student.kind
     default_root = f"runs/benchmarks/accuracy/{config.name}"
     with common.runs_directory(FLAGS.output_dir, default_root) as output_root:
-        print(f"\n{config.name}: {kind} student, seeds {seeds}, runs in {output_root}", flush=True)
+        print(
+            f"\n{config.name}: {config.student.kind} student, seeds {seeds}, runs in {output_root}",
+            flush=True,
+        )
         runs = common.run_seeds(report, config, seeds, output_root, output_root / "shared")
-        test, _ = load_split(config.data, config.data.test_split)
-        records = per_seed_records(report, runs, kind, test)
-    report.table(
-        "per_seed",
-        f"Per seed, {len(test.texts)} test texts (McNemar: exact, two-sided, distilled vs baseline)",
-        records,
-        [
-            ("seed", "seed", "{}"),
-            ("teacher_accuracy", "teacher", "{:.2%}"),
-            ("distilled_accuracy", "distilled", "{:.2%}"),
-            ("baseline_accuracy", "baseline", "{:.2%}"),
-            ("retention", "retention", "{:.1%}"),
-            ("gain_points", "gain pts", "{:+.2f}"),
-            ("only_distilled_right", "only distilled right", "{}"),
-            ("only_baseline_right", "only baseline right", "{}"),
-            ("mcnemar_p", "McNemar p", "{:.3g}"),
-        ],
-    )
-    summarize(report, records, kind)
+        splits, class_names = prepare_splits(config.data, tasks.get(config.task))
+        records = per_seed_records(report, runs, config, splits["test"], class_names)
+    per_seed_table(report, records, config.task, len(splits["test"].texts))
+    summarize(report, records, config)
 
 
 if __name__ == "__main__":

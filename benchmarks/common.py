@@ -444,6 +444,7 @@ def run_seeds(report, config, seeds, output_root, pool):
         `{seed: (run_dir, summary)}`.
     """
     from tfdistill.run import config as run_config
+    from tfdistill.run import folders
     from tfdistill.run import pipeline
     from tfdistill.run.layout import PARTIAL_SUFFIX
 
@@ -454,7 +455,9 @@ def run_seeds(report, config, seeds, output_root, pool):
         if run_dir.exists():
             report.note(f"Seed {seed}: continuing the run found in {run_dir}.")
         else:
-            copy_shared(pool, pathlib.Path(str(run_dir) + PARTIAL_SUFFIX))
+            partial = pathlib.Path(str(run_dir) + PARTIAL_SUFFIX)
+            folders.start(partial)
+            copy_shared(pool, partial)
         cached_before = _cached_logits(pool)
         # The students' seed varies; the teacher's stays the first run's, so that the
         # later runs reuse the teacher that run fine-tuned.

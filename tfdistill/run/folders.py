@@ -70,12 +70,7 @@ def claim(output_dir):
     output_dir = pathlib.Path(output_dir)
     partial = partial_dir(output_dir)
     check_usable(output_dir)
-    check_usable(partial)
-    partial.mkdir(parents=True, exist_ok=True)
-    if not any(partial.iterdir()):
-        # Marked before anything else is made in it, the lock file included: a kill
-        # at any later moment leaves a folder that is recognisably ours.
-        _write_marker(partial)
+    start(partial)
     with _locked(partial):
         _remove_replaced(output_dir)
         if not (partial / LINKED).is_file():
@@ -148,10 +143,20 @@ def _locked(folder):
         yield
 
 
-def _write_marker(folder):
+def start(partial):
+    """Makes `partial` (a run's partial folder) if need be, marked as ours.
+
+    The marker comes before anything else is made in it, the lock file included: a
+    kill at any later moment leaves a folder that is recognisably ours. Something
+    that seeds a run with files (a benchmark sharing a teacher) starts it first.
+    """
     from tfdistill import __version__
 
-    (folder / MARKER).write_text(json.dumps({"tfdistill": __version__}) + "\n")
+    partial = pathlib.Path(partial)
+    check_usable(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    if not any(partial.iterdir()):
+        (partial / MARKER).write_text(json.dumps({"tfdistill": __version__}) + "\n")
 
 
 def _link_tree(source, target):
