@@ -86,11 +86,7 @@ def test_a_100000_line_file_streams_in_bounded_memory(tmp_path):
             file.write(f"text number {i} about a film\n")
 
     def fixed_answer(texts):
-        return {
-            "labels": ["positive"] * len(texts),
-            "label_ids": np.ones(len(texts), np.int64),
-            "probabilities": np.tile([0.25, 0.75], (len(texts), 1)),
-        }
+        return [{"label": "positive", "label_id": 1, "probabilities": [0.25, 0.75]} for _ in texts]
 
     tracemalloc.start()
     summary = predict.predict_file(fixed_answer, source, tmp_path / "out.jsonl", batch_size=256, verbose=0)

@@ -61,6 +61,32 @@ def test_the_exported_tagger_tags_each_word_of_raw_strings(tagging_run):
 
 
 @pytest.mark.slow
+def test_predict_tags_each_word_of_a_file_and_spells_out_the_entities(tagging_run, tmp_path):
+    from tfdistill.tasks.token_classification import entity_spans
+
+    output_dir, _ = tagging_run
+    long_tweet = " ".join(f"w{i}" for i in range(45))  # past the 40 word slots
+    source = tmp_path / "tweets.txt"
+    source.write_bytes(b"Obama visits  Paris\n\n" + long_tweet.encode() + b"\n\xff broken\n")
+    output = tmp_path / "tags.jsonl"
+    result = tfdistill("predict", f"--model={output_dir}", f"--input={source}", f"--output={output}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "4 rows, 1 unreadable" in result.stdout
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [record["row"] for record in records] == [1, 2, 3, 4]
+    assert records[0]["words"] == ["Obama", "visits", "Paris"] and records[1]["words"] == []
+    assert records[3] == {"row": 4, "error": "invalid UTF-8"}
+    tag_names = json.loads((output_dir / "metrics.json").read_text())["class_names"]
+    for record in records[:3]:
+        assert len(record["tags"]) == len(record["tag_probabilities"]) == len(record["words"])
+        read = [tag or "O" for tag in record["tags"]]
+        assert set(read) <= set(tag_names)
+        assert [(e["type"], e["start"], e["end"]) for e in record["entities"]] == entity_spans(read)
+        assert all(e["text"] == " ".join(record["words"][e["start"]:e["end"]]) for e in record["entities"])
+    assert records[2]["tags"][40:] == [None] * 5 and None not in records[2]["tags"][:40]
+
+
+@pytest.mark.slow
 def test_a_rerun_reuses_the_fine_tuned_teacher(tagging_run):
     output_dir, _ = tagging_run
     result = tfdistill(f"--config={SMOKE_NER}", f"--output_dir={output_dir}")

@@ -13,9 +13,12 @@ Inputs, by extension:
 The model is a run folder (its distilled student's SavedModel), a SavedModel folder,
 or a `.tflite` file with its preprocessor beside it (as a run exports it).
 
-Each output line is `{"row": n, "label": ..., "label_id": ..., "probabilities": [...]}`
-(`probabilities[i]` is label id `i`'s), or `{"row": n, "error": ...}` for a row that
-could not be read; `row` counts the input's records from 1 (the header excluded).
+Each output line is, for a classifier, `{"row": n, "label": ..., "label_id": ...,
+"probabilities": [...]}` (`probabilities[i]` is label id `i`'s); for a tagger,
+`{"row": n, "words": [...], "tags": [...], "tag_probabilities": [...], "entities":
+[{"type", "start", "end", "text"}, ...]}` (the words split on whitespace, one tag per
+word); or `{"row": n, "error": ...}` for a row that could not be read. `row` counts
+the input's records from 1 (the header excluded).
 
 Example:
 
@@ -138,30 +141,20 @@ def _batches(rows, batch_size):
 def _records(batch, predict):
     """The output records of one batch of rows, in order."""
     readable = [row for row in batch if row.error is None]
-    outputs = predict([row.text for row in readable]) if readable else {}
-    predicted = {row.number: i for i, row in enumerate(readable)}
-    records = []
-    for row in batch:
-        if row.error is not None:
-            records.append({"row": row.number, "error": row.error})
-            continue
-        i = predicted[row.number]
-        records.append(
-            {
-                "row": row.number,
-                "label": outputs["labels"][i],
-                "label_id": int(outputs["label_ids"][i]),
-                "probabilities": [round(float(p), 6) for p in outputs["probabilities"][i]],
-            }
-        )
-    return records
+    predictions = iter(predict([row.text for row in readable]) if readable else [])
+    return [
+        {"row": row.number, "error": row.error}
+        if row.error is not None
+        else {"row": row.number, **next(predictions)}
+        for row in batch
+    ]
 
 
 def predict_file(predict, input_path, output_path, *, text_column="text", batch_size=256, verbose=1):
     """Writes one JSON line per row of `input_path` to `output_path`.
 
     Args:
-        predict: `texts -> {"labels", "label_ids", "probabilities"}` (see `open_model`).
+        predict: `texts -> [one JSON-ready dict per text]` (see `open_model`).
         input_path: a `.txt`, `.csv`, `.tsv` or `.jsonl` file.
         output_path: the JSONL file to write (atomically).
         text_column: the text's column or key in a table or JSONL file.
@@ -190,25 +183,66 @@ def predict_file(predict, input_path, output_path, *, text_column="text", batch_
     return {"rows": total, "bad_rows": bad_rows}
 
 
-def _as_numpy(serve):
-    """`serve` (texts -> the task's serving tensors) with NumPy and str outputs."""
+def _per_text(serve):
+    """`serve` (texts -> the task's serving tensors) as `texts -> [one dict per text]`:
+    a classifier's label, label id and probabilities, or a tagger's `_tagged`."""
 
     def predict(texts):
-        outputs = serve(list(texts))
-        return {
-            "labels": [label.decode("utf-8") for label in np.asarray(outputs["labels"])],
-            "label_ids": np.asarray(outputs["label_ids"]),
-            "probabilities": np.asarray(outputs["probabilities"]),
-        }
+        texts = list(texts)
+        outputs = {key: np.asarray(value) for key, value in serve(texts).items()}
+        if "tags" in outputs:
+            return _tagged(texts, outputs)
+        return [
+            {
+                "label": outputs["labels"][i].decode("utf-8"),
+                "label_id": int(outputs["label_ids"][i]),
+                "probabilities": [round(float(p), 6) for p in outputs["probabilities"][i]],
+            }
+            for i in range(len(texts))
+        ]
 
     return predict
+
+
+def _tagged(texts, outputs):
+    """Per text: its `words` (split on whitespace by the op the model uses), each
+    word's tag and that tag's probability, and the `entities` the tags spell
+    (`start` and `end` index words, `end` exclusive). A word past the model's word
+    slots gets no tag (null) and is read as `O`."""
+    import tensorflow as tf
+
+    from tfdistill.tasks.token_classification import entity_spans
+
+    records = []
+    for words, tags, probabilities in zip(
+        tf.strings.split(tf.constant(texts, tf.string)).to_list(),
+        outputs["tags"],
+        outputs["tag_probabilities"],
+    ):
+        words = [word.decode("utf-8") for word in words]
+        slots = min(len(words), len(tags))
+        word_tags = [tag.decode("utf-8") for tag in tags[:slots]] + [None] * (len(words) - slots)
+        spans = entity_spans([tag or "O" for tag in word_tags])
+        records.append(
+            {
+                "words": words,
+                "tags": word_tags,
+                "tag_probabilities": [round(float(p), 6) for p in probabilities[:slots]]
+                + [None] * (len(words) - slots),
+                "entities": [
+                    {"type": kind, "start": start, "end": end, "text": " ".join(words[start:end])}
+                    for kind, start, end in spans
+                ],
+            }
+        )
+    return records
 
 
 def _savedmodel_predict(path):
     from tfdistill import export
 
     serve = export.load_savedmodel(path)
-    return _as_numpy(lambda texts: serve(texts=np.asarray(texts, dtype=object)))
+    return _per_text(lambda texts: serve(texts=np.asarray(texts, dtype=object)))
 
 
 def _run_folder_savedmodel(run_dir):
@@ -234,7 +268,7 @@ def open_model(path):
         from tfdistill import tflite
 
         try:
-            return _as_numpy(tflite.text_predictor(path))
+            return _per_text(tflite.text_predictor(path))
         except ValueError as error:
             raise InputError(str(error)) from None
     raise InputError(
