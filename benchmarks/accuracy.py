@@ -162,6 +162,50 @@ def randomization_on_sentences(run_dir, models, names, test, class_names):
     return [float(_f1(count.sum(axis=0))) for count in counts], fields
 
 
+def recall_by_seen_words(report, runs, config, splits, class_names):
+    """For taggers: each model's entity recall on the test entities whose words all
+    occur in the training split (lowercased, as a word-level student's vocabulary
+    holds them) and on those with a word never seen there, averaged over seeds."""
+    from tfdistill.tasks.token_classification import entity_spans
+
+    seen = {word.lower() for text in splits["train"].texts for word in text.split(" ")}
+    test = splits["test"]
+    gold = [
+        {span: all(word.lower() in seen for word in text.split(" ")[span[1] : span[2]])
+         for span in entity_spans([class_names[i] for i in labels[labels >= 0]])}
+        for text, labels in zip(test.texts, test.labels)
+    ]
+    kind = config.student.kind
+    records = []
+    for name in (TEACHER, f"{kind}_distilled", f"{kind}_baseline"):
+        found = {True: [], False: []}
+        for run_dir, summary in runs.values():
+            tags = served(run_dir, summary["models"][name], test.texts, "tags")
+            hits = {True: 0, False: 0}
+            for spans, predicted, labels in zip(gold, tags, test.labels):
+                read = [tag.decode() for tag in predicted[: len(labels)][labels >= 0]]
+                for span in set(entity_spans(read)) & set(spans):
+                    hits[spans[span]] += 1
+            for group in found:
+                found[group].append(hits[group])
+        totals = {group: sum(spans[span] == group for spans in gold for span in spans) for group in found}
+        records.append({"model": name, **{
+            f"recall_{'seen' if group else 'unseen'}": common.mean_and_std(
+                count / totals[group] for count in found[group])
+            for group in found
+        }, "seen_entities": totals[True], "unseen_entities": totals[False]})
+    report.table(
+        "recall_by_seen_words",
+        "Test entity recall by whether every word of the entity occurs in the training "
+        "split (mean ± std over seeds)",
+        records,
+        [("model", "model", "{}"), ("seen_entities", "seen entities", "{}"),
+         ("recall_seen", "recall seen", lambda s: common.plus_minus(s, 1, "{:.3f}")),
+         ("unseen_entities", "unseen entities", "{}"),
+         ("recall_unseen", "recall unseen", lambda s: common.plus_minus(s, 1, "{:.3f}"))],
+    )
+
+
 def sentence_counts(predicted_tags, labels, class_names):
     """`(sentences, 3)` entity counts `(correct, predicted, gold)`, each sentence read
     on its tagged words (labels >= 0) as `TokenClassification.evaluate` reads it."""
@@ -301,6 +345,8 @@ def benchmark(report):
         runs = common.run_seeds(report, config, seeds, output_root, output_root / "shared")
         splits, class_names = prepare_splits(config.data, tasks.get(config.task))
         records = per_seed_records(report, runs, config, splits["test"], class_names)
+        if config.task == "token_classification":
+            recall_by_seen_words(report, runs, config, splits, class_names)
     per_seed_table(report, records, config.task, len(splits["test"].texts))
     summarize(report, records, config)
 
