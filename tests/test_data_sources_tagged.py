@@ -207,3 +207,56 @@ def test_a_single_file_is_deduplicated_and_split(tmp_path, caplog):
     assert len(words) == len(set(words)) == 59
     assert ("user1", "hi") not in words
     assert min(len(loaded[split]) for split in SPLITS) > 0
+
+
+# --- TFDS tagging builders, offline through tfds.testing.mock_data. ---
+
+
+def _mock_conll2003(*sentences):
+    """`mock_data` arguments that make TFDS's conll2003 builder yield `sentences`,
+    each `(tokens, ner tag ids)`."""
+    import tensorflow as tf
+
+    def as_dataset(self, *args, **kwargs):
+        examples = [
+            {"tokens": list(tokens), "pos": [0] * len(tokens), "chunks": [0] * len(tokens),
+             "ner": list(tags)}
+            for tokens, tags in sentences
+        ]
+        return tf.data.Dataset.from_generator(
+            lambda: iter(examples),
+            output_signature={
+                "tokens": tf.TensorSpec([None], tf.string),
+                **{key: tf.TensorSpec([None], tf.int64) for key in ("pos", "chunks", "ner")},
+            },
+        )
+
+    return {"as_dataset_fn": as_dataset}
+
+
+def test_a_tfds_tagging_builder_loads_through_load_tagged_with_its_tag_names():
+    import tensorflow_datasets as tfds
+
+    # conll2003's ner names: O, B-PER, I-PER, B-ORG, I-ORG, B-LOC, I-LOC, B-MISC, I-MISC.
+    mock = _mock_conll2003((["Peter", "Blackburn"], [1, 2]), (["BRUSSELS", "1996"], [5, 0]))
+    with tfds.testing.mock_data(**mock):
+        sentences, info = data.load_tagged("tfds_ner:conll2003", "validation")
+    assert sentences.words == (("Peter", "Blackburn"), ("BRUSSELS", "1996"))
+    assert sentences.tags == (("B-PER", "I-PER"), ("B-LOC", "O"))
+    assert info.tag_names == ("O", "B-LOC", "B-MISC", "B-ORG", "B-PER", "I-LOC", "I-MISC", "I-ORG", "I-PER")
+
+
+def test_a_tfds_sentence_with_more_tags_than_words_is_named():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(**_mock_conll2003((["a"], [0]), (["Peter"], [1, 2]))):
+        with pytest.raises(ValueError, match=r"tfds_ner:conll2003/test: sentence 1 has 1 words but 2 tags"):
+            data.load_tagged("tfds_ner:conll2003", "test")
+
+
+def test_a_tfds_builder_without_a_tag_sequence_is_refused_in_one_line():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=2):
+        with pytest.raises(ValueError, match=r"'imdb_reviews' has 0 Sequence\(Text\) features \[\] and none named tokens"):
+            data.load_tagged("tfds_ner:imdb_reviews", "test")

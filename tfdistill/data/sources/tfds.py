@@ -49,12 +49,12 @@ def load_tfds(name, split, *, text_column, label_column):
     # TFDS sources need it.
     import tensorflow_datasets as tfds
 
-    builder = _prepared_builder(tfds, name)
+    builder = prepared_builder(tfds, name)
     features = builder.info.features
     text_key = _pick_feature(name, features, text_column, tfds.features.Text)
     label_key = _pick_feature(name, features, label_column, tfds.features.ClassLabel)
     dataset = builder.as_dataset(
-        split=_tfds_split(split, builder.info.splits), shuffle_files=False
+        split=tfds_split(split, builder.info.splits), shuffle_files=False
     )
     # Read into memory once: it gives exact label counts, lets us check every
     # label, and text-classification sets are small (imdb train is 33 MB).
@@ -75,7 +75,7 @@ def load_tfds(name, split, *, text_column, label_column):
     return texts, labels, tuple(features[label_key].names)
 
 
-def _prepared_builder(tfds, name):
+def prepared_builder(tfds, name):
     """The TFDS builder of `name`, downloaded and prepared; a ValueError if unknown."""
     try:
         builder = tfds.builder(name)
@@ -103,7 +103,7 @@ def _pick_feature(dataset_name, features, wanted, feature_type):
     return candidates[0]
 
 
-def _tfds_split(split, available_splits):
+def tfds_split(split, available_splits):
     """Maps our split names onto the builder's, carving out a validation split
     for builders that have none. Split names are only known once prepared."""
     if (
