@@ -52,6 +52,8 @@ from tfdistill.distillation.batch import TEACHER_LOGITS_KEY
 NO_TAG = -1
 # WordLookup's first ids: padding (the empty word) and out of vocabulary.
 _PADDING, _OOV_TOKEN = "", "[UNK]"
+# The character slots per word of a `WordLookup` that spells words.
+DEFAULT_MAX_CHARS = 20
 
 
 def _as_ragged(words):
@@ -157,18 +159,33 @@ class WordLookup(keras.layers.Layer):
     looked up whole; 0 is padding, 1 out of vocabulary. `build_word_lookup` makes one
     from training words.
 
+    With `characters`, it also spells each word: the output is then a dict of
+    `word_ids` and `char_ids`, `(batch, max_words, max_chars)`, the ids of each
+    word's first `max_chars` characters, case kept (0 padding, 1 a character not in
+    `characters`; invalid UTF-8 reads as U+FFFD). Characters show a tagger what a
+    word id hides: capitals, digits, `@` and `#`, and the shape of a name never seen
+    in training.
+
     Args:
         vocabulary: the words of ids 2, 3, ..., lowercased.
         max_words: the number of word slots.
+        characters: the characters of ids 2, 3, ...; None: no character ids.
+        max_chars: the number of character slots per word.
     """
 
-    def __init__(self, vocabulary, max_words, **kwargs):
+    def __init__(self, vocabulary, max_words, characters=None, max_chars=DEFAULT_MAX_CHARS, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary = list(vocabulary)
         self.max_words = max_words
+        self.characters = None if characters is None else list(characters)
+        self.max_chars = max_chars
         self.lookup = keras.layers.StringLookup(
             vocabulary=self.vocabulary, mask_token=_PADDING, oov_token=_OOV_TOKEN
         )
+        if self.characters is not None:
+            self.char_lookup = keras.layers.StringLookup(
+                vocabulary=self.characters, mask_token=_PADDING, oov_token=_OOV_TOKEN
+            )
 
     def get_vocabulary(self):
         """Every id's word: padding (`""`), out of vocabulary (`"[UNK]"`), then the words."""
@@ -179,22 +196,38 @@ class WordLookup(keras.layers.Layer):
 
     def word_mask(self, inputs):
         """Which word slots of `inputs` hold a word: a `(batch, max_words)` bool."""
-        return inputs != 0
+        return (inputs["word_ids"] if isinstance(inputs, dict) else inputs) != 0
 
     def call(self, words):
         words = _as_ragged(words)[:, : self.max_words]
         ids = words.with_flat_values(
             self.lookup(tf.strings.lower(words.flat_values, encoding="utf-8"))
         )
-        return tf.cast(ids.to_tensor(shape=[None, self.max_words]), tf.int64)
+        word_ids = tf.cast(ids.to_tensor(shape=[None, self.max_words]), tf.int64)
+        if self.characters is None:
+            return word_ids
+        chars = tf.strings.unicode_split(words.flat_values, "UTF-8", errors="replace")
+        char_ids = self.char_lookup(chars[:, : self.max_chars])
+        per_sentence = words.with_flat_values(char_ids)  # (batch, words, chars)
+        char_ids = per_sentence.to_tensor(shape=[None, self.max_words, self.max_chars])
+        return {"word_ids": word_ids, "char_ids": tf.cast(char_ids, tf.int64)}
 
     def get_config(self):
         config = super().get_config()
-        config.update({"vocabulary": self.vocabulary, "max_words": self.max_words})
+        config.update(
+            {
+                "vocabulary": self.vocabulary,
+                "max_words": self.max_words,
+                "characters": self.characters,
+                "max_chars": self.max_chars,
+            }
+        )
         return config
 
 
-def build_word_lookup(train_words, max_words, vocabulary_size=20_000):
+def build_word_lookup(
+    train_words, max_words, vocabulary_size=20_000, *, characters=0, max_chars=DEFAULT_MAX_CHARS
+):
     """A `WordLookup` whose vocabulary is the most frequent lowercased training words.
 
     Args:
@@ -202,9 +235,14 @@ def build_word_lookup(train_words, max_words, vocabulary_size=20_000):
             never validation or test words, which must count as unseen.
         max_words: the number of word slots.
         vocabulary_size: the number of ids, padding and out-of-vocabulary included.
+        characters: with a positive number, the lookup also spells words with the
+            most frequent `characters - 2` characters of the training words (so
+            its character ids are below `characters`).
+        max_chars: the number of character slots per word, when spelling.
 
     Returns:
-        A `WordLookup`; words of equal count keep their first-seen order.
+        A `WordLookup`; words (and characters) of equal count keep their first-seen
+        order.
 
     Example:
 
@@ -213,13 +251,23 @@ def build_word_lookup(train_words, max_words, vocabulary_size=20_000):
     ['', '[UNK]', 'paris', 'rocks', '!']
     >>> lookup(tf.ragged.constant([["PARIS", "!"], ["London"]])).numpy().tolist()
     [[2, 4, 0], [1, 0, 0]]
+    >>> spelled = build_word_lookup([["Paris"]], max_words=2, characters=8)
+    >>> spelled.characters
+    ['P', 'a', 'r', 'i', 's']
+    >>> ids = spelled(tf.ragged.constant([["Pa", "Zs"]]))
+    >>> ids["word_ids"].numpy().tolist(), ids["char_ids"].numpy()[0, :, :3].tolist()
+    ([[1, 1]], [[2, 3, 0], [1, 6, 0]])
     """
     flat = [word for sentence in train_words for word in sentence]
     # Lowercased by TensorFlow, as WordLookup does, so both apply one rule.
     lowered = tf.strings.lower(tf.constant(flat or [""], tf.string), encoding="utf-8")
     counts = collections.Counter(word.decode() for word in lowered.numpy() if word)
     vocabulary = [word for word, _ in counts.most_common(vocabulary_size - 2)]
-    return WordLookup(vocabulary, max_words)
+    if not characters:
+        return WordLookup(vocabulary, max_words)
+    char_counts = collections.Counter(char for word in flat for char in word)
+    characters = [char for char, _ in char_counts.most_common(characters - 2)]
+    return WordLookup(vocabulary, max_words, characters, max_chars)
 
 
 def _padded(sentences, max_words, fill, dtype):

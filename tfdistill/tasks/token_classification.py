@@ -191,8 +191,9 @@ class TokenClassification(Task):
     def fit_inputs(self, teacher):
         return teacher.preprocessor
 
-    def word_vectorizer(self, train_texts, vocabulary_size, sequence_length):
-        return data.build_word_lookup(_words(train_texts), sequence_length, vocabulary_size)
+    def word_vectorizer(self, train_texts, vocabulary_size, sequence_length, **options):
+        """A `WordLookup`; `options` (`characters`, `max_chars`) make it spell words."""
+        return data.build_word_lookup(_words(train_texts), sequence_length, vocabulary_size, **options)
 
     def serving_inputs(self, texts):
         """Each text's words, split on whitespace."""

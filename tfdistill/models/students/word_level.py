@@ -13,6 +13,9 @@ from tfdistill.models.word_vectors import teacher_word_vectors
 
 # The vectorizer's first two ids: padding and out-of-vocabulary, no word of their own.
 _NON_WORD_IDS = 2
+# The sizes that shape what the preprocessor outputs as well as the model that reads
+# it (a tagger's character ids), passed to both.
+PREPROCESSOR_SIZES = ("characters", "max_chars")
 
 
 def build_word_student(
@@ -36,8 +39,9 @@ def build_word_student(
         train_texts: the training texts the vocabulary comes from.
         sequence_length: how many word ids the vectorizer pads or truncates to.
         head: the task's head, bound to the number of classes.
-        word_vectorizer: `(train_texts, vocabulary_size, sequence_length)` -> the
-            preprocessor: the task's (`Task.word_vectorizer`).
+        word_vectorizer: `(train_texts, vocabulary_size, sequence_length,
+            **options)` -> the preprocessor: the task's (`Task.word_vectorizer`);
+            `options` are the `PREPROCESSOR_SIZES` among `sizes`.
         vocabulary_size: the vectorizer's vocabulary size, padding and
             out-of-vocabulary included.
         init_from_teacher: start the `"token_embedding"` layer from the teacher.
@@ -54,7 +58,8 @@ def build_word_student(
             "A word-level student learns its vocabulary from train_texts; got "
             "train_texts=None."
         )
-    preprocessor = word_vectorizer(train_texts, vocabulary_size, sequence_length)
+    options = {key: sizes[key] for key in PREPROCESSOR_SIZES if key in sizes}
+    preprocessor = word_vectorizer(train_texts, vocabulary_size, sequence_length, **options)
     model = build_model(
         sequence_length, preprocessor.vocabulary_size(), head=head, **sizes
     )
