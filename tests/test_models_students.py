@@ -244,7 +244,8 @@ def test_the_built_in_kinds_say_what_they_are():
         "bilstm_tagger",
     ]
     assert [kind for kind in attributes if "token_classification" in attributes[kind]["tasks"]] == [
-        "bilstm_tagger"
+        "bilstm_tagger",
+        "small_bert",
     ]
 
 

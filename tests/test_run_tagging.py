@@ -2,8 +2,12 @@
 
 import json
 import math
+import shutil
 
 import pytest
+import tensorflow as tf
+
+from tfdistill.export import load_savedmodel
 
 from command import REPO
 from command import tfdistill
@@ -48,10 +52,6 @@ def test_early_stopping_watched_the_validation_entity_f1_of_every_trained_model(
 
 @pytest.mark.slow
 def test_the_exported_tagger_tags_each_word_of_raw_strings(tagging_run):
-    import tensorflow as tf
-
-    from tfdistill.export import load_savedmodel
-
     output_dir, _ = tagging_run
     summary = json.loads((output_dir / "metrics.json").read_text())
     serve = load_savedmodel(output_dir / "export" / "bilstm_tagger_distilled" / "savedmodel")
@@ -93,6 +93,26 @@ def test_a_rerun_reuses_the_fine_tuned_teacher(tagging_run):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Reusing the fine-tuned teacher" in result.stderr
     assert "Fine-tuning the teacher" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_small_bert_tagger_distills_from_the_same_teacher(tagging_run, tmp_path):
+    output_dir, _ = tagging_run
+    copy = tmp_path / "ner"
+    shutil.copytree(output_dir, copy)
+    result = tfdistill(
+        f"--config={SMOKE_NER}", f"--output_dir={copy}", "--set=student.kind=small_bert",
+        "--set=student.sizes={num_layers: 1}", "--set=distillation.baseline=false",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Reusing the fine-tuned teacher" in result.stderr
+    summary = json.loads((copy / "metrics.json").read_text())
+    scores = summary["models"]["small_bert_distilled"]
+    assert 0 <= scores["f1"] <= 1 and scores["per_type"]
+    serve = load_savedmodel(copy / scores["savedmodel"])
+    outputs = serve(texts=tf.constant(["Obama visits Paris", "", "\u202e🙂 <b>x</b>"]))
+    assert outputs["tags"].shape == (3, 40)
+    assert {tag.decode() for tag in outputs["tags"].numpy().ravel()} <= set(summary["class_names"])
 
 
 @pytest.mark.parametrize(

@@ -214,7 +214,7 @@ def _check_augment(augment):
 # (the sequence length and vocabulary size, or the teacher and sequence length), the
 # task's output layer and (word-level) the task's vectorizer. The builder's other named parameters are `student.sizes`.
 _SUPPLIED_POSITIONALS = 2
-_SUPPLIED_KEYWORDS = {"head", "bert_model", "word_vectorizer"}
+_SUPPLIED_KEYWORDS = {"head", "bert_model", "bert_preprocessor", "word_vectorizer"}
 
 
 def size_keys(kind):

@@ -65,6 +65,11 @@ class Task:
         """
         raise NotImplementedError
 
+    def bert_student_preprocessor(self, teacher_preprocessor, sequence_length):
+        """A BERT student's preprocessor, on the teacher's tokenizer; `sequence_length`
+        is the run's `student.sequence_length`."""
+        raise NotImplementedError
+
     def evaluate(self, labels, logits, class_names):
         """The test metrics of `logits` against `labels`: a JSON-serialisable dict."""
         raise NotImplementedError

@@ -75,6 +75,12 @@ class TextClassification(Task):
             **kwargs,
         )
 
+    def bert_student_preprocessor(self, teacher_preprocessor, sequence_length):
+        """A `BertTextClassifierPreprocessor` on the teacher's tokenizer."""
+        return keras_hub.models.BertTextClassifierPreprocessor(
+            tokenizer=teacher_preprocessor.tokenizer, sequence_length=sequence_length
+        )
+
     def evaluate(self, labels, logits, class_names):
         return evaluation.classification_metrics(
             labels, np.argmax(logits, axis=-1), len(class_names)

@@ -104,11 +104,21 @@ class TokenClassification(Task):
 
     def bert_model(self, backbone, preprocessor, num_classes, dropout, **kwargs):
         """A `BertTokenClassifier`; `preprocessor` gives its tokenizer and sequence
-        length, or is the `FirstPiecePacker` itself."""
-        if not isinstance(preprocessor, FirstPiecePacker):
+        length, or is the `FirstPiecePacker` itself, or is None (a student whose
+        packer travels beside it). A keras-hub `compile` argument is dropped: the
+        tagger is compiled by what trains it."""
+        if preprocessor is not None and not isinstance(preprocessor, FirstPiecePacker):
             preprocessor = FirstPiecePacker(preprocessor.tokenizer, preprocessor.sequence_length)
+        kwargs.pop("compile", None)
         return BertTokenClassifier(
             backbone, num_classes, preprocessor=preprocessor, dropout=dropout, **kwargs
+        )
+
+    def bert_student_preprocessor(self, teacher_preprocessor, sequence_length):
+        """A `FirstPiecePacker` on the teacher's tokenizer and piece length, with
+        `sequence_length` word slots (a tagging run's `student.sequence_length`)."""
+        return FirstPiecePacker(
+            teacher_preprocessor.tokenizer, teacher_preprocessor.sequence_length, sequence_length
         )
 
     def evaluate(self, labels, logits, class_names):

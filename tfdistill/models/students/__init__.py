@@ -99,6 +99,7 @@ def build_student(
             teacher,
             sequence_length,
             bert_model=functools.partial(task.bert_model, num_classes=num_classes),
+            bert_preprocessor=task.bert_student_preprocessor,
             **sizes,
         )
     else:
@@ -126,7 +127,7 @@ def check_serves(kind, task):
     Traceback (most recent call last):
     ...
     ValueError: The cnn student serves ['text_classification'], not token_classification; \
-students for token_classification: ['bilstm_tagger'].
+students for token_classification: ['bilstm_tagger', 'small_bert'].
     """
     served = STUDENTS.attributes(kind)["tasks"]
     if task not in served:

@@ -90,12 +90,15 @@ def _layers_to_copy(teacher_backbone, sizes, num_layers, init_from_teacher, teac
     return teacher_layers
 
 
-@register_student("small_bert", bert_like=True)
+@register_student(
+    "small_bert", bert_like=True, tasks=("text_classification", "token_classification")
+)
 def build_small_bert(
     teacher,
     sequence_length,
     *,
     bert_model,
+    bert_preprocessor,
     num_layers=2,
     hidden_dim=None,
     num_heads=None,
@@ -115,9 +118,13 @@ def build_small_bert(
 
     Args:
         teacher: the `BertTextClassifier` teacher with its preprocessor attached.
-        sequence_length: the preprocessor's length in word pieces, `[CLS]` and
-            `[SEP]` included.
+        sequence_length: the run's `student.sequence_length`: for text
+            classification the preprocessor's length in word pieces, `[CLS]` and
+            `[SEP]` included; for tagging the number of word slots (the pieces
+            are as many as the teacher's).
         bert_model: the task's keras-hub model (see `register_student`).
+        bert_preprocessor: `(teacher preprocessor, sequence_length)` -> the
+            student's preprocessor, the task's (`Task.bert_student_preprocessor`).
         num_layers: the number of transformer layers.
         hidden_dim: the width; defaults to the teacher's, as do `num_heads` and
             `intermediate_dim`.
@@ -128,8 +135,9 @@ def build_small_bert(
         teacher_layers: the 0-based teacher layer each student layer copies.
 
     Returns:
-        `(model, preprocessor)`: the model named `"small_bert_student"`, and a
-        `BertTextClassifierPreprocessor` on the teacher's tokenizer.
+        `(model, preprocessor)`: the model named `"small_bert_student"`, and its
+        preprocessor on the teacher's tokenizer (a `BertTextClassifierPreprocessor`,
+        or for tagging a `FirstPiecePacker`).
 
     Raises:
         ValueError: for a teacher without its tokenizer, or sizes and
@@ -163,7 +171,4 @@ def build_small_bert(
     model = bert_model(
         backbone, None, dropout=dropout, name="small_bert_student", compile=False
     )
-    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
-        tokenizer=teacher.preprocessor.tokenizer, sequence_length=sequence_length
-    )
-    return model, preprocessor
+    return model, bert_preprocessor(teacher.preprocessor, sequence_length)
