@@ -38,6 +38,7 @@ from absl import flags
 from tfdistill import data
 from tfdistill import export
 from tfdistill import models
+from tfdistill import tasks
 from tfdistill import tflite
 from tfdistill.convertible import float32_copy
 from tfdistill.run import config as run_config
@@ -100,7 +101,7 @@ def contenders(run_dir, config, summary, texts):
         f"{model} SavedModel": _cycling(texts, lambda text, serve=serve: serve(texts=[text]))
         for model, serve in serves.items()
     }
-    fast = tflite.fast_preprocessor(student.preprocessor)
+    fast = tflite.fast_preprocessor(student.preprocessor, tasks.get(config.task))
     calls["preprocessor alone, TensorFlow graph"] = _cycling(
         texts, lambda text: tokenize(tf.constant([text]))
     )

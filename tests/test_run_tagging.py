@@ -4,6 +4,7 @@ import json
 import math
 import shutil
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -34,7 +35,9 @@ def test_the_smoke_tagging_run_scores_exports_and_reports_every_model(tagging_ru
             assert math.isfinite(scores[key]) and 0 <= scores[key] <= 1, (name, key)
         assert scores["support"] > 0 and scores["per_type"]
         assert (output_dir / scores["savedmodel"] / "saved_model.pb").is_file()
-        assert "tflite" not in scores
+        if name != "teacher":
+            int8 = scores["tflite"]["dynamic_range"]
+            assert int8["exported"] and 0 <= int8["f1"] <= 1 and int8["agreement"] > 0.9, name
     report = (output_dir / "report.md").read_text()
     assert "## F1 per entity type (test)" in report and "| person |" in report
 
@@ -84,6 +87,18 @@ def test_predict_tags_each_word_of_a_file_and_spells_out_the_entities(tagging_ru
         assert [(e["type"], e["start"], e["end"]) for e in record["entities"]] == entity_spans(read)
         assert all(e["text"] == " ".join(record["words"][e["start"]:e["end"]]) for e in record["entities"])
     assert records[2]["tags"][40:] == [None] * 5 and None not in records[2]["tags"][:40]
+    # The int8 TFLite file, with its word lookup beside it, tags the same words.
+    tflite_file = output_dir / "export" / "bilstm_tagger_distilled" / "model_dynamic_range.tflite"
+    from_tflite = tmp_path / "tflite.jsonl"
+    result = tfdistill("predict", f"--model={tflite_file}", f"--input={source}", f"--output={from_tflite}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for ours, theirs in zip(records, map(json.loads, from_tflite.read_text().splitlines())):
+        assert ours.get("words") == theirs.get("words")
+        assert ours.get("tags") == theirs.get("tags") or ours.get("error")
+        probabilities = [
+            [p for p in record.get("tag_probabilities", []) if p is not None] for record in (ours, theirs)
+        ]
+        np.testing.assert_allclose(*probabilities, atol=0.02)
 
 
 @pytest.mark.slow

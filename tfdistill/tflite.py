@@ -126,7 +126,8 @@ def text_predictor(path):
         )
     labels = json.loads(labels_path.read_text(encoding="utf-8"))
     task, class_names = tasks.get(labels["task"]), tf.constant(labels["class_names"])
-    preprocessor, model = fast_preprocessor(load_preprocessor(path.parent)), TFLiteModel(path)
+    preprocessor = fast_preprocessor(load_preprocessor(path.parent), task)
+    model = TFLiteModel(path)
 
     def predict(texts):
         logits = model.predict(preprocessor(texts))
@@ -135,13 +136,14 @@ def text_predictor(path):
     return predict
 
 
-def fast_preprocessor(preprocessor):
+def fast_preprocessor(preprocessor, task):
     """`texts -> model inputs` as fast as one text at a time allows: a word-level
-    student's vectorizer as `WordIds` (plain Python, no TensorFlow graph to run), any
-    other preprocessor as it is."""
+    classifier's vectorizer as `WordIds` (plain Python, no TensorFlow graph to run),
+    any other preprocessor as it is, on what `task` reads of a text (a tagger's
+    words)."""
     if isinstance(preprocessor, keras.layers.TextVectorization):
         return WordIds.from_vectorizer(preprocessor)
-    return lambda texts: preprocessor(tf.constant(texts, dtype=tf.string))
+    return lambda texts: preprocessor(task.serving_inputs(tf.constant(texts, dtype=tf.string)))
 
 
 def thread_counts():

@@ -66,16 +66,13 @@ class TokenClassification(Task):
     headline_metric = "f1"
     logits_rank = 3
     report_columns = (("entity F1", "f1", 10, ".3f"), ("token acc.", "token_accuracy", 11, ".2%"))
-    # A tagger's TFLite file (on word ids, with its word lookup beside it) is not
-    # written yet.
     # A source's tag set names B- and I- of every type; a rare I- tag may be absent.
     every_class_in_train = False
     # Not yet for tagging: augmented sentences would need tags kept in step with
-    # their words, ensembles of taggers are untested, and taggers have no TFLite export.
+    # their words, and ensembles of taggers are untested.
     fixed_config = {
         "distillation.augment.factor": 0,
         "teacher.ensemble_seeds": [],
-        "export.tflite": [],
     }
 
     def check_labels(self, labels, num_classes, where):

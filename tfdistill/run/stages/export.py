@@ -64,7 +64,7 @@ def tflite_scores(context, name, model, preprocessor):
     encoded = context.task.encode(
         test.texts, test.labels, preprocessor, batch_size=256, cache=False
     )
-    examples = _concatenated(inputs for inputs, _ in encoded)
+    examples = _concatenated(inputs for inputs, *_ in encoded)
     reference = np.argmax(data.predict_logits(float32_copy(model), encoded, verbose=0), axis=-1)
     calibration = _calibration_sample(context, preprocessor)
     # An app (and `tfdistill predict`) reads the files with these.
@@ -100,7 +100,7 @@ def _measure(context, path, examples, reference):
     """The file's test metrics, its agreement with `reference` labels, its latency."""
     logits = tflite.TFLiteModel(path).predict(examples)
     scores = context.task.evaluate(context.splits["test"].labels, logits, context.class_names)
-    scores["agreement"] = float(np.mean(np.argmax(logits, axis=-1) == reference))
+    scores["agreement"] = _agreement(np.argmax(logits, axis=-1), reference, context.splits["test"].labels)
     scores["latency"] = [
         {
             "threads": threads,
@@ -114,6 +114,14 @@ def _measure(context, path, examples, reference):
         for threads in tflite.thread_counts()
     ]
     return scores
+
+
+def _agreement(predicted, reference, labels):
+    """The share of test texts (a tagger's: of tagged words) labelled alike."""
+    if predicted.ndim == 1:
+        return float(np.mean(predicted == reference))
+    words = np.asarray(labels)[:, : predicted.shape[1]] >= 0
+    return float(np.mean(predicted[:, : words.shape[1]][words] == reference[:, : words.shape[1]][words]))
 
 
 def _concatenated(batches):
@@ -131,7 +139,7 @@ def _calibration_sample(context, preprocessor):
 
     def examples():
         for index in chosen:
-            yield preprocessor(tf.constant([texts[index]]))
+            yield preprocessor(context.task.serving_inputs(tf.constant([texts[index]])))
 
     return examples
 
