@@ -206,6 +206,25 @@ def recall_by_seen_words(report, runs, config, splits, class_names):
     )
 
 
+def teacher_on_training_sentences(report, runs, train, class_names):
+    """For taggers: how well the teacher's tags (the soft labels' argmax) match the
+    gold ones on the training sentences, which the students learn from."""
+    run_dir, summary = next(iter(runs.values()))
+    tags = served(run_dir, summary["models"][TEACHER], train.texts, "tags")
+    counts = sentence_counts(tags, train.labels, class_names).sum(axis=0)
+    correct, predicted, gold = map(int, counts)
+    scores = {
+        "precision": common.ratio(correct, predicted) or 0.0,
+        "recall": common.ratio(correct, gold) or 0.0,
+        "f1": float(_f1(counts)),
+    }
+    report.record("teacher_on_train", scores)
+    report.note(
+        f"The teacher on the {len(train.texts)} training sentences: entity recall "
+        f"{scores['recall']:.3f}, precision {scores['precision']:.3f}, F1 {scores['f1']:.3f}."
+    )
+
+
 def sentence_counts(predicted_tags, labels, class_names):
     """`(sentences, 3)` entity counts `(correct, predicted, gold)`, each sentence read
     on its tagged words (labels >= 0) as `TokenClassification.evaluate` reads it."""
@@ -347,6 +366,7 @@ def benchmark(report):
         records = per_seed_records(report, runs, config, splits["test"], class_names)
         if config.task == "token_classification":
             recall_by_seen_words(report, runs, config, splits, class_names)
+            teacher_on_training_sentences(report, runs, splits["train"], class_names)
     per_seed_table(report, records, config.task, len(splits["test"].texts))
     summarize(report, records, config)
 
