@@ -41,6 +41,24 @@ def test_readme_keras_example_runs(monkeypatch, tmp_path):
     assert abs(float(np.linalg.norm(embeddings[2:], axis=1).mean()) - 1.0) < 1e-4
 
 
+@pytest.mark.slow
+def test_readme_tagging_example_runs(monkeypatch, tmp_path):
+    load_tagged = data.load_tagged
+
+    def first_32(*args, **kwargs):
+        sentences, info = load_tagged(*args, **kwargs)
+        return sentences.select(range(32)), info
+
+    monkeypatch.setattr(data, "load_tagged", first_32)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(readme_block("tagger.keras"), str(README), "exec"), namespace)
+    student = keras.models.load_model(tmp_path / "tagger.keras")
+    assert student.count_params() == namespace["student"].num_params
+    assert set(student.input) == {"word_ids", "char_ids"}
+    assert namespace["teacher"].trainable is False
+
+
 def test_readme_extending_example_registers_what_it_says():
     import tfdistill
 
