@@ -24,3 +24,12 @@ def tfdistill(*args, **kwargs):
         env=USER_ENV,
         **kwargs,
     )
+
+
+def finished_run(tmp_path_factory, config, name):
+    """`(output_dir, result)` of a `tfdistill` run of `config` that must succeed (for a
+    module fixture that several tests read)."""
+    output_dir = tmp_path_factory.mktemp(name) / name
+    result = tfdistill(f"--config={config}", f"--output_dir={output_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output_dir, result

@@ -16,6 +16,7 @@ import pytest
 
 from command import REPO
 from command import USER_ENV
+from command import finished_run
 from command import tfdistill
 
 SMOKE = REPO / "configs" / "smoke.yaml"
@@ -57,10 +58,7 @@ def _tensorflow_noise(output):
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    output_dir = tmp_path_factory.mktemp("cli") / "smoke"
-    result = tfdistill(f"--config={SMOKE}", f"--output_dir={output_dir}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return output_dir, result
+    return finished_run(tmp_path_factory, SMOKE, "smoke")
 
 
 @pytest.mark.slow

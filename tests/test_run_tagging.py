@@ -11,6 +11,7 @@ import tensorflow as tf
 from tfdistill.export import load_savedmodel
 
 from command import REPO
+from command import finished_run
 from command import tfdistill
 
 SMOKE_NER = REPO / "configs" / "smoke_ner.yaml"
@@ -19,10 +20,7 @@ MODELS = ("teacher", "bilstm_tagger_distilled", "bilstm_tagger_baseline")
 
 @pytest.fixture(scope="module")
 def tagging_run(tmp_path_factory):
-    output_dir = tmp_path_factory.mktemp("tagging") / "ner"
-    result = tfdistill(f"--config={SMOKE_NER}", f"--output_dir={output_dir}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return output_dir, result
+    return finished_run(tmp_path_factory, SMOKE_NER, "ner")
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """`Task`: the interface every task implements (see `tfdistill.tasks`)."""
 
 import keras
+import numpy as np
 
 
 def dense_head(features, num_classes, dropout=None):
@@ -13,6 +14,18 @@ def dense_head(features, num_classes, dropout=None):
     if dropout is not None:
         features = keras.layers.Dropout(dropout, name="dropout")(features)
     return logits(features)
+
+
+def check_ids(ids, ndim, lowest, num_classes, wrong_shape, out_of_range):
+    """Raises a `ValueError` unless `ids` is an integer array of `ndim` dimensions whose
+    values lie in `[lowest, num_classes)`: `wrong_shape(ids)` or `out_of_range(the
+    first id outside)` is its message."""
+    ids = np.asarray(ids)
+    if ids.ndim != ndim or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(wrong_shape(ids))
+    bad = ids[(ids < lowest) | (ids >= num_classes)]
+    if bad.size:
+        raise ValueError(out_of_range(int(bad[0])))
 
 
 class Task:

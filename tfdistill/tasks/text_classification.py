@@ -24,6 +24,7 @@ from tfdistill import data
 from tfdistill import evaluation
 from tfdistill.tasks import register_task
 from tfdistill.tasks.base import Task
+from tfdistill.tasks.base import check_ids
 from tfdistill.tasks.base import dense_head
 
 # The label of a transfer text that only the teacher labels (see `Distiller`).
@@ -49,18 +50,14 @@ class TextClassification(Task):
     report_columns = (("accuracy", "accuracy", 9, ".2%"), ("F1", "f1", 7, ".3f"))
 
     def check_labels(self, labels, num_classes, where):
-        labels = np.asarray(labels)
-        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(
+        check_ids(
+            labels, 1, NO_GOLD_LABEL, num_classes,
+            lambda labels: (
                 f"{where}: text classification takes one integer class id per text; "
                 f"got labels of shape {labels.shape} and dtype {labels.dtype}."
-            )
-        bad = labels[(labels < NO_GOLD_LABEL) | (labels >= num_classes)]
-        if bad.size:
-            raise ValueError(
-                f"{where}: label id {int(bad[0])} is outside [0, {num_classes}) "
-                f"({num_classes} classes)."
-            )
+            ),
+            lambda bad: f"{where}: label id {bad} is outside [0, {num_classes}) ({num_classes} classes).",
+        )
 
     def head(self, features, num_classes, dropout=None):
         return dense_head(features, num_classes, dropout)

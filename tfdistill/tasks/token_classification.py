@@ -39,6 +39,7 @@ from tfdistill.data.tagging import FirstPiecePacker
 from tfdistill.models.bert_tagger import BertTokenClassifier
 from tfdistill.tasks import register_task
 from tfdistill.tasks.base import Task
+from tfdistill.tasks.base import check_ids
 from tfdistill.tasks.base import dense_head
 
 
@@ -77,19 +78,18 @@ class TokenClassification(Task):
 
     def check_labels(self, labels, num_classes, where):
         for number, sentence in enumerate(labels):
-            sentence = np.asarray(sentence)
-            if sentence.ndim != 1 or not np.issubdtype(sentence.dtype, np.integer):
-                raise ValueError(
+            check_ids(
+                sentence, 1, NO_TAG, num_classes,
+                lambda sentence: (
                     f"{where}: token classification takes integer tag ids per word; "
                     f"sentence {number} has labels of shape {sentence.shape} and "
                     f"dtype {sentence.dtype}."
-                )
-            bad = sentence[(sentence < NO_TAG) | (sentence >= num_classes)]
-            if bad.size:
-                raise ValueError(
-                    f"{where}: sentence {number} has tag id {int(bad[0])}, outside "
+                ),
+                lambda bad: (
+                    f"{where}: sentence {number} has tag id {bad}, outside "
                     f"[0, {num_classes}) ({num_classes} tags; {NO_TAG} for no tag)."
-                )
+                ),
+            )
 
     def head(self, features, num_classes, dropout=None):
         if len(features.shape) != 3:
