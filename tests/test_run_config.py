@@ -281,7 +281,6 @@ TAGGING = [
     "assignment, message",
     [
         ("student.kind=cnn", r"student\.kind: The cnn student serves \['text_classification'\], not token_classification"),
-        ("export.tflite=[full_int8]", r"export\.tflite must be \[\] for token_classification"),
         ("distillation.augment.factor=4", r"distillation\.augment\.factor must be 0 for token_classification"),
     ],
 )

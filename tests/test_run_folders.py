@@ -3,9 +3,11 @@ leaves the finished run where it was (tfdistill.run.folders)."""
 
 import fcntl
 import os
+import pathlib
 
 import pytest
 
+from tfdistill import atomic
 from tfdistill.run import folders
 
 
@@ -98,6 +100,26 @@ def test_a_stale_lock_of_a_killed_run_is_not_in_the_way(tmp_path):
         with open(claimed / folders.LOCK) as lock, pytest.raises(BlockingIOError):
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         assert (claimed / folders.LOCK).read_text() == str(os.getpid())
+
+
+def test_a_write_killed_midway_leaves_nothing_in_the_resumed_run(tmp_path, monkeypatch):
+    output_dir = tmp_path / "run"
+
+    def killed_while_writing(tmp_path):
+        pathlib.Path(tmp_path).write_text("half a model")
+        raise KeyboardInterrupt("killed before the rename")
+
+    with folders.claim(output_dir) as partial:
+        (partial / "students").mkdir()
+        (partial / "students" / ".my-notes.tmp").write_text("the user's")
+        # As a SIGKILL leaves it: replace_atomically's cleanup never runs.
+        monkeypatch.setattr(atomic.shutil, "rmtree", lambda *args, **kwargs: None)
+        with pytest.raises(KeyboardInterrupt):
+            atomic.replace_atomically(killed_while_writing, partial / "students" / "model.keras")
+        monkeypatch.undo()
+        assert any(p.name.endswith(atomic.TMP_SUFFIX) for p in (partial / "students").iterdir())
+    with folders.claim(output_dir) as partial:
+        assert sorted(p.name for p in (partial / "students").iterdir()) == [".my-notes.tmp"]
 
 
 def test_a_kill_inside_publish_loses_nothing(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tfdistill.export import load_savedmodel
+from tfdistill.tasks.token_classification import entity_spans
 
 from command import REPO
 from command import finished_run
@@ -59,12 +60,18 @@ def test_the_exported_tagger_tags_each_word_of_raw_strings(tagging_run):
     outputs = serve(texts=tf.constant(["Obama visits Paris", "", "\u202e🙂 <b>x</b>"]))
     assert outputs["tags"].shape == (3, 40) and outputs["tag_probabilities"].shape == (3, 40)
     assert {tag.decode() for tag in outputs["tags"].numpy().ravel()} <= set(summary["class_names"])
+    # The entities of each text, from its words' tags alone (the empty text has none).
+    assert outputs["entity_starts"].shape == outputs["entity_types"].shape == (3, 40)
+    assert int(outputs["num_entities"][1]) == 0
+    for row, words in enumerate((3, 0, 3)):
+        tags = [tag.decode() for tag in outputs["tags"].numpy()[row, :words]]
+        count = int(outputs["num_entities"][row])
+        assert count == len(entity_spans(tags))
+        assert (outputs["entity_ends"].numpy()[row, :count] <= words).all()
 
 
 @pytest.mark.slow
 def test_predict_tags_each_word_of_a_file_and_spells_out_the_entities(tagging_run, tmp_path):
-    from tfdistill.tasks.token_classification import entity_spans
-
     output_dir, _ = tagging_run
     long_tweet = " ".join(f"w{i}" for i in range(45))  # past the 40 word slots
     source = tmp_path / "tweets.txt"

@@ -192,5 +192,30 @@ def test_tiny_tagger_distillation_on_the_bundled_tweets():
     # Every test word within the word slots is scored.
     test_lengths = np.minimum([len(sentence) for sentence in test.words], MAX_WORDS)
     assert (labels >= 0).sum() == test_lengths.sum()
-    outputs = task.serving_outputs(test_logits[:2], tf.constant(names))
+    texts = tf.constant([" ".join(words) for words in test.words[:2]])
+    outputs = task.serving_outputs(test_logits[:2], tf.constant(names), texts)
     assert outputs["tags"].shape == (2, MAX_WORDS) and outputs["tag_probabilities"].shape == (2, MAX_WORDS)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_serving_graph_reads_entities_as_entity_spans_does(seed):
+    import tensorflow as tf
+
+    from tfdistill.tasks.token_classification import entity_span_tensors
+
+    names = ["O", "B-person", "I-person", "B-geo-loc", "I-geo-loc", "I-company"]
+    rng = np.random.default_rng(seed)
+    tag_ids = rng.integers(0, len(names), size=(16, 9))
+    num_words = rng.integers(0, 12, size=16)  # some past the 9 slots
+    spans = entity_span_tensors(tf.constant(tag_ids, tf.int32), tf.constant(names), tf.constant(num_words, tf.int32))
+    for row, (ids, words) in enumerate(zip(tag_ids, num_words)):
+        expected = entity_spans([names[i] for i in ids[: min(words, 9)]])
+        count = int(spans["num_entities"][row])
+        found = list(zip(
+            [t.decode() for t in spans["entity_types"].numpy()[row, :count]],
+            spans["entity_starts"].numpy()[row, :count].tolist(),
+            spans["entity_ends"].numpy()[row, :count].tolist(),
+        ))
+        assert found == expected, row
+        assert (spans["entity_starts"].numpy()[row, count:] == -1).all()
+        assert all(t == b"" for t in spans["entity_types"].numpy()[row, count:])

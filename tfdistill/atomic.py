@@ -4,7 +4,8 @@ Every artefact tfdistill writes (cached logits, checkpoints' state, trained mode
 SavedModels, TFLite files, metrics) goes through `replace_atomically`: it is written
 under a temporary name in the same folder, then renamed over the final name. A
 crash or kill in between leaves the old content (or nothing) and a hidden temporary
-that the next write of the same name does not trip over.
+folder (its name ends in `TMP_SUFFIX`) that the next write of the same name does not
+trip over, and that `remove_interrupted_writes` removes.
 
 Example:
 
@@ -20,6 +21,9 @@ import os
 import pathlib
 import shutil
 import tempfile
+
+# The end of the name of every temporary folder `replace_atomically` makes.
+TMP_SUFFIX = ".tfdistill-tmp"
 
 
 def replace_atomically(write, path):
@@ -38,7 +42,7 @@ def replace_atomically(write, path):
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp_dir = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent))
     try:
         tmp = tmp_dir / path.name
         write(str(tmp))
@@ -53,6 +57,26 @@ def replace_atomically(write, path):
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return str(path)
+
+
+def remove_interrupted_writes(folder):
+    """Removes the temporaries that killed `replace_atomically` calls left anywhere in
+    `folder`. Only for a folder no other process writes in (a run's, under its lock).
+
+    Example:
+
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> (folder / f".model.keras.x1{TMP_SUFFIX}").mkdir()
+    >>> (folder / ".notes.tmp").mkdir()
+    >>> remove_interrupted_writes(folder)
+    >>> sorted(path.name for path in folder.iterdir())
+    ['.notes.tmp']
+    """
+    for directory, subdirectories, _ in os.walk(folder):
+        for name in [name for name in subdirectories if name.endswith(TMP_SUFFIX)]:
+            shutil.rmtree(pathlib.Path(directory) / name)
+            subdirectories.remove(name)
 
 
 def write_text(path, text):

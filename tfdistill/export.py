@@ -55,7 +55,9 @@ def export_savedmodel(model, preprocessor, path, class_names, task="text_classif
     `probabilities` (float32, `[batch, classes]`), `label_ids` (int32, `[batch]`)
     and `labels` (the class names, `tf.string`, `[batch]`); for token
     classification, per word slot (`tags`, `tag_ids`, `tag_probabilities`,
-    `probabilities`), word `i` being the text's `i`-th word split on whitespace.
+    `probabilities`), word `i` being the text's `i`-th word split on whitespace, and
+    the entities the tags spell (`num_entities`, `entity_types`, `entity_starts`,
+    `entity_ends`).
 
     Args:
         model: a `keras.Model` that maps the preprocessor's output to logits.
@@ -73,7 +75,7 @@ def export_savedmodel(model, preprocessor, path, class_names, task="text_classif
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serve(texts):
         inputs = preprocessor(task.serving_inputs(texts))
-        return task.serving_outputs(model(inputs, training=False), class_names)
+        return task.serving_outputs(model(inputs, training=False), class_names, texts)
 
     def write(tmp_path):
         # ExportArchive only tracks built layers, and an adapted TextVectorization is
@@ -137,7 +139,9 @@ def export_tflite(
             returning an iterable of examples, each the model's inputs for one text
             at batch size 1 as its preprocessor returns them; a few hundred are enough.
         sequence_length: the length of any input dimension the model leaves open
-            (a keras-hub BERT's sequence length); a file's shapes are fixed.
+            (a keras-hub BERT's sequence length), or a dict of it per input name
+            when the inputs differ (a BERT tagger's pieces and words); a file's
+            shapes are fixed.
 
     Returns:
         `path`.
@@ -179,10 +183,12 @@ def export_tflite(
 
 
 def _input_specs(model, sequence_length):
-    """The model's inputs at batch size 1, open dimensions set to `sequence_length`."""
+    """The model's inputs at batch size 1, open dimensions set to `sequence_length`
+    (or to its entry for the input's name)."""
     specs = []
     for tensor in model.inputs:
-        shape = [sequence_length if size is None else size for size in tensor.shape[1:]]
+        length = sequence_length.get(tensor.name) if isinstance(sequence_length, dict) else sequence_length
+        shape = [length if size is None else size for size in tensor.shape[1:]]
         if None in shape:
             raise ValueError(
                 f"Input {tensor.name} of {model.name} has the open shape {tensor.shape}: "

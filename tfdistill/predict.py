@@ -206,31 +206,33 @@ def _per_text(serve):
 
 def _tagged(texts, outputs):
     """Per text: its `words` (split on whitespace by the op the model uses), each
-    word's tag and that tag's probability, and the `entities` the tags spell
+    word's tag and that tag's probability, and the `entities` the model found
     (`start` and `end` index words, `end` exclusive). A word past the model's word
     slots gets no tag (null) and is read as `O`."""
     import tensorflow as tf
 
-    from tfdistill.tasks.token_classification import entity_spans
-
     records = []
-    for words, tags, probabilities in zip(
-        tf.strings.split(tf.constant(texts, tf.string)).to_list(),
-        outputs["tags"],
-        outputs["tag_probabilities"],
-    ):
+    split = tf.strings.split(tf.constant(texts, tf.string)).to_list()
+    for row, words in enumerate(split):
         words = [word.decode("utf-8") for word in words]
-        slots = min(len(words), len(tags))
-        word_tags = [tag.decode("utf-8") for tag in tags[:slots]] + [None] * (len(words) - slots)
-        spans = entity_spans([tag or "O" for tag in word_tags])
+        slots = min(len(words), outputs["tags"].shape[1])
+        untagged = [None] * (len(words) - slots)
+        count = int(outputs["num_entities"][row])
+        spans = zip(
+            outputs["entity_types"][row, :count],
+            outputs["entity_starts"][row, :count],
+            outputs["entity_ends"][row, :count],
+        )
         records.append(
             {
                 "words": words,
-                "tags": word_tags,
-                "tag_probabilities": [round(float(p), 6) for p in probabilities[:slots]]
-                + [None] * (len(words) - slots),
+                "tags": [tag.decode("utf-8") for tag in outputs["tags"][row, :slots]] + untagged,
+                "tag_probabilities": [
+                    round(float(p), 6) for p in outputs["tag_probabilities"][row, :slots]
+                ] + untagged,
                 "entities": [
-                    {"type": kind, "start": start, "end": end, "text": " ".join(words[start:end])}
+                    {"type": kind.decode("utf-8"), "start": int(start), "end": int(end),
+                     "text": " ".join(words[start:end])}
                     for kind, start, end in spans
                 ],
             }

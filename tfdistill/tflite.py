@@ -131,7 +131,7 @@ def text_predictor(path):
 
     def predict(texts):
         logits = model.predict(preprocessor(texts))
-        return task.serving_outputs(logits, class_names)
+        return task.serving_outputs(logits, class_names, tf.constant(texts, dtype=tf.string))
 
     return predict
 

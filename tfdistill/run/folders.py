@@ -31,6 +31,7 @@ import os
 import pathlib
 import shutil
 
+from tfdistill.atomic import remove_interrupted_writes
 from tfdistill.run.config import ConfigError
 from tfdistill.run.layout import partial_dir
 
@@ -65,13 +66,16 @@ def claim(output_dir):
     """Locks `<output_dir>.partial` for this process and yields it, ready to work in.
 
     A new partial folder starts from hard links to the finished run's files, if
-    there is one; an existing partial folder (an interrupted run) is resumed.
+    there is one; an existing partial folder (an interrupted run) is resumed, less
+    the half-written temporaries its kill left.
     """
     output_dir = pathlib.Path(output_dir)
     partial = partial_dir(output_dir)
     check_usable(output_dir)
     start(partial)
     with _locked(partial):
+        # What a killed attempt was writing when it died; whole copies come again.
+        remove_interrupted_writes(partial)
         _remove_replaced(output_dir)
         if not (partial / LINKED).is_file():
             if output_dir.is_dir():

@@ -87,10 +87,11 @@ class Task:
         """The test metrics of `logits` against `labels`: a JSON-serialisable dict."""
         raise NotImplementedError
 
-    def serving_outputs(self, logits, class_names):
+    def serving_outputs(self, logits, class_names, texts):
         """The exported signature's outputs from a batch of logits (tensors in, dict out).
 
-        `class_names` is a `tf.string` tensor, indexed by label id.
+        `class_names` is a constant `tf.string` tensor, indexed by label id; `texts`
+        the batch of raw strings the logits come from.
         """
         raise NotImplementedError
 

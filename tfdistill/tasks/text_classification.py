@@ -83,7 +83,7 @@ class TextClassification(Task):
             labels, np.argmax(logits, axis=-1), len(class_names)
         )
 
-    def serving_outputs(self, logits, class_names):
+    def serving_outputs(self, logits, class_names, texts):
         probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
         label_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         return {

@@ -137,19 +137,23 @@ class TokenClassification(Task):
             )
         return entity_scores(gold_tags, predicted_tags)
 
-    def serving_outputs(self, logits, class_names):
+    def serving_outputs(self, logits, class_names, texts):
         """Per word slot: `probabilities` `(batch, words, tags)`, `tag_ids`, `tags`
-        (names) and `tag_probabilities` (of the chosen tag). Slots past a sentence's
-        words are padding; the signature that knows the words drops them."""
+        (names) and `tag_probabilities` (of the chosen tag); slots past a text's
+        words hold its padding. Per text, the entities its words' tags spell
+        (`entity_span_tensors`): `num_entities`, and `entity_types`,
+        `entity_starts` and `entity_ends` (word indices, the end exclusive), padded
+        with `""` and -1."""
         probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
         tag_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        num_words = tf.cast(self.serving_inputs(texts).row_lengths(), tf.int32)
         return {
             "probabilities": probabilities,
             "tag_ids": tag_ids,
             "tags": tf.gather(class_names, tag_ids),
             "tag_probabilities": tf.reduce_max(probabilities, axis=-1),
+            **entity_span_tensors(tag_ids, class_names, num_words),
         }
-
 
     def read_examples(self, source, split, data_options):
         """The sentences of `source` as texts of words joined by single spaces (what
@@ -254,6 +258,63 @@ def entity_spans(tags):
             entity_type, start, _ = spans[-1]
             spans[-1] = (entity_type, start, position + 1)
     return spans
+
+
+def entity_span_tensors(tag_ids, class_names, num_words):
+    """`entity_spans` of a batch in TensorFlow ops, for a serving signature.
+
+    Args:
+        tag_ids: int32 `(batch, slots)`.
+        class_names: a constant `tf.string` tensor of the tag names (its value is
+            read when the graph is traced).
+        num_words: int32 `(batch,)`: each text's words; slots past them (and words
+            past the slots) are read as `O`.
+
+    Returns:
+        `num_entities` `(batch,)`, and per entity, in word order and padded to
+        `slots`: `entity_types` (`""`), `entity_starts` and `entity_ends` (-1).
+
+    Example:
+
+    >>> names = tf.constant(["O", "B-person", "I-person", "B-geo-loc", "I-company"])
+    >>> spans = entity_span_tensors(tf.constant([[2, 2, 0, 3, 4, 1]]), names, tf.constant([5]))
+    >>> spans["num_entities"].numpy().tolist(), spans["entity_types"].numpy()[0, :4].tolist()
+    ([3], [b'person', b'geo-loc', b'company', b''])
+    >>> spans["entity_starts"].numpy()[0, :4].tolist(), spans["entity_ends"].numpy()[0, :4].tolist()
+    ([0, 3, 4, -1], [2, 4, 5, -1])
+    """
+    names = [name.decode("utf-8") for name in tf.get_static_value(class_names)]
+    types = sorted({name[2:] for name in names if name != "O"})
+    tag_type = tf.gather([types.index(name[2:]) if name != "O" else -1 for name in names], tag_ids)
+    begins = tf.gather([name.startswith("B-") for name in names], tag_ids)
+    batch, slots = tf.shape(tag_ids)[0], tf.shape(tag_ids)[1]
+    positions = tf.range(slots)[None, :]
+    tag_type = tf.where(positions < num_words[:, None], tag_type, -1)
+    previous = tf.pad(tag_type[:, :-1], [[0, 0], [1, 0]], constant_values=-1)
+    # conlleval: B- opens an entity, and so does I- after O or after another type.
+    starts = (tag_type >= 0) & (begins | (previous != tag_type))
+    entity = tf.cumsum(tf.cast(starts, tf.int32), axis=1) - 1
+    # Each entity word goes to the segment of its row and entity; the rest to a bin.
+    segments = tf.where(tag_type >= 0, tf.range(batch)[:, None] * slots + entity, batch * slots)
+
+    def per_entity(values):
+        found = tf.math.unsorted_segment_max(values, segments, batch * slots + 1)
+        return tf.reshape(found[:-1], [batch, slots])
+
+    num_entities = tf.reduce_sum(tf.cast(starts, tf.int32), axis=1)
+    exists = positions < num_entities[:, None]
+    first = per_entity(tf.where(starts, -positions, -slots) + tf.zeros_like(tag_ids))
+    entity_starts = tf.where(exists, -first, -1)
+    entity_ends = tf.where(exists, per_entity(positions + 1 + tf.zeros_like(tag_ids)), -1)
+    type_ids = tf.gather(tag_type, tf.maximum(entity_starts, 0), batch_dims=1)
+    # The last name, "", is every padding entry's.
+    entity_types = tf.gather(tf.constant(types + [""]), tf.where(exists, type_ids, len(types)))
+    return {
+        "num_entities": num_entities,
+        "entity_types": entity_types,
+        "entity_starts": entity_starts,
+        "entity_ends": entity_ends,
+    }
 
 
 def entity_scores(gold_tags, predicted_tags):
