@@ -49,7 +49,7 @@ setuptools.setup(
         # their own dependencies are not needed to read the files.
         # seqeval (with scikit-learn, which it imports) is the reference that the
         # tests check the entity scores of tasks/token_classification.py against.
-        "dev": ["pytest", "nbclient", "nbformat", "ipykernel", "seqeval", "scikit-learn"],
+        "dev": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel", "seqeval", "scikit-learn"],
     },
     entry_points={"console_scripts": ["tfdistill=tfdistill.__main__:run_main"]},
 )
