@@ -1,14 +1,30 @@
 """Test setup shared by every test file: quiet, offline TensorFlow with two CPU devices."""
 
+import importlib.util
 import os
+import pathlib
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as the command: errors come as exceptions
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _quiet_module():
+    """`tfdistill/run/quiet.py`, loaded alone: importing the package imports TensorFlow."""
+    path = pathlib.Path(__file__).resolve().parent.parent / "tfdistill" / "run" / "quiet.py"
+    spec = importlib.util.spec_from_file_location("_tfdistill_quiet", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# TensorFlow's start-up lines come before any log level is read, and a pytest-xdist
+# worker's are not captured: hide them as the `tfdistill` command does.
+with _quiet_module().filtered_stderr(int(os.environ["TF_CPP_MIN_LOG_LEVEL"])):
+    import tensorflow as tf  # noqa: E402
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 # Two logical CPU devices let MirroredStrategy tests run on a one-CPU machine. This must
 # happen before TensorFlow initialises its devices, hence at import time.
