@@ -304,3 +304,26 @@ def test_the_mask_token_stays_out_of_vocabulary_after_saving(tmp_path):
     model.export(tmp_path / "saved_model", verbose=False)
     exported = tf.saved_model.load(str(tmp_path / "saved_model"))
     assert np.array_equal(exported.serve(texts), expected)
+
+
+def test_kept_words_are_never_perturbed_and_replacements_keep_case():
+    texts = ["Obama met the NBA in Paris today", "GOOD film"]
+    keep = [[True, False, False, True, False, True, False], [False, False]]
+    neighbours = {word: [f"{word}x"] for word in ("obama", "met", "the", "nba", "in", "paris", "today", "good", "film")}
+    augmented = augment_with(
+        texts, factor=20, mask_probability=0.3, replace_probability=0.7,
+        neighbours=neighbours, keep=keep, match_case=True,
+    )
+    copies = [text.split() for text in augmented if len(text.split()) == 7]
+    assert copies and all(
+        (words[0], words[3], words[5]) == ("Obama", "NBA", "Paris") for words in copies
+    )
+    assert {word for words in copies for word in words} >= {"metx", "thex", "[MASK]"}
+    assert "GOODX filmx" in augmented
+
+
+def test_keep_must_flag_every_word_of_every_text():
+    with pytest.raises(ValueError, match=r"keep\[1\] has 1 flags but text 1 has 2 words"):
+        augment_with(["a b", "c d"], factor=1, keep=[[True, False], [True]])
+    with pytest.raises(ValueError, match="keep has 1 entries for 2 texts"):
+        augment_with(["a b", "c d"], factor=1, keep=[[True, False]])

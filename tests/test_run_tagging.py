@@ -42,6 +42,21 @@ def test_the_smoke_tagging_run_scores_exports_and_reports_every_model(tagging_ru
 
 
 @pytest.mark.slow
+def test_the_distilled_tagger_also_learned_from_augmented_tweets(tagging_run):
+    """One augmented copy per tweet: the distilled student takes about twice the
+    baseline's steps over the same epochs."""
+    output_dir, result = tagging_run
+    assert "Augmented transfer set: " in result.stderr
+    steps = {
+        name: json.loads((output_dir / "students" / name / "training.json").read_text())
+        for name in MODELS[1:]
+    }
+    distilled, baseline = (steps[name] for name in MODELS[1:])
+    assert len(distilled["history"]["loss"]) == len(baseline["history"]["loss"])
+    assert distilled["optimizer_steps"] >= 1.6 * baseline["optimizer_steps"], steps
+
+
+@pytest.mark.slow
 def test_early_stopping_watched_the_validation_entity_f1_of_every_trained_model(tagging_run):
     """Token accuracy sits at the all-O level until a tagger finds entities: the run
     watches entity F1, which each epoch's history records."""
@@ -139,7 +154,7 @@ def test_a_small_bert_tagger_distills_from_the_same_teacher(tagging_run, tmp_pat
     "extra, fragment",
     [
         ("--set=student.kind=bilstm", "student.kind: The bilstm student serves"),
-        ("--set=distillation.augment.factor=2", "distillation.augment.factor must be 0"),
+        ("--set=teacher.ensemble_seeds=[7]", "teacher.ensemble_seeds must be []"),
         ("--set=task=text_classification", "The bilstm_tagger student serves ['token_classification']"),
     ],
 )

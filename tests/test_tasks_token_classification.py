@@ -219,3 +219,28 @@ def test_the_serving_graph_reads_entities_as_entity_spans_does(seed):
         assert found == expected, row
         assert (spans["entity_starts"].numpy()[row, count:] == -1).all()
         assert all(t == b"" for t in spans["entity_types"].numpy()[row, count:])
+
+
+@pytest.mark.parametrize("keep_entities", [False, True])
+def test_augmented_sentences_are_words_for_the_teacher_alone(keep_entities):
+    """Their words are labelled UNTAGGED_WORD (-2), padding -1; with keep_entities
+    every entity word of the source survives in place, and only O words change."""
+    from tfdistill.tasks.token_classification import TokenClassification
+
+    names = ["O", "B-person", "I-person", "B-geo-loc"]
+    texts = ["Barack Obama visits Paris today", "nice weather"]
+    labels = np.array([[1, 2, 0, 3, 0], [0, 0, -1, -1, -1]], np.int32)
+    neighbours = {w: [w + "x"] for w in ("barack", "obama", "visits", "paris", "today", "nice", "weather")}
+    options = {"factor": 8, "seed": 0, "mask_probability": 0.0, "replace_probability": 0.6,
+               "ngram_probability": 0.0, "max_ngram": 5, "neighbours": neighbours,
+               "keep_entities": keep_entities}
+    new_texts, new_labels = TokenClassification().augment(texts, labels, names, options)
+    assert new_texts and new_labels.shape == (len(new_texts), 5)
+    for text, row in zip(new_texts, new_labels):
+        words = text.split(" ")
+        assert (row[: len(words)] == -2).all() and (row[len(words):] == -1).all()
+        if len(words) == 5:
+            kept = (words[0], words[1], words[3]) == ("Barack", "Obama", "Paris")
+            assert kept or not keep_entities
+    changed_entities = [t for t in new_texts if t.split(" ")[0] == "Barackx"]
+    assert bool(changed_entities) != keep_entities

@@ -54,6 +54,8 @@ def augment_texts(
     max_ngram=5,
     neighbours=None,
     mask_token=MASK_TOKEN,
+    keep=None,
+    match_case=False,
 ):
     """Makes up to `factor` perturbed copies of each text (Tang et al. 2019).
 
@@ -64,7 +66,9 @@ def augment_texts(
     into `mask_token` and keeps its leading and trailing punctuation ("great,"
     -> "[MASK],"). Replacement does the same with one of `neighbours[word]`,
     drawn uniformly, the word looked up lowercased and without punctuation;
-    words without neighbours are kept. Then, with probability
+    words without neighbours are kept, and so are the words that `keep` marks. With
+    `match_case`, a replacement takes the case of the word it replaces ("Paris" ->
+    "London", "NBA" -> "NFL"), for models that read case. Then, with probability
     `ngram_probability`, the copy is cut down to a random run of `n`
     consecutive words, `n` uniform in `1..max_ngram` (the whole copy when it
     has `n` words or fewer). Copies are joined by single spaces.
@@ -93,6 +97,10 @@ def augment_texts(
         mask_token: What a masked word becomes. The default, `"[MASK]"`, is
             BERT's mask token, and `build_vectorizer` maps it to the
             out-of-vocabulary id; another token would be read as a word.
+        keep: `None`, or per text a sequence of booleans, one per word (its
+            whitespace-separated tokens): the words never masked or replaced (e.g.
+            a tagged sentence's entity words).
+        match_case: Whether a replacement takes the case of the word it replaces.
 
     Returns:
         A list of the new texts, in the order of their source texts.
@@ -105,6 +113,10 @@ def augment_texts(
     ...     replace_probability=1.0, ngram_probability=0.0,
     ...     neighbours={"good": ["great"]})
     ['great film']
+    >>> augment_texts(["Paris is good"], factor=2, mask_probability=0.0,
+    ...     replace_probability=1.0, ngram_probability=0.0, keep=[[False, False, True]],
+    ...     neighbours={"paris": ["london"], "good": ["great"]}, match_case=True)
+    ['London is good']
     """
     _check_augment_arguments(
         factor,
@@ -114,6 +126,7 @@ def augment_texts(
         max_ngram,
     )
     texts = list(texts)
+    keep = _checked_keep(keep, texts)
     neighbours = neighbours or {}
     rng = np.random.default_rng(seed)
     seen = set()
@@ -125,12 +138,13 @@ def augment_texts(
             )
         seen.add(" ".join(text.split()))
     augmented = []
-    for text in texts:
+    for text, kept in zip(texts, keep):
         words = [_split_affixes(word) for word in text.split()]
         if not words:
             continue
         for copy in _perturbed_copies(
             words,
+            kept,
             factor,
             rng,
             mask_probability=mask_probability,
@@ -139,6 +153,7 @@ def augment_texts(
             max_ngram=max_ngram,
             neighbours=neighbours,
             mask_token=mask_token,
+            match_case=match_case,
         ):
             if copy not in seen:
                 seen.add(copy)
@@ -168,6 +183,31 @@ def _check_augment_arguments(
         )
 
 
+def _checked_keep(keep, texts):
+    """`keep` as one boolean array per text (all False when `keep` is None)."""
+    if keep is None:
+        return [np.zeros(len(text.split()), bool) for text in texts]
+    keep = [np.asarray(flags, bool) for flags in keep]
+    if len(keep) != len(texts):
+        raise ValueError(f"keep has {len(keep)} entries for {len(texts)} texts.")
+    for index, (flags, text) in enumerate(zip(keep, texts)):
+        if flags.shape != (len(text.split()),):
+            raise ValueError(
+                f"keep[{index}] has {flags.size} flags but text {index} has "
+                f"{len(text.split())} words."
+            )
+    return keep
+
+
+def _with_case_of(word, replacement):
+    """`replacement` in the case of `word`: all capitals, capitalised, or as it is."""
+    if len(word) > 1 and word.isupper():
+        return replacement.upper()
+    if word[:1].isupper():
+        return replacement[:1].upper() + replacement[1:]
+    return replacement
+
+
 def _split_affixes(word):
     """`(prefix, core, suffix)`: the punctuation around a word and the word.
 
@@ -181,6 +221,7 @@ def _split_affixes(word):
 
 def _perturbed_copies(
     words,
+    kept,
     factor,
     rng,
     *,
@@ -190,8 +231,10 @@ def _perturbed_copies(
     max_ngram,
     neighbours,
     mask_token,
+    match_case,
 ):
-    """Yields `factor` perturbed copies of one text's `(prefix, core, suffix)` words.
+    """Yields `factor` perturbed copies of one text's `(prefix, core, suffix)` words,
+    leaving those that `kept` marks.
 
     Every draw is made up front in fixed-size arrays, so the random stream
     advances the same way whatever the outcomes.
@@ -205,13 +248,16 @@ def _perturbed_copies(
     candidates = [neighbours.get(core.lower()) for _, core, _ in words]
     for copy in range(factor):
         perturbed = []
-        for (prefix, core, suffix), draw, pick, choices in zip(
-            words, word_draws[copy], neighbour_picks[copy], candidates
+        for (prefix, core, suffix), draw, pick, choices, is_kept in zip(
+            words, word_draws[copy], neighbour_picks[copy], candidates, kept
         ):
-            if draw < mask_probability:
+            if is_kept:
+                pass
+            elif draw < mask_probability:
                 core = mask_token
             elif draw < mask_probability + replace_probability and choices:
-                core = choices[pick % len(choices)]
+                replacement = choices[pick % len(choices)]
+                core = _with_case_of(core, replacement) if match_case else replacement
             perturbed.append(prefix + core + suffix)
         if cut_draws[copy] < ngram_probability:
             length = min(int(ngram_lengths[copy]), num_words)

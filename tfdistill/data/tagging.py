@@ -47,9 +47,11 @@ from tfdistill.data.encoders import _encode_batches
 from tfdistill.distillation.batch import STUDENT_KEY
 from tfdistill.distillation.batch import TEACHER_KEY
 from tfdistill.distillation.batch import TEACHER_LOGITS_KEY
+from tfdistill.losses.labels import NOT_A_WORD
 
-# The label of a word that has no tag to learn or score: padding, or a word cut off.
-NO_TAG = -1
+# The label of a slot that has no tag to learn or score: padding, or a word cut off.
+# (A word of an augmented sentence, which only the teacher tags, is `UNTAGGED_WORD`.)
+NO_TAG = NOT_A_WORD
 # WordLookup's first ids: padding (the empty word) and out of vocabulary.
 _PADDING, _OOV_TOKEN = "", "[UNK]"
 # The character slots per word of a `WordLookup` that spells words.

@@ -58,7 +58,9 @@ class Distiller(keras.Model):
     `(batch, words, tags)` logits (a tagging teacher reads each word at its first
     word piece), the labels are `(batch, words)` tag ids, and a label of -1 marks a
     slot that is no word (padding, or a word a model did not see): it has no loss at
-    all, neither hard nor soft. Each term is averaged over the batch's words, not
+    all, neither hard nor soft. A label of -2 (`losses.UNTAGGED_WORD`) marks a word
+    without a gold tag (a word of an augmented sentence): it learns from the teacher
+    only, as a -1 text does per text. Each term is averaged over the batch's words, not
     its sentences: `Σ w·loss / number of words`, where `w` is the sentence's sample
     weight. Every word is one tagging decision, so a long sentence teaches as much
     as its words, and the loss keeps its scale whatever the padding (as Keras's
@@ -299,7 +301,7 @@ class Distiller(keras.Model):
         # Σ over words, then sentences weighted; divided by the number of words (see
         # the class docstring). `where`, not a product: whatever a padded slot holds
         # cannot reach the loss (0 · inf would be NaN).
-        is_word = losses.has_gold_label(y, student_logits) > 0
+        is_word = losses.is_word(y) > 0
         per_sentence = ops.sum(ops.where(is_word, per_example, 0.0), axis=-1)
         return ops.sum(self._weighted(per_sentence, sample_weight)) / self._tracker_weight(
             y, student_logits
@@ -309,7 +311,7 @@ class Distiller(keras.Model):
         """What a batch counts for in an epoch's mean: its examples, or its words."""
         if self.logits_rank == 2:
             return ops.cast(ops.shape(student_logits)[0], "float32")
-        return ops.maximum(ops.sum(losses.has_gold_label(y, student_logits)), 1.0)
+        return ops.maximum(ops.sum(losses.is_word(y)), 1.0)
 
     @staticmethod
     def _weighted(per_example, sample_weight):

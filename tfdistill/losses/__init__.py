@@ -11,7 +11,8 @@ Three families, each returning a float32 tensor of shape `(batch,)`, so that
   student_features, mask)`: `embedding_mse`, `hidden_state_mse` and `attention_kl`,
   registered as the `Distiller`'s terms in `INTERMEDIATE_TERMS`;
 - the hard-label loss (`labels.py`): `hard_label_cross_entropy`, where a negative
-  label marks an example with no gold label (`has_gold_label`).
+  label marks an example with no gold label (`has_gold_label`); per token,
+  `UNTAGGED_WORD` marks a word that only the teacher tags (`is_word`).
 
 Example:
 
@@ -29,8 +30,10 @@ from tfdistill.losses.intermediate import INTERMEDIATE_TERMS
 from tfdistill.losses.intermediate import attention_kl
 from tfdistill.losses.intermediate import embedding_mse
 from tfdistill.losses.intermediate import hidden_state_mse
+from tfdistill.losses.labels import UNTAGGED_WORD
 from tfdistill.losses.labels import hard_label_cross_entropy
 from tfdistill.losses.labels import has_gold_label
+from tfdistill.losses.labels import is_word
 from tfdistill.losses.logits import LOGIT_LOSSES
 from tfdistill.losses.logits import TEACHER_AVERAGES
 from tfdistill.losses.logits import check_teacher_weights
@@ -46,6 +49,7 @@ __all__ = [
     "INTERMEDIATE_TERMS",
     "LOGIT_LOSSES",
     "TEACHER_AVERAGES",
+    "UNTAGGED_WORD",
     "attention_kl",
     "check_teacher_weights",
     "embedding_mse",
@@ -54,6 +58,7 @@ __all__ = [
     "get",
     "hard_label_cross_entropy",
     "has_gold_label",
+    "is_word",
     "hidden_state_mse",
     "logits_mse",
     "register_logit_loss",

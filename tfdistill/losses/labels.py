@@ -2,10 +2,18 @@
 
 A negative integer label means "no gold label": an augmented transfer text that only
 the teacher labels. Such an example has no hard-label loss and no accuracy to count.
+
+Per token (labels `(batch, words)`), two negative labels differ: `NOT_A_WORD` (-1)
+marks a slot with nothing to learn at all (padding, a word a model does not see), and
+`UNTAGGED_WORD` (-2) a word of an augmented sentence, which the teacher tags and the
+student learns from through the distillation loss alone.
 """
 
 import keras
 from keras import ops
+
+NOT_A_WORD = -1
+UNTAGGED_WORD = -2
 
 
 def hard_label_cross_entropy(labels, student_logits):
@@ -47,3 +55,16 @@ def has_gold_label(labels, student_logits):
     if len(labels.shape) == len(student_logits.shape):
         return ops.ones_like(labels[..., 0], dtype="float32")
     return ops.cast(labels >= 0, "float32")
+
+
+def is_word(labels):
+    """Per token: 1.0 for a word the student learns from (a gold tag or
+    `UNTAGGED_WORD`), 0.0 for `NOT_A_WORD` slots.
+
+    Example:
+
+    >>> import numpy as np
+    >>> is_word(np.array([[3, -2, -1]])).numpy().tolist()
+    [[1.0, 1.0, 0.0]]
+    """
+    return ops.cast(ops.not_equal(labels, NOT_A_WORD), "float32")

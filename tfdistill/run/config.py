@@ -101,6 +101,8 @@ class AugmentConfig:
     ngram_probability: float = 0.25
     max_ngram: int = 5
     neighbours: int = 10
+    # Tagging: perturb only words tagged O, so every entity keeps its words.
+    keep_entities: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -71,11 +71,13 @@ def load_split(data_config, split, task):
 
 
 def concatenate(*splits):
-    """One split holding the texts and labels of `splits`, in order."""
-    return Split(
-        [text for split in splits for text in split.texts],
-        np.concatenate([split.labels for split in splits]),
-    )
+    """One split holding the texts and labels of `splits`, in order. Per-word labels
+    `(texts, words)` are padded to the widest with -1 (no word)."""
+    labels = [np.asarray(split.labels) for split in splits]
+    if labels[0].ndim == 2:
+        width = max(label.shape[1] for label in labels)
+        labels = [np.pad(label, ((0, 0), (0, width - label.shape[1])), constant_values=-1) for label in labels]
+    return Split([text for split in splits for text in split.texts], np.concatenate(labels))
 
 
 def prepare_splits(data_config, task):

@@ -118,6 +118,16 @@ class Task:
         when given, else with the teacher's inputs. `options` as in `encode`."""
         raise NotImplementedError
 
+    def augment(self, texts, labels, class_names, options):
+        """`(texts, labels)`: new transfer texts made from training `texts` by
+        `tfdistill.data.augment_texts`, labelled as having no gold label.
+
+        `labels` and `class_names` are the training split's; `options` are
+        `augment_texts`'s arguments and `keep_entities` (see the run's
+        `distillation.augment`), which only tagging honours.
+        """
+        raise NotImplementedError
+
     def loss(self):
         """The loss of a model's logits against gold labels (fine-tuning, baselines)."""
         raise NotImplementedError

@@ -48,6 +48,8 @@ class TextClassification(Task):
     headline_is_keras_accuracy = True
     logits_rank = 2
     report_columns = (("accuracy", "accuracy", 9, ".2%"), ("F1", "f1", 7, ".3f"))
+    # A text has no entities to keep.
+    fixed_config = {"distillation.augment.keep_entities": False}
 
     def check_labels(self, labels, num_classes, where):
         check_ids(
@@ -71,6 +73,12 @@ class TextClassification(Task):
             dropout=dropout,
             **kwargs,
         )
+
+    def augment(self, texts, labels, class_names, options):
+        options = dict(options)
+        options.pop("keep_entities")  # Always false: see `fixed_config`.
+        new_texts = data.augment_texts(texts, **options)
+        return new_texts, np.full(len(new_texts), NO_GOLD_LABEL, dtype=np.int32)
 
     def bert_student_preprocessor(self, teacher_preprocessor, sequence_length):
         """A `BertTextClassifierPreprocessor` on the teacher's tokenizer."""

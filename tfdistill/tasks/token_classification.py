@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfdistill import data
+from tfdistill import losses
 from tfdistill.data.conll import to_iob2
 from tfdistill.data.tagging import NO_TAG
 from tfdistill.data.tagging import FirstPiecePacker
@@ -69,12 +70,8 @@ class TokenClassification(Task):
     report_columns = (("entity F1", "f1", 10, ".3f"), ("token acc.", "token_accuracy", 11, ".2%"))
     # A source's tag set names B- and I- of every type; a rare I- tag may be absent.
     every_class_in_train = False
-    # Not yet for tagging: augmented sentences would need tags kept in step with
-    # their words, and ensembles of taggers are untested.
-    fixed_config = {
-        "distillation.augment.factor": 0,
-        "teacher.ensemble_seeds": [],
-    }
+    # Not yet for tagging: ensembles of taggers are untested.
+    fixed_config = {"teacher.ensemble_seeds": []}
 
     def check_labels(self, labels, num_classes, where):
         for number, sentence in enumerate(labels):
@@ -195,6 +192,22 @@ class TokenClassification(Task):
         return data.encode_tagged_for_distillation(
             words, labels, student_preprocessor=student_preprocessor, **teacher, **options
         )
+
+    def augment(self, texts, labels, class_names, options):
+        """Augmented sentences, each word labelled `UNTAGGED_WORD` for the teacher to
+        tag. Replacements keep the replaced word's case (the character features read
+        it); with `keep_entities`, only `O`-tagged words change."""
+        options = dict(options)
+        keep = None
+        if options.pop("keep_entities"):
+            outside = list(class_names).index("O")
+            keep = [row[: len(words)] != outside for row, words in zip(labels, _words(texts))]
+        new_texts = data.augment_texts(texts, keep=keep, match_case=True, **options)
+        lengths = [len(words) for words in _words(new_texts)]
+        new_labels = np.full((len(new_texts), max(lengths, default=0)), NO_TAG, np.int32)
+        for row, length in enumerate(lengths):
+            new_labels[row, :length] = losses.UNTAGGED_WORD
+        return new_texts, new_labels
 
     def loss(self):
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=NO_TAG)

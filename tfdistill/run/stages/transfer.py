@@ -16,7 +16,6 @@ from tfdistill import data
 from tfdistill.run.context import fit_verbosity
 from tfdistill.run.splits import Split
 from tfdistill.run.splits import concatenate
-from tfdistill.tasks.text_classification import NO_GOLD_LABEL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,22 +74,24 @@ def teacher_logits(context, teacher, split, name):
 
 
 def _augmented_split(context, teacher):
-    """Augmented variants of the training texts, labelled -1 (no gold label)."""
+    """Augmented variants of the training texts, labelled as having no gold label."""
     augment = context.config.distillation.augment
     neighbours = (
         data.teacher_neighbours(teacher, k=augment.neighbours)
         if augment.replace_probability > 0
         else None
     )
-    texts = data.augment_texts(
-        context.splits["train"].texts,
-        factor=augment.factor,
-        seed=context.config.seed,
-        mask_probability=augment.mask_probability,
-        replace_probability=augment.replace_probability,
-        ngram_probability=augment.ngram_probability,
-        max_ngram=augment.max_ngram,
-        neighbours=neighbours,
-    )
+    train = context.splits["train"]
+    options = {
+        "factor": augment.factor,
+        "seed": context.config.seed,
+        "mask_probability": augment.mask_probability,
+        "replace_probability": augment.replace_probability,
+        "ngram_probability": augment.ngram_probability,
+        "max_ngram": augment.max_ngram,
+        "neighbours": neighbours,
+        "keep_entities": augment.keep_entities,
+    }
+    texts, labels = context.task.augment(train.texts, train.labels, context.class_names, options)
     logging.info("Augmented transfer set: %d new texts", len(texts))
-    return Split(texts, np.full(len(texts), NO_GOLD_LABEL, dtype=np.int32))
+    return Split(texts, labels)
