@@ -244,3 +244,18 @@ def test_augmented_sentences_are_words_for_the_teacher_alone(keep_entities):
             assert kept or not keep_entities
     changed_entities = [t for t in new_texts if t.split(" ")[0] == "Barackx"]
     assert bool(changed_entities) != keep_entities
+
+
+def test_evaluate_takes_ragged_or_padded_labels_and_reads_cut_words_as_o():
+    from tfdistill.tasks.token_classification import TokenClassification
+
+    names = ["O", "B-person", "I-person"]
+    logits = np.eye(3)[[[1, 2], [1, 0]]] * 5.0  # two word slots per sentence
+    ragged = [np.array([1, 2, 0]), np.array([1])]  # the first sentence's third word was cut
+    padded = np.array([[1, 2, 0], [1, -1, -1]])
+    task = TokenClassification()
+    assert task.evaluate(ragged, logits, names) == task.evaluate(padded, logits, names)
+    scores = task.evaluate(ragged, logits, names)
+    assert (scores["f1"], scores["token_accuracy"]) == (1.0, 1.0)
+    scores = task.evaluate([np.array([1, 2, 1])], logits[:1], names)
+    assert scores["recall"] == 0.5 and scores["token_accuracy"] == 2 / 3

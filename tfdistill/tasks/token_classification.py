@@ -120,18 +120,18 @@ class TokenClassification(Task):
         entities read in word order. A word with a label but past the logits' word
         slots (cut off by the model) counts as tagged `O`."""
         predicted = np.argmax(logits, axis=-1)
-        missing = np.shape(labels)[-1] - predicted.shape[1] if np.ndim(labels) == 2 else 0
-        if missing > 0:
-            outside = list(class_names).index("O")
-            predicted = np.pad(predicted, ((0, 0), (0, missing)), constant_values=outside)
+        outside = list(class_names).index("O")
         gold_tags, predicted_tags = [], []
         for sentence_labels, sentence_predicted in zip(labels, predicted):
             sentence_labels = np.asarray(sentence_labels)
             tagged = sentence_labels >= 0
-            gold_tags.append([class_names[i] for i in sentence_labels[tagged]])
-            predicted_tags.append(
-                [class_names[i] for i in sentence_predicted[: len(sentence_labels)][tagged]]
+            sentence_predicted = sentence_predicted[: len(sentence_labels)]
+            sentence_predicted = np.pad(
+                sentence_predicted, (0, len(sentence_labels) - len(sentence_predicted)),
+                constant_values=outside,
             )
+            gold_tags.append([class_names[i] for i in sentence_labels[tagged]])
+            predicted_tags.append([class_names[i] for i in sentence_predicted[tagged]])
         return entity_scores(gold_tags, predicted_tags)
 
     def serving_outputs(self, logits, class_names, texts):
