@@ -259,3 +259,12 @@ def test_evaluate_takes_ragged_or_padded_labels_and_reads_cut_words_as_o():
     assert (scores["f1"], scores["token_accuracy"]) == (1.0, 1.0)
     scores = task.evaluate([np.array([1, 2, 1])], logits[:1], names)
     assert scores["recall"] == 0.5 and scores["token_accuracy"] == 2 / 3
+
+
+def test_agreement_counts_tagged_words_only():
+    from tfdistill.tasks.token_classification import TokenClassification
+
+    labels = np.array([[1, 0, -1, -1], [0, 0, 0, -1]])
+    predicted = np.array([[1, 0, 3, 3], [0, 2, 0, 3]])
+    reference = np.array([[1, 1, 0, 0], [0, 2, 0, 0]])
+    assert TokenClassification().agreement(predicted, reference, labels) == 4 / 5

@@ -87,6 +87,12 @@ class Task:
         """The test metrics of `logits` against `labels`: a JSON-serialisable dict."""
         raise NotImplementedError
 
+    def agreement(self, predicted, reference, labels):
+        """The share of decisions that two models' label ids, `predicted` and
+        `reference` (argmax of their logits on the split whose gold `labels` these
+        are), make alike: the task's unit of one decision."""
+        raise NotImplementedError
+
     def serving_outputs(self, logits, class_names, texts):
         """The exported signature's outputs from a batch of logits (tensors in, dict out).
 

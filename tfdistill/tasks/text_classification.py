@@ -74,6 +74,10 @@ class TextClassification(Task):
             **kwargs,
         )
 
+    def agreement(self, predicted, reference, labels):
+        """The share of texts given the same class."""
+        return float(np.mean(np.asarray(predicted) == np.asarray(reference)))
+
     def augment(self, texts, labels, class_names, options):
         options = dict(options)
         options.pop("keep_entities")  # Always false: see `fixed_config`.

@@ -193,6 +193,13 @@ class TokenClassification(Task):
             words, labels, student_preprocessor=student_preprocessor, **teacher, **options
         )
 
+    def agreement(self, predicted, reference, labels):
+        """The share of tagged words (label >= 0, within both models' word slots)
+        given the same tag."""
+        slots = min(predicted.shape[1], reference.shape[1], np.shape(labels)[1])
+        words = np.asarray(labels)[:, :slots] >= 0
+        return float(np.mean(predicted[:, :slots][words] == reference[:, :slots][words]))
+
     def augment(self, texts, labels, class_names, options):
         """Augmented sentences, each word labelled `UNTAGGED_WORD` for the teacher to
         tag. Replacements keep the replaced word's case (the character features read

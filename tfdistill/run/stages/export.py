@@ -105,7 +105,9 @@ def _measure(context, path, examples, reference):
     """The file's test metrics, its agreement with `reference` labels, its latency."""
     logits = tflite.TFLiteModel(path).predict(examples)
     scores = context.task.evaluate(context.splits["test"].labels, logits, context.class_names)
-    scores["agreement"] = _agreement(np.argmax(logits, axis=-1), reference, context.splits["test"].labels)
+    scores["agreement"] = context.task.agreement(
+        np.argmax(logits, axis=-1), reference, context.splits["test"].labels
+    )
     scores["latency"] = [
         {
             "threads": threads,
@@ -119,14 +121,6 @@ def _measure(context, path, examples, reference):
         for threads in tflite.thread_counts()
     ]
     return scores
-
-
-def _agreement(predicted, reference, labels):
-    """The share of test texts (a tagger's: of tagged words) labelled alike."""
-    if predicted.ndim == 1:
-        return float(np.mean(predicted == reference))
-    words = np.asarray(labels)[:, : predicted.shape[1]] >= 0
-    return float(np.mean(predicted[:, : words.shape[1]][words] == reference[:, : words.shape[1]][words]))
 
 
 def _concatenated(batches):
