@@ -94,3 +94,13 @@ def test_distillation_labels_mask_the_words_either_model_misses(tokenizer):
         encode_tagged_for_distillation(
             sentences, [[0, 1, 0]], student_preprocessor=build_word_lookup([["la"]], 4),
             teacher_preprocessor=packer, batch_size=1)
+
+
+def test_eager_calls_of_any_batch_size_share_one_traced_packer():
+    """TensorFlow warns on a terminal when a function retraces again and again (a new
+    trace per batch size): the teacher's logits over train, validation and test did."""
+    tokenizer = keras_hub.models.BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "new", "york"])
+    packer = FirstPiecePacker(tokenizer, sequence_length=8, max_words=4)
+    for batch_size in range(1, 10):
+        packer(tf.ragged.constant([["new", "york"]] * batch_size))
+    assert packer._eager_pack.experimental_get_tracing_count() <= 2

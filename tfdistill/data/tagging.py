@@ -93,6 +93,8 @@ class FirstPiecePacker(keras.layers.Layer):
             end_value=tokenizer.end_token_id,
             pad_value=tokenizer.pad_token_id,
         )
+        # One traced function for every eager call, which batches of any size share.
+        self._eager_pack = tf.function(self._pack, reduce_retracing=True)
 
     def word_mask(self, inputs):
         """Which word slots of `inputs` the model reads: a `(batch, max_words)` bool."""
@@ -101,7 +103,7 @@ class FirstPiecePacker(keras.layers.Layer):
     def call(self, words):
         if tf.executing_eagerly():
             # keras-hub tokenizers give Python lists when eager; traced, tensors.
-            return tf.function(self._pack)(_as_ragged(words))
+            return self._eager_pack(_as_ragged(words))
         return self._pack(_as_ragged(words))
 
     def _pack(self, words):
