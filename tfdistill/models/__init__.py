@@ -16,5 +16,6 @@ from tfdistill.models.teachers import PACKAGED_MINILM
 from tfdistill.models.teachers import finetune_teacher
 from tfdistill.models.teachers import freeze
 from tfdistill.models.teachers import load_teacher
+from tfdistill.models.teachers import load_teacher_tokenizer
 from tfdistill.models.teachers import resolve_preset
 from tfdistill.models.word_vectors import teacher_word_vectors

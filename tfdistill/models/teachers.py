@@ -248,6 +248,35 @@ def load_teacher(
     return teacher
 
 
+def load_teacher_tokenizer(preset=PACKAGED_MINILM):
+    """`(tokenizer, max_sequence_length)` of a teacher preset, without its weights:
+    the tokenizer as `load_teacher` sets it up (an uncased vocabulary lowercases) and
+    the number of its position embeddings.
+
+    Example (a random BERT saved as a local preset, its vocabulary uncased):
+
+    >>> import tempfile
+    >>> preset = tempfile.mkdtemp()
+    >>> vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "cafe"]
+    >>> keras_hub.models.BertTokenizer(vocabulary).save_to_preset(preset)
+    >>> keras_hub.models.BertBackbone(
+    ...     vocabulary_size=7, num_layers=1, num_heads=1, hidden_dim=4,
+    ...     intermediate_dim=8, max_sequence_length=16).save_to_preset(preset)
+    >>> tokenizer, max_length = load_teacher_tokenizer(preset)
+    >>> tokenizer(["Hello Café"]), max_length
+    ([[5, 6]], 16)
+    """
+    path = resolve_preset(preset)
+    if os.path.isfile(os.path.join(path, _MODEL_FILE)):
+        # A saved tagger is one Keras file: its tokenizer comes with the model.
+        teacher = keras.models.load_model(os.path.join(path, _MODEL_FILE))
+        return teacher.preprocessor.tokenizer, teacher.backbone.max_sequence_length
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(path)
+    _match_uncased_vocabulary(tokenizer)
+    backbone = keras_hub.models.BertBackbone.from_preset(path, load_weights=False)
+    return tokenizer, backbone.max_sequence_length
+
+
 def _check_loaded(teacher, path, num_classes, sequence_length):
     """Raises unless the loaded teacher has `num_classes` and room for `sequence_length`."""
     if teacher.num_classes != num_classes:

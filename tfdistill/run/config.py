@@ -22,7 +22,9 @@ import pathlib
 import re
 import types
 import typing
+from typing import Literal
 from typing import Optional
+from typing import Union
 
 import yaml
 
@@ -33,6 +35,11 @@ from tfdistill.run.precision import POLICIES
 
 class ConfigError(ValueError):
     """A config that cannot run: the message names the key or the file."""
+
+
+# A sequence length read from the training texts (see `tfdistill.run.lengths`).
+AUTO = "auto"
+SequenceLength = Union[int, Literal["auto"]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +65,8 @@ class TeacherConfig:
     """The teacher preset and its fine-tuning recipe (see `tfdistill.models`)."""
 
     preset: str = PACKAGED_MINILM
-    sequence_length: int = 64
+    # WordPiece tokens, [CLS] and [SEP] included; `auto`: read from the training texts.
+    sequence_length: SequenceLength = 64
     epochs: int = 2
     batch_size: int = 32
     learning_rate: float = 5e-5
@@ -81,7 +89,9 @@ class StudentConfig:
     """The student architecture; `sizes` go to `tfdistill.models.build_student`."""
 
     kind: str = "bilstm"
-    sequence_length: int = 64
+    # Words (a BERT student classifying texts: pieces; a tagger: word slots); `auto`:
+    # read from the training texts.
+    sequence_length: SequenceLength = 64
     sizes: dict = dataclasses.field(default_factory=dict)
 
 
@@ -220,10 +230,14 @@ def _check_value(key, annotation, value):
     """Returns `value` converted to `annotation`, or raises ConfigError naming `key`."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
-        if value is None:
+        arguments = typing.get_args(annotation)
+        if value is None and type(None) in arguments:
             return None
-        (inner,) = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        return _check_value(key, inner, value)
+        return _check_alternatives(key, [arg for arg in arguments if arg is not type(None)], value)
+    if origin is Literal:
+        if value not in typing.get_args(annotation):
+            raise ConfigError(f"{key} must be one of {list(typing.get_args(annotation))}, got {value!r}.")
+        return value
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"{key} must be a list, got {value!r}.")
@@ -245,6 +259,24 @@ def _check_value(key, annotation, value):
         )
     _check_choices(key, [value])
     return value
+
+
+def _check_alternatives(key, annotations, value):
+    """`value` as the first of `annotations` it fits, or a ConfigError naming them all."""
+    if len(annotations) == 1:
+        return _check_value(key, annotations[0], value)
+    for annotation in annotations:
+        try:
+            return _check_value(key, annotation, value)
+        except ConfigError:
+            pass
+    names = [
+        " or ".join(repr(word) for word in typing.get_args(annotation))
+        if typing.get_origin(annotation) is Literal
+        else f"of type {annotation.__name__}"
+        for annotation in annotations
+    ]
+    raise ConfigError(f"{key} must be {' or '.join(names)}, got {value!r} ({type(value).__name__}).")
 
 
 def _check_choices(key, values):

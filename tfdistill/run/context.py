@@ -9,6 +9,7 @@ import keras
 from tfdistill import models
 from tfdistill import tasks
 from tfdistill.run.layout import RunLayout
+from tfdistill.run.lengths import resolve_sequence_lengths
 from tfdistill.run.precision import resolve_dtype_policy
 from tfdistill.run.splits import prepare_splits
 
@@ -38,7 +39,8 @@ class RunContext:
 
     @classmethod
     def create(cls, config, run_dir):
-        """Loads and checks the splits and resolves the policies of `config` for `run_dir`.
+        """Loads and checks the splits, resolves the policies and any `auto` sequence
+        length of `config` (`tfdistill.run.lengths`), for `run_dir`.
 
         Raises:
             tfdistill.run.splits.DataError: for splits that cannot train and evaluate
@@ -46,6 +48,7 @@ class RunContext:
         """
         task = tasks.get(config.task)
         splits, class_names = prepare_splits(config.data, task)
+        config = resolve_sequence_lengths(config, task, splits["train"].texts)
         recurrent = models.STUDENTS.attributes(config.student.kind)["recurrent"]
         return cls(
             config=config,

@@ -34,6 +34,7 @@ from tfdistill.distillation.schedules import SCHEDULED_VARIABLES
 from tfdistill.distillation.schedules import DistillerSchedule
 from tfdistill.models.students.word_level import build_word_student
 from tfdistill.run import distribute
+from tfdistill.run.config import AUTO
 from tfdistill.run.config import ConfigError
 from tfdistill.run import folders
 from tfdistill.run.layout import partial_dir
@@ -182,7 +183,8 @@ def check_numbers(config):
                 raise ConfigError(f"{key} must not be empty.")
             items = [(f"{key}[{i}]", item) for i, item in enumerate(value)]
         else:
-            items = [] if value is None else [(key, value)]
+            # `auto` is a word, not a number (a sequence length read from the data).
+            items = [] if value in (None, AUTO) else [(key, value)]
         for item_key, item in items:
             if not (rule(item) and math.isfinite(item)):
                 raise ConfigError(f"{item_key} must be {description}, got {item!r}.")
@@ -313,7 +315,8 @@ def _check_intermediate(config):
             "distillation.intermediate compares BERT layers, so it needs a BERT-like "
             f"student.kind {bert_like}, got {config.student.kind!r}."
         )
-    if config.student.sequence_length != config.teacher.sequence_length:
+    lengths = {config.student.sequence_length, config.teacher.sequence_length}
+    if len(lengths) > 1 and AUTO not in lengths:
         raise ConfigError(
             "distillation.intermediate compares the models token by token, so "
             "student.sequence_length must equal teacher.sequence_length "

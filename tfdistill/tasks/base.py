@@ -50,6 +50,9 @@ class Task:
     # stopping watches `val_accuracy`; otherwise it scores the validation split with
     # `evaluate` at each epoch's end (`tfdistill.run.context.best_epoch_stopping`).
     headline_is_keras_accuracy = False
+    # Whether `student.sequence_length` counts words for every student kind (a
+    # tagger's word slots), or pieces for a BERT student (`tfdistill.run.lengths`).
+    student_slots_are_words = False
     # The report table's metric columns: (title, key in a model's scores, width,
     # format spec), e.g. ("F1", "f1", 7, ".3f").
     report_columns = ()

@@ -67,6 +67,7 @@ class TokenClassification(Task):
     name = "token_classification"
     headline_metric = "f1"
     logits_rank = 3
+    student_slots_are_words = True
     report_columns = (("entity F1", "f1", 10, ".3f"), ("token acc.", "token_accuracy", 11, ".2%"))
     # A source's tag set names B- and I- of every type; a rare I- tag may be absent.
     every_class_in_train = False

@@ -1,0 +1,78 @@
+"""`sequence_length: auto`: the teacher's and the student's lengths, read from the data.
+
+A fixed length chosen on one dataset is wrong for the next: 64 pieces hold a movie-review
+snippet but cut a news article to its first lines, and pad a tweet with mostly nothing.
+With `auto`, a length is the `PERCENTILE`th percentile of the training texts' lengths,
+rounded up to a multiple of `MULTIPLE`, and capped by the teacher's position
+embeddings:
+
+* the teacher's in its WordPiece tokens, `[CLS]` and `[SEP]` included;
+* the student's in what its `sequence_length` counts: words for a word-level student
+  and for every tagger (its word slots), pieces for a BERT student that classifies
+  texts (the same pieces as the teacher's). Words are the whitespace-separated tokens,
+  an upper bound on what a word student's vectorizer keeps.
+
+Intermediate-layer terms compare the models position by position, so with them the
+student takes the teacher's length. The run logs each choice, and the run folder's
+`config.yaml` records the numbers.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+from absl import logging
+
+from tfdistill import models
+from tfdistill.run.config import AUTO
+
+PERCENTILE = 99
+# Fewer distinct shapes, and vectors that fill SIMD lanes.
+MULTIPLE = 8
+
+
+def resolve_sequence_lengths(config, task, train_texts):
+    """`config` with each `auto` sequence length replaced by the number it stands for.
+
+    Args:
+        config: a validated `RunConfig`.
+        task: the run's `tfdistill.tasks.Task`.
+        train_texts: the training split's texts.
+
+    Returns:
+        `config` itself when neither length is `auto`, else a copy with both numbers.
+    """
+    teacher, student = config.teacher.sequence_length, config.student.sequence_length
+    if AUTO not in (teacher, student):
+        return config
+    tokenizer, max_positions = models.load_teacher_tokenizer(config.teacher.preset)
+    # One call over all texts: keras-hub tokenizes a batch much faster than one by one.
+    pieces = [len(ids) + 2 for ids in tokenizer(list(train_texts))]
+    if teacher == AUTO:
+        teacher = _chosen("teacher.sequence_length", pieces, "pieces", max_positions)
+    if student == AUTO:
+        bert_like = models.STUDENTS.attributes(config.student.kind)["bert_like"]
+        if config.distillation.intermediate:
+            student = teacher
+        elif bert_like and not task.student_slots_are_words:
+            student = _chosen("student.sequence_length", pieces, "pieces", max_positions)
+        else:
+            words = [len(text.split()) for text in train_texts]
+            student = _chosen("student.sequence_length", words, "words", max_positions)
+    return dataclasses.replace(
+        config,
+        teacher=dataclasses.replace(config.teacher, sequence_length=teacher),
+        student=dataclasses.replace(config.student, sequence_length=student),
+    )
+
+
+def _chosen(key, lengths, unit, cap):
+    """The `PERCENTILE`th percentile of `lengths`, rounded up to `MULTIPLE`, within
+    `[MULTIPLE, cap]`; logged."""
+    percentile = math.ceil(np.percentile(lengths, PERCENTILE)) if lengths else 1
+    length = min(max(MULTIPLE, -(-percentile // MULTIPLE) * MULTIPLE), cap)
+    logging.info(
+        "%s: auto -> %d (%dth percentile of %d training texts: %d %s; longest %d; cap %d)",
+        key, length, PERCENTILE, len(lengths), percentile, unit, max(lengths, default=0), cap,
+    )
+    return length
