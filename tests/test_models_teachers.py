@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import warnings
 
 import h5py
 import keras
@@ -18,6 +19,7 @@ from tfdistill.models import freeze
 from tfdistill.models import load_teacher
 from tfdistill.models import resolve_preset
 from tfdistill.models.teachers import LinearWarmupDecay
+from tfdistill.models.teachers import save_teacher
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 UNCASED_WORDS = ["hello", "cafe", "good", "bad", "film", "a", "##s"]
@@ -375,4 +377,19 @@ def test_finetuning_packaged_minilm_learns_and_reloads_identically(
     # Equal weights, but oneDNN may pick other kernels for another model object.
     np.testing.assert_allclose(
         reloaded.predict(texts, verbose=0), teacher.predict(texts, verbose=0), atol=1e-5
+    )
+
+
+def test_a_saved_tagging_teacher_reloads_without_a_warning(tiny_preset, tmp_path):
+    """A run that reuses its tagging teacher printed two of Keras's warnings (an unbuilt
+    packer, optimizer variables skipped) on the user's terminal."""
+    teacher = load_teacher(tiny_preset, num_classes=3, task="token_classification", max_words=8)
+    teacher.compile(optimizer="rmsprop", loss="mse")
+    save_teacher(teacher, tmp_path / "teacher")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reloaded = load_teacher(tmp_path / "teacher", num_classes=3, task="token_classification")
+    words = tf.constant([["a", "good", "film", "", "", "", "", ""]])
+    np.testing.assert_allclose(
+        reloaded(reloaded.preprocessor(words)), teacher(teacher.preprocessor(words)), atol=1e-6
     )

@@ -96,6 +96,10 @@ class FirstPiecePacker(keras.layers.Layer):
         # One traced function for every eager call, which batches of any size share.
         self._eager_pack = tf.function(self._pack, reduce_retracing=True)
 
+    def build(self, input_shape=None):
+        # No weights: the tokenizer's vocabulary and the packer are set at construction.
+        self.built = True
+
     def word_mask(self, inputs):
         """Which word slots of `inputs` the model reads: a `(batch, max_words)` bool."""
         return inputs["word_starts"] > 0

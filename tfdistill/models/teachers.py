@@ -224,7 +224,7 @@ def load_teacher(
             path, dtype=dtype, activation=None, dropout=dropout
         )
     elif os.path.isfile(os.path.join(path, _MODEL_FILE)):
-        teacher = keras.models.load_model(os.path.join(path, _MODEL_FILE))
+        teacher = keras.models.load_model(os.path.join(path, _MODEL_FILE), compile=False)
     else:
         # What `BertTextClassifier.from_preset` does, with the task's head. The
         # preprocessor gets its length first: a tagger's packer is built from it.
@@ -269,7 +269,7 @@ def load_teacher_tokenizer(preset=PACKAGED_MINILM):
     path = resolve_preset(preset)
     if os.path.isfile(os.path.join(path, _MODEL_FILE)):
         # A saved tagger is one Keras file: its tokenizer comes with the model.
-        teacher = keras.models.load_model(os.path.join(path, _MODEL_FILE))
+        teacher = keras.models.load_model(os.path.join(path, _MODEL_FILE), compile=False)
         return teacher.preprocessor.tokenizer, teacher.backbone.max_sequence_length
     tokenizer = keras_hub.models.BertTokenizer.from_preset(path)
     _match_uncased_vocabulary(tokenizer)
