@@ -253,18 +253,11 @@ def load_teacher_tokenizer(preset=PACKAGED_MINILM):
     the tokenizer as `load_teacher` sets it up (an uncased vocabulary lowercases) and
     the number of its position embeddings.
 
-    Example (a random BERT saved as a local preset, its vocabulary uncased):
+    Example (the packaged MiniLM, whose vocabulary is uncased):
 
-    >>> import tempfile
-    >>> preset = tempfile.mkdtemp()
-    >>> vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "cafe"]
-    >>> keras_hub.models.BertTokenizer(vocabulary).save_to_preset(preset)
-    >>> keras_hub.models.BertBackbone(
-    ...     vocabulary_size=7, num_layers=1, num_heads=1, hidden_dim=4,
-    ...     intermediate_dim=8, max_sequence_length=16).save_to_preset(preset)
-    >>> tokenizer, max_length = load_teacher_tokenizer(preset)
-    >>> tokenizer(["Hello Café"]), max_length
-    ([[5, 6]], 16)
+    >>> tokenizer, max_length = load_teacher_tokenizer(PACKAGED_MINILM)
+    >>> tokenizer.lowercase, max_length, len(tokenizer(["Hello Café, how are you?"])[0])
+    (True, 512, 7)
     """
     path = resolve_preset(preset)
     if os.path.isfile(os.path.join(path, _MODEL_FILE)):
