@@ -49,7 +49,10 @@ setuptools.setup(
         # their own dependencies are not needed to read the files.
         # seqeval (with scikit-learn, which it imports) is the reference that the
         # tests check the entity scores of tasks/token_classification.py against.
-        "dev": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel", "seqeval", "scikit-learn"],
+        # onnx reads the pretrained MiniLM-L3 student (`student.sizes.pretrained`).
+        "onnx": ["onnx"],
+        "dev": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel", "seqeval",
+                "scikit-learn", "onnx"],
     },
     entry_points={"console_scripts": ["tfdistill=tfdistill.__main__:run_main"]},
 )

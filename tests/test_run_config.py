@@ -296,3 +296,11 @@ def test_what_tagging_cannot_do_yet_is_refused_before_work(tmp_path, assignment,
     with pytest.raises(run_config.ConfigError, match=message):
         validate.validate(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_an_unknown_pretrained_student_is_refused_before_work(tmp_path):
+    config = run_config.override(
+        run_config.RunConfig(), ["student.kind=small_bert", "student.sizes={pretrained: minilm_l9}"]
+    )
+    with pytest.raises(run_config.ConfigError, match=r"student\.sizes\.pretrained: Unknown pretrained student backbone 'minilm_l9'; registered: \['minilm_l3'\]"):
+        validate.validate(config, tmp_path / "run")

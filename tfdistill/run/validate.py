@@ -260,6 +260,11 @@ def _check_sizes(student):
             f"student.sizes: {problem} for {student.kind}; accepted: "
             f"{'any key' if accepted is None else accepted}."
         )
+    if "pretrained" in student.sizes:
+        try:
+            models.PRETRAINED_BACKBONES.get(student.sizes["pretrained"])
+        except ValueError as error:
+            raise ConfigError(f"student.sizes.pretrained: {error}") from None
 
 
 # The keys of a schedule: `DistillerSchedule`'s arguments, less the variable.

@@ -1,8 +1,9 @@
 """`"small_bert"`: a shallower and/or narrower BERT that starts from the teacher.
 
 It shares the teacher's tokenizer and starts from a copy of the teacher's embeddings
-and of some of its transformer layers (DistilBERT, Sanh et al. 2019). Being a
-keras-hub BERT, it can also learn the teacher's hidden states and attention.
+and of some of its transformer layers (DistilBERT, Sanh et al. 2019), or from a
+pretrained compact BERT (`pretrained="minilm_l3"`, see `tfdistill.models.pretrained`).
+Being a keras-hub BERT, it can also learn the teacher's hidden states and attention.
 
 Example:
 
@@ -23,6 +24,8 @@ Example:
 
 import keras_hub
 
+from tfdistill.models.pretrained import PRETRAINED_BACKBONES
+from tfdistill.models.pretrained import load_pretrained_backbone
 from tfdistill.models.students.base import register_student
 from tfdistill.models.teachers import check_has_tokenizer
 
@@ -99,13 +102,14 @@ def build_small_bert(
     *,
     bert_model,
     bert_preprocessor,
-    num_layers=2,
+    num_layers=None,
     hidden_dim=None,
     num_heads=None,
     intermediate_dim=None,
     dropout=0.1,
-    init_from_teacher=True,
+    init_from_teacher=None,
     teacher_layers=None,
+    pretrained=None,
 ):
     """A BERT of `num_layers` layers on the teacher's tokenizer, started from the teacher.
 
@@ -125,14 +129,20 @@ def build_small_bert(
         bert_model: the task's keras-hub model (see `register_student`).
         bert_preprocessor: `(teacher preprocessor, sequence_length)` -> the
             student's preprocessor, the task's (`Task.bert_student_preprocessor`).
-        num_layers: the number of transformer layers.
+        num_layers: the number of transformer layers (2; a pretrained backbone's
+            own).
         hidden_dim: the width; defaults to the teacher's, as do `num_heads` and
             `intermediate_dim`.
         num_heads: the number of attention heads.
         intermediate_dim: the width of the feed-forward layers.
         dropout: the dropout rate, in the backbone and before the head.
-        init_from_teacher: copy the teacher's weights, as above.
+        init_from_teacher: copy the teacher's weights, as above (the default,
+            unless `pretrained` is given).
         teacher_layers: the 0-based teacher layer each student layer copies.
+        pretrained: the name of a pretrained compact BERT to start from instead
+            (`tfdistill.models.pretrained.PRETRAINED_BACKBONES`, e.g. `"minilm_l3"`):
+            its sizes and weights, a fresh head. Its vocabulary must be the
+            teacher's.
 
     Returns:
         `(model, preprocessor)`: the model named `"small_bert_student"`, and its
@@ -144,6 +154,14 @@ def build_small_bert(
             `teacher_layers` that cannot be copied from the teacher.
     """
     check_has_tokenizer(teacher, "A small_bert student shares the teacher's tokenizer")
+    if pretrained is not None:
+        backbone = _pretrained_backbone(teacher, pretrained, init_from_teacher, dropout, {
+            "num_layers": num_layers, "hidden_dim": hidden_dim, "num_heads": num_heads,
+            "intermediate_dim": intermediate_dim, "teacher_layers": teacher_layers,
+        })
+        return _with_head(backbone, teacher, sequence_length, bert_model, bert_preprocessor, dropout)
+    num_layers = 2 if num_layers is None else num_layers
+    init_from_teacher = True if init_from_teacher is None else init_from_teacher
     teacher_backbone = teacher.backbone
     requested = {
         "hidden_dim": hidden_dim,
@@ -167,8 +185,39 @@ def build_small_bert(
     )
     if teacher_layers is not None:
         _copy_teacher_weights(teacher_backbone, backbone, teacher_layers)
+    return _with_head(backbone, teacher, sequence_length, bert_model, bert_preprocessor, dropout)
+
+
+def _with_head(backbone, teacher, sequence_length, bert_model, bert_preprocessor, dropout):
+    """`(model, preprocessor)`: the task's model on `backbone`, and its preprocessor."""
     # Students are compiled by whatever trains them (the Distiller).
     model = bert_model(
         backbone, None, dropout=dropout, name="small_bert_student", compile=False
     )
     return model, bert_preprocessor(teacher.preprocessor, sequence_length)
+
+
+def _pretrained_backbone(teacher, name, init_from_teacher, dropout, sizes):
+    """The pretrained backbone `name`, checked against the other arguments and the
+    teacher's vocabulary."""
+    PRETRAINED_BACKBONES.get(name)  # An unknown name fails here, naming the known ones.
+    if init_from_teacher:
+        raise ValueError(
+            f"pretrained={name!r} starts the student from its own weights, so "
+            "init_from_teacher must not be set too."
+        )
+    attributes = PRETRAINED_BACKBONES.attributes(name)
+    for size, value in sizes.items():
+        if value is not None and value != attributes.get(size):
+            raise ValueError(
+                f"{size}={value!r} does not fit pretrained={name!r}, whose sizes are fixed: "
+                f"{attributes}; leave {size} out."
+            )
+    backbone = load_pretrained_backbone(name, dropout=dropout)
+    vocabulary_size = teacher.preprocessor.tokenizer.vocabulary_size()
+    if backbone.vocabulary_size != vocabulary_size:
+        raise ValueError(
+            f"pretrained={name!r} has {backbone.vocabulary_size} token embeddings but the "
+            f"teacher's tokenizer has {vocabulary_size} tokens: it cannot read the teacher's ids."
+        )
+    return backbone
