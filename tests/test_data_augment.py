@@ -1,6 +1,5 @@
 """Tests for tfdistill.data.augment and the mask token of word-student vectorizers."""
 
-
 import keras
 import keras_hub
 import numpy as np
