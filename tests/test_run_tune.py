@@ -10,11 +10,16 @@ import keras_tuner
 import pytest
 
 from tfdistill.run import config as run_config
+from tfdistill.run import fingerprints
 from tfdistill.run import pipeline
 from tfdistill.run import validate
 from tfdistill.run.layout import DISTILLED
 from tfdistill.run.stages import students
+from tfdistill.run.folders import RunFolderError
 from tfdistill.run.stages import tune
+
+from test_run_fingerprints import _context
+from test_run_fingerprints import _finish_every_stage
 
 SMOKE = pathlib.Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
 
@@ -181,3 +186,31 @@ def test_bad_tuning_settings_are_refused_before_any_work(tmp_path):
         with pytest.raises(run_config.ConfigError, match=message):
             validate.validate(config, tmp_path / "run")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_searched_student_is_fingerprinted_by_the_search_not_the_values_it_found(tmp_path):
+    searched = _context(tmp_path, "distillation.tune.trials=2")
+    found = _context(
+        tmp_path, "distillation.tune.trials=2", "distillation.temperature=5.5",
+        "distillation.alpha=0.2", "distillation.learning_rate=4e-4",
+    )
+    # The config before the search and the one it returns: one fingerprint, so a
+    # rerun reuses the student that trained with the winner.
+    assert fingerprints.student_fingerprint(searched, DISTILLED) == fingerprints.student_fingerprint(found, DISTILLED)
+    _finish_every_stage(searched)
+    # What the distilled student records when it trains with the winner's config.
+    student_dir = searched.layout.student("bilstm_distilled")
+    fingerprints.record(student_dir, fingerprints.student_fingerprint(found, DISTILLED))
+    fingerprints.check_stages(searched)
+    narrower = _context(tmp_path, "distillation.tune.trials=2", "distillation.tune.alpha=[0.2, 0.8]")
+    with pytest.raises(RunFolderError, match=r"tuning was made with other settings \(distillation\.tune\.alpha \[0\.1, 0\.9\] -> \[0\.2, 0\.8\]\)"):
+        fingerprints.check_stages(narrower)
+
+
+def test_without_a_search_its_settings_shape_nothing(tmp_path):
+    keys = fingerprints.student_fingerprint(_context(tmp_path), DISTILLED)["config"]
+    # Runs made before the search existed recorded no such keys: they stay reusable.
+    assert not [key for key in keys if key.startswith("distillation.tune.")]
+    assert keys["distillation.temperature"] == 2.0
+    stages = [name for name, _, _ in fingerprints.expected_stages(_context(tmp_path))]
+    assert "tuning" not in stages
