@@ -42,6 +42,8 @@ setuptools.setup(
         "matplotlib",
         # TensorBoard logs of every training stage (tf.summary needs the package).
         "tensorboard",
+        # The search of the distillation's values (distillation.tune).
+        "keras-tuner",
     ],
     extras_require={
         # The real Rotten Tomatoes snippets and the real MiniLM teacher ship inside

@@ -32,7 +32,7 @@ def _context(tmp_path, *assignments, texts=("a gem", "a dud")):
 def _finish_every_stage(context):
     """Records each stage's fingerprint beside a stand-in for its model, as a
     finished run would."""
-    for _, (result, _), fingerprint in fingerprints.expected_stages(context):
+    for _, (result, *_), fingerprint in fingerprints.expected_stages(context):
         fingerprints.record(result, fingerprint)
         (result / MODEL_FILE).touch()
 

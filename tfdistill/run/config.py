@@ -116,6 +116,29 @@ class AugmentConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TuneConfig:
+    """A KerasTuner random search of `temperature`, `alpha` and `learning_rate`.
+
+    Each trial trains the distilled student with values drawn from the ranges
+    (`[low, high]`; the learning rate on a log scale) and is scored on the
+    validation split; the distilled student then trains with the best trial's
+    values (see `tfdistill.run.stages.tune`). The baseline keeps the run's own
+    learning rate. `trials: 0` turns it off.
+    """
+
+    trials: int = 0
+    # Epochs of each trial; null: `distillation.epochs`.
+    epochs: Optional[int] = None
+    temperature: list[float] = dataclasses.field(default_factory=lambda: [1.0, 8.0])
+    alpha: list[float] = dataclasses.field(default_factory=lambda: [0.1, 0.9])
+    learning_rate: list[float] = dataclasses.field(default_factory=lambda: [1e-4, 3e-3])
+
+
+# The `distillation` values that `distillation.tune` searches, each over its range.
+TUNED_KEYS = ("temperature", "alpha", "learning_rate")
+
+
+@dataclasses.dataclass(frozen=True)
 class DistillationConfig:
     """How the student is trained, with the teacher and (as a baseline) without."""
 
@@ -142,6 +165,7 @@ class DistillationConfig:
     # Per-epoch schedules, e.g. {temperature: {kind: cosine, start: 4, end: 1}}
     # (see `tfdistill.schedules.DistillerSchedule`).
     schedule: dict = dataclasses.field(default_factory=dict)
+    tune: TuneConfig = dataclasses.field(default_factory=TuneConfig)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,9 +27,11 @@ from absl import logging
 
 from tfdistill.atomic import write_json
 from tfdistill.run.checkpoint import STATE_FILE
+from tfdistill.run.config import TUNED_KEYS
 from tfdistill.run.folders import RunFolderError
 from tfdistill.run.layout import BASELINE
 from tfdistill.run.layout import DISTILLED
+from tfdistill.run.layout import TUNING
 from tfdistill.run.layout import student_name
 from tfdistill.run.layout import student_variants
 from tfdistill.run.layout import teacher_members
@@ -103,7 +105,24 @@ def student_fingerprint(context, variant):
         fingerprint["teachers"] = [
             digest(teacher_fingerprint(context, seed)) for _, seed in teacher_members(config)
         ]
+        _drop_tuning_keys(fingerprint["config"], config.distillation.tune)
     return fingerprint
+
+
+def _drop_tuning_keys(keys, tune):
+    """Drops from a distilled student's `keys` the search's keys that do not shape it.
+
+    With a search, its settings (and the data, seed and teachers) determine the
+    values it picks, so those values are left out: the config before the search and
+    the one after it give the same fingerprint. Without one, its settings shape
+    nothing (and runs made before it existed recorded none).
+    """
+    if tune.trials:
+        removed = [f"distillation.{name}" for name in TUNED_KEYS]
+    else:
+        removed = [key for key in keys if key.startswith("distillation.tune.")]
+    for key in removed:
+        del keys[key]
 
 
 def changes(recorded, expected):
@@ -139,6 +158,10 @@ def expected_stages(context):
         (name, [layout.teacher(name), layout.checkpoint(name)], teacher_fingerprint(context, seed))
         for name, seed in teacher_members(config)
     ]
+    if config.distillation.tune.trials:
+        # The search trains the distilled student with each trial's values, so it
+        # depends on what the distilled student does.
+        stages.append((TUNING, [layout.tuning], student_fingerprint(context, DISTILLED)))
     for variant in student_variants(config):
         name = student_name(config, variant)
         folders = [layout.student(name), layout.checkpoint(name)]

@@ -5,6 +5,7 @@
   config.yaml  metrics.json  report.md  learning_curves.png  tradeoff.png
   teacher/  teacher_seed_<s>/      fine-tuned teachers (keras-hub presets)
   cache/                           the teachers' logits, one .npy per fingerprint
+  tuning/                          the hyperparameter search (KerasTuner) + trials.json
   students/<kind>_<variant>/       model.keras + training.json
   export/<model>/                  savedmodel/ and model.tflite
   checkpoints/<stage>/             epoch checkpoints of an unfinished stage
@@ -32,6 +33,8 @@ TEACHER = "teacher"
 DISTILLED = "distilled"
 BASELINE = "baseline"
 TRAINING_FILE = "training.json"
+# The folder of the hyperparameter search: also its KerasTuner project name.
+TUNING = "tuning"
 CONFIG_FILE = "config.yaml"
 
 
@@ -84,6 +87,15 @@ class RunLayout:
     @property
     def cache(self):
         return self.root / "cache"
+
+    @property
+    def tuning(self):
+        return self.root / TUNING
+
+    @property
+    def tuning_trials(self):
+        """Every trial of the search (values, score, status) and the winner."""
+        return self.tuning / "trials.json"
 
     def student(self, name):
         return self.root / "students" / name

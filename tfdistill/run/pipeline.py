@@ -1,7 +1,8 @@
 """The main job: the stages of a run, in order, and nothing else.
 
-teacher (fine-tune, freeze) -> transfer set and teacher logits -> students
-(distilled, baseline) -> evaluate -> export -> report. Each stage lives in
+teacher (fine-tune, freeze) -> transfer set and teacher logits -> [a search of
+the distillation's values] -> students (distilled, baseline) -> evaluate -> export
+-> report. Each stage lives in
 `tfdistill.run.stages` and reuses what an earlier attempt left whole.
 
 The run is built in `<output_dir>.partial/` and put at `<output_dir>` when it
@@ -16,6 +17,7 @@ it wrote to `metrics.json`. `tests/test_cli.py` runs it end to end.
 """
 
 import dataclasses
+import json
 import pathlib
 import shutil
 
@@ -39,6 +41,7 @@ from tfdistill.run.stages import export
 from tfdistill.run.stages import students
 from tfdistill.run.stages import teacher
 from tfdistill.run.stages import transfer
+from tfdistill.run.stages import tune
 from tfdistill.run.validate import validate
 
 
@@ -110,7 +113,9 @@ def _run_stages(context, strategy, overwrite):
         teachers = teacher.teachers(context)
         transfer_set = transfer.transfer_set(context, teachers)
         test_logits = transfer.ensemble_logits(context, teachers, context.splits["test"], "test")
-        trained = students.train_students(context, teachers, transfer_set)
+        tuning = config.distillation.tune.trials > 0
+        tuned = tune.tuned_config(context, teachers, transfer_set) if tuning else None
+        trained = students.train_students(context, teachers, transfer_set, tuned)
     served = [(TEACHER, teachers[0], teachers[0].preprocessor)]
     served += [(name, student.model, student.preprocessor) for name, student in trained]
     first_teacher_logits = test_logits if len(teachers) == 1 else test_logits[:, 0]
@@ -122,6 +127,8 @@ def _run_stages(context, strategy, overwrite):
     # Every stage finished, so no checkpoint is left to resume from.
     shutil.rmtree(context.layout.checkpoints, ignore_errors=True)
     summary = report.summarize(config, context.class_names, results)
+    if tuning:
+        summary["tuning"] = json.loads(context.layout.tuning_trials.read_text(encoding="utf-8"))
     if len(teachers) > 1:
         summary["teacher_ensemble"] = evaluate.ensemble_scores(context, test_logits)
     histories = {name: training["history"] for name, training in context.trainings.items()}

@@ -243,6 +243,36 @@ def _plot_tradeoff(summary, path):
     plt.close(figure)
 
 
+def tuning_section(tuning):
+    """The search's trials (`tuning/trials.json`) as Markdown, the winner marked.
+
+    >>> trial = {"trial": "0", "values": {"temperature": 4.0, "alpha": 0.3,
+    ...          "learning_rate": 1e-3}, "score": 0.75, "status": "COMPLETED"}
+    >>> tuning = {"objective": "val_accuracy", "trials": [trial], "best": trial}
+    >>> tuning_section(tuning)[-2]
+    '| 0 (winner) | 4 | 0.3 | 0.001 | 0.7500 | COMPLETED |'
+    >>> tuning_section(None)
+    []
+    """
+    if not tuning:
+        return []
+    lines = [
+        "## Hyperparameter search",
+        "",
+        f"Each trial scored by its best epoch's {tuning['objective']} (validation split); "
+        "the distilled student trained with the winner's values.",
+        "",
+        "| trial | temperature | alpha | learning rate | score | status |",
+        "|---|---|---|---|---|---|",
+    ]
+    for trial in tuning["trials"]:
+        name = trial["trial"] + (" (winner)" if trial == tuning["best"] else "")
+        values = " | ".join(f"{trial['values'][key]:.3g}" for key in ("temperature", "alpha", "learning_rate"))
+        score = "-" if trial["score"] is None else f"{trial['score']:.4f}"
+        lines.append(f"| {name} | {values} | {score} | {trial['status']} |")
+    return lines + [""]
+
+
 def _markdown(summary):
     lines = [
         f"# Run report: {summary['name']}",
@@ -256,6 +286,7 @@ def _markdown(summary):
         "```",
         "",
         *tasks.get(summary["task"]).report_sections(summary),
+        *tuning_section(summary.get("tuning")),
     ]
     lines += ["## Plots", "", "![learning curves](learning_curves.png)", "", "![trade-off](tradeoff.png)", ""]
     return "\n".join(lines)

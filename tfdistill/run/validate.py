@@ -35,6 +35,7 @@ from tfdistill.distillation.schedules import DistillerSchedule
 from tfdistill.models.students.word_level import build_word_student
 from tfdistill.run import distribute
 from tfdistill.run.config import AUTO
+from tfdistill.run.config import TUNED_KEYS
 from tfdistill.run.config import ConfigError
 from tfdistill.run import folders
 from tfdistill.run.layout import partial_dir
@@ -56,6 +57,7 @@ def validate(config, output_dir):
     _check_schedules(config.distillation.schedule)
     _check_intermediate(config)
     _check_ensemble(config)
+    _check_tune(config.distillation)
     _check_writable(output_dir)
 
 
@@ -161,6 +163,11 @@ _RANGES = {
     "distillation.augment.ngram_probability": _PROBABILITY,
     "distillation.augment.max_ngram": _at_least(1),
     "distillation.augment.neighbours": _at_least(1),
+    "distillation.tune.trials": _at_least(0),
+    "distillation.tune.epochs": _at_least(1),
+    "distillation.tune.temperature": _above(0),
+    "distillation.tune.alpha": _PROBABILITY,
+    "distillation.tune.learning_rate": _above(0),
     "runtime.cpu_devices": _at_least(1),
     "export.latency_batch_sizes": _at_least(1),
     "export.latency_seconds": _above(0),
@@ -345,6 +352,28 @@ def _check_ensemble(config):
             raise ConfigError(
                 f"teacher.ensemble_weights (one per teacher, the first teacher's first): {error}"
             ) from None
+
+
+def _check_tune(distillation):
+    """The search's ranges, and what its trials need: the cached teacher logits."""
+    for name in TUNED_KEYS:
+        bounds = getattr(distillation.tune, name)
+        if len(bounds) != 2 or not bounds[0] < bounds[1]:
+            raise ConfigError(
+                f"distillation.tune.{name} must be a range [low, high] with low < high, got {bounds}."
+            )
+    if not distillation.tune.trials:
+        return
+    # Trials are scored on the cached logits: a live teacher per trial would cost
+    # the search a teacher forward pass per batch.
+    needs = (
+        (not distillation.cache_teacher_logits, "distillation.cache_teacher_logits: true"),
+        (distillation.intermediate, "no distillation.intermediate (it needs the live teacher)"),
+        (distillation.schedule, "no distillation.schedule (it would override the searched values)"),
+    )
+    for failed, need in needs:
+        if failed:
+            raise ConfigError(f"distillation.tune.trials > 0 needs {need}.")
 
 
 def _check_writable(output_dir):

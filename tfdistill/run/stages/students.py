@@ -4,6 +4,7 @@ A trained student is saved as `students/<kind>_<variant>/model.keras`, whose pre
 marks the stage done; an unfinished one resumes from its epoch checkpoints.
 """
 
+import dataclasses
 import functools
 import shutil
 
@@ -27,12 +28,17 @@ from tfdistill.run.layout import student_variants
 from tfdistill.run.precision import dtype_policy
 
 
-def train_students(context, teachers, transfer):
-    """Trains (or reloads) every variant; returns `[(name, Student)]`."""
-    return [
-        student(context, variant, teachers, transfer)
-        for variant in student_variants(context.config)
-    ]
+def train_students(context, teachers, transfer, distilled_config=None):
+    """Trains (or reloads) every variant; returns `[(name, Student)]`.
+
+    `distilled_config`, when given, is the config the distilled student trains with
+    (the search's winner, see `tfdistill.run.stages.tune`); the baseline keeps the
+    run's.
+    """
+    contexts = {variant: context for variant in student_variants(context.config)}
+    if distilled_config is not None:
+        contexts[DISTILLED] = dataclasses.replace(context, config=distilled_config)
+    return [student(contexts[variant], variant, teachers, transfer) for variant in contexts]
 
 
 def build(context, teacher):
@@ -108,17 +114,12 @@ def student(context, variant, teachers, transfer):
 def _train(context, name, variant, built, teachers, transfer):
     config, layout = context.config, context.layout
     fingerprint = fingerprints.student_fingerprint(context, variant)
-    early_stopping = best_epoch_stopping(
-        context, config.distillation.patience, built.model, built.preprocessor,
-        config.distillation.batch_size,
-    )
+    early_stopping = stopping(context, built)
     backup = ResumableBackup(layout.checkpoint(name), early_stopping=early_stopping)
     fingerprints.record(backup.backup_dir, fingerprint)
     cached = transfer.logits is not None
     trainer = make_trainer(context, variant, built, teachers, cached)
-    train, validation, train_split = _datasets(
-        context, variant, built, teachers[0], transfer, backup.initial_epoch
-    )
+    data = datasets(context, variant, built, teachers[0], transfer, backup.initial_epoch)
     callbacks = [early_stopping, tensorboard(layout, name)]
     if variant == DISTILLED:
         callbacks += [
@@ -129,16 +130,7 @@ def _train(context, name, variant, built, teachers, transfer):
         # The Distiller guards its own steps; the baseline's plain fit needs a guard.
         callbacks.append(NonFiniteLossGuard(name))
     logging.info("Training %s (%s)", name, context.student_policy)
-    trainer.fit(
-        train,
-        validation_data=validation,
-        epochs=config.distillation.epochs,
-        initial_epoch=backup.initial_epoch,
-        steps_per_epoch=steps_per_epoch(train_split, config.distillation.batch_size),
-        callbacks=[*callbacks, backup],
-        shuffle=False,  # The dataset shuffles itself, reproducibly from the seed.
-        verbose=fit_verbosity(),
-    )
+    fit(context, trainer, data, [*callbacks, backup], backup.initial_epoch)
     context.trainings[name] = {
         "history": backup.history(),
         "optimizer_steps": int(trainer.optimizer.iterations.numpy()),
@@ -151,8 +143,32 @@ def _train(context, name, variant, built, teachers, transfer):
     shutil.rmtree(backup.backup_dir)
 
 
-def _datasets(context, variant, built, teacher, transfer, initial_epoch):
-    """`(train, validation, train_split)` for `variant`.
+def stopping(context, built):
+    """Early stopping of the student `built` on the task's headline metric."""
+    distillation = context.config.distillation
+    return best_epoch_stopping(
+        context, distillation.patience, built.model, built.preprocessor, distillation.batch_size
+    )
+
+
+def fit(context, trainer, data, callbacks, initial_epoch=0):
+    """Trains `trainer` on `data`, `datasets`'s triple, up to `distillation.epochs`."""
+    train, validation, train_split = data
+    distillation = context.config.distillation
+    trainer.fit(
+        train,
+        validation_data=validation,
+        epochs=distillation.epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=steps_per_epoch(train_split, distillation.batch_size),
+        callbacks=callbacks,
+        shuffle=False,  # The dataset shuffles itself, reproducibly from the seed.
+        verbose=fit_verbosity(),
+    )
+
+
+def datasets(context, variant, built, teacher, transfer, initial_epoch):
+    """`(train, validation, train_split)` for `variant` of the student `built`.
 
     Training batches stream the epochs still to run, each in the order that epoch
     has in any run (so a resumed stage replays the interrupted one).

@@ -1,0 +1,216 @@
+"""The search of the distillation's values (`distillation.tune`): it runs on the
+validation split, picks the best trial, resumes after an interruption, and bad
+settings stop the run before any work."""
+
+import json
+import pathlib
+import re
+
+import keras_tuner
+import pytest
+
+from tfdistill.run import config as run_config
+from tfdistill.run import fingerprints
+from tfdistill.run import pipeline
+from tfdistill.run import validate
+from tfdistill.run.layout import DISTILLED
+from tfdistill.run.stages import students
+from tfdistill.run.folders import RunFolderError
+from tfdistill.run.stages import tune
+
+from test_run_fingerprints import _context
+from test_run_fingerprints import _finish_every_stage
+
+SMOKE = pathlib.Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
+
+
+def _write_data(folder):
+    """A task a student learns in a few steps: "good" texts are 1, "bad" ones 0."""
+    words = ["film", "plot", "story", "movie", "acting", "cast", "script", "ending"]
+    for split, count in (("train", 48), ("validation", 16), ("test", 16)):
+        rows = [
+            f"{'good great' if i % 2 else 'bad dull'} {words[i % 8]} {words[(3 * i) % 8]},{i % 2}"
+            for i in range(count)
+        ]
+        (folder / f"{split}.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+    return str(folder / "{split}.csv")
+
+
+def _config(tmp_path, tiny_teacher, *assignments):
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    return run_config.override(
+        run_config.load(SMOKE),
+        [
+            f"teacher.preset={tiny_teacher}",
+            f"data.source={_write_data(data)}",
+            "distillation.epochs=2",
+            "distillation.baseline=false",
+            "distillation.tune.trials=2",
+            "export.tflite=[]",
+            "export.latency_batch_sizes=[8]",
+            "export.latency_seconds=0.05",
+            *assignments,
+        ],
+    )
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Records every student build, and every trainer compiled with its distillation
+    values: `{"build": n, "trainers": [(variant, temperature, alpha, lr, epochs)]}`."""
+    seen = {"build": 0, "trainers": []}
+    build, make_trainer = students.build, students.make_trainer
+
+    def counted_build(context, teacher):
+        seen["build"] += 1
+        return build(context, teacher)
+
+    def recorded_make_trainer(context, variant, *args, **kwargs):
+        d = context.config.distillation
+        seen["trainers"].append((variant, d.temperature, d.alpha, d.learning_rate, d.epochs))
+        return make_trainer(context, variant, *args, **kwargs)
+
+    monkeypatch.setattr(students, "build", counted_build)
+    monkeypatch.setattr(students, "make_trainer", recorded_make_trainer)
+    return seen
+
+
+def _trials(run_dir):
+    return json.loads((run_dir / "tuning" / "trials.json").read_text())
+
+
+def test_a_search_of_two_trials_trains_the_distilled_student_with_the_winner(tmp_path, tiny_teacher, calls):
+    config = _config(tmp_path, tiny_teacher, "distillation.baseline=true", "distillation.tune.epochs=1")
+    summary = pipeline.run(config, tmp_path / "run")
+
+    trials = _trials(tmp_path / "run")
+    assert [trial["status"] for trial in trials["trials"]] == ["COMPLETED", "COMPLETED"]
+    assert trials["objective"] == "val_accuracy"
+    scores = [trial["score"] for trial in trials["trials"]]
+    assert trials["best"]["score"] == max(scores)
+    best = trials["best"]["values"]
+    # Two trials of one epoch each, then the distilled student with the winner's
+    # values for its own epochs, then the baseline with the run's learning rate.
+    assert [call[0] for call in calls["trainers"]] == [DISTILLED, DISTILLED, DISTILLED, "baseline"]
+    assert [call[4] for call in calls["trainers"][:2]] == [1, 1]
+    assert calls["trainers"][2][1:] == (best["temperature"], best["alpha"], best["learning_rate"], 2)
+    assert calls["trainers"][3][3] == config.distillation.learning_rate
+    for trial in trials["trials"]:
+        low, high = config.distillation.tune.learning_rate
+        assert low <= trial["values"]["learning_rate"] <= high
+    assert summary["tuning"] == trials
+    report = (tmp_path / "run" / "report.md").read_text()
+    winner = trials["best"]["trial"]
+    assert re.search(rf"^\| {winner} \(winner\) \|", report, re.M), report
+    assert report.count("(winner)") == 1
+
+
+def test_the_search_picks_the_trial_that_learned(tmp_path, tiny_teacher, calls, monkeypatch):
+    # Two learning rates, each certain to be tried once (a search of 2 trials over a
+    # Choice of 2 never repeats one): 1e-9 learns nothing in 3 epochs, 0.05 learns
+    # "good" from "bad".
+    def space(tune_config):
+        hp = keras_tuner.HyperParameters()
+        hp.Fixed("temperature", 2.0)
+        hp.Fixed("alpha", 0.9)
+        hp.Choice("learning_rate", [1e-9, 0.05], ordered=False)
+        return hp
+
+    monkeypatch.setattr(tune, "_search_space", space)
+    pipeline.run(_config(tmp_path, tiny_teacher, "distillation.epochs=3"), tmp_path / "run")
+    record = _trials(tmp_path / "run")
+    by_rate = {trial["values"]["learning_rate"]: trial["score"] for trial in record["trials"]}
+    assert by_rate[0.05] > by_rate[1e-9], record
+    assert record["best"]["values"]["learning_rate"] == 0.05
+    assert calls["trainers"][-1][0] == DISTILLED
+    assert calls["trainers"][-1][1:4] == (2.0, 0.9, 0.05)
+
+
+def test_an_interrupted_search_resumes_without_rerunning_finished_trials(tmp_path, tiny_teacher, calls, monkeypatch):
+    config = _config(tmp_path, tiny_teacher, "distillation.epochs=1")
+    fit = students.fit
+    fits = []
+
+    def interrupted_fit(*args, **kwargs):
+        fits.append(1)
+        if len(fits) == 2:
+            raise KeyboardInterrupt  # Ctrl-C in the second trial.
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(students, "fit", interrupted_fit)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run(config, tmp_path / "run")
+    assert calls["build"] == 2
+    first = calls["trainers"][0]
+
+    monkeypatch.setattr(students, "fit", fit)
+    calls["build"], calls["trainers"] = 0, []
+    pipeline.run(config, tmp_path / "run")
+    # The second trial again (with the same values) and the distilled student: the
+    # finished first trial is not trained again.
+    assert calls["build"] == 2
+    assert len(calls["trainers"]) == 2 and calls["trainers"][0] != first
+    trials = _trials(tmp_path / "run")["trials"]
+    assert [trial["status"] for trial in trials] == ["COMPLETED", "COMPLETED"]
+    assert trials[0]["values"]["learning_rate"] == first[3]
+
+
+TUNE_ERRORS = (
+    (["distillation.tune.alpha=[0.9, 0.1]"], r"distillation\.tune\.alpha must be a range \[low, high\] with low < high, got \[0\.9, 0\.1\]"),
+    (["distillation.tune.temperature=[2.0]"], r"distillation\.tune\.temperature must be a range \[low, high\]"),
+    (["distillation.tune.temperature=[0, 4]"], r"distillation\.tune\.temperature\[0\] must be > 0, got 0\.0"),
+    (["distillation.tune.alpha=[0.5, 1.5]"], r"distillation\.tune\.alpha\[1\] must be in \[0, 1\], got 1\.5"),
+    (["distillation.tune.learning_rate=[-1e-3, 1e-2]"], r"distillation\.tune\.learning_rate\[0\] must be > 0"),
+    (["distillation.tune.trials=-1"], r"distillation\.tune\.trials must be >= 0, got -1"),
+    (["distillation.tune.epochs=0"], r"distillation\.tune\.epochs must be >= 1, got 0"),
+    (
+        ["distillation.tune.trials=2", "distillation.cache_teacher_logits=false"],
+        r"^distillation\.tune\.trials > 0 needs distillation\.cache_teacher_logits: true\.$",
+    ),
+    (
+        ["distillation.tune.trials=2", "student.kind=small_bert", "student.sizes={}",
+         "distillation.intermediate={hidden: 1.0}"],
+        r"^distillation\.tune\.trials > 0 needs no distillation\.intermediate",
+    ),
+    (
+        ["distillation.tune.trials=2", "distillation.schedule={temperature: {start: 4.0, end: 1.0}}"],
+        r"^distillation\.tune\.trials > 0 needs no distillation\.schedule",
+    ),
+)
+
+
+def test_bad_tuning_settings_are_refused_before_any_work(tmp_path):
+    for assignments, message in TUNE_ERRORS:
+        config = run_config.override(run_config.RunConfig(), assignments)
+        with pytest.raises(run_config.ConfigError, match=message):
+            validate.validate(config, tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_searched_student_is_fingerprinted_by_the_search_not_the_values_it_found(tmp_path):
+    searched = _context(tmp_path, "distillation.tune.trials=2")
+    found = _context(
+        tmp_path, "distillation.tune.trials=2", "distillation.temperature=5.5",
+        "distillation.alpha=0.2", "distillation.learning_rate=4e-4",
+    )
+    # The config before the search and the one it returns: one fingerprint, so a
+    # rerun reuses the student that trained with the winner.
+    assert fingerprints.student_fingerprint(searched, DISTILLED) == fingerprints.student_fingerprint(found, DISTILLED)
+    _finish_every_stage(searched)
+    # What the distilled student records when it trains with the winner's config.
+    student_dir = searched.layout.student("bilstm_distilled")
+    fingerprints.record(student_dir, fingerprints.student_fingerprint(found, DISTILLED))
+    fingerprints.check_stages(searched)
+    narrower = _context(tmp_path, "distillation.tune.trials=2", "distillation.tune.alpha=[0.2, 0.8]")
+    with pytest.raises(RunFolderError, match=r"tuning was made with other settings \(distillation\.tune\.alpha \[0\.1, 0\.9\] -> \[0\.2, 0\.8\]\)"):
+        fingerprints.check_stages(narrower)
+
+
+def test_without_a_search_its_settings_shape_nothing(tmp_path):
+    keys = fingerprints.student_fingerprint(_context(tmp_path), DISTILLED)["config"]
+    # Runs made before the search existed recorded no such keys: they stay reusable.
+    assert not [key for key in keys if key.startswith("distillation.tune.")]
+    assert keys["distillation.temperature"] == 2.0
+    stages = [name for name, _, _ in fingerprints.expected_stages(_context(tmp_path))]
+    assert "tuning" not in stages

@@ -1,0 +1,117 @@
+"""Stage 3a': a KerasTuner search of the distillation's temperature, alpha and
+learning rate (`distillation.tune`), before the distilled student trains.
+
+Each trial builds a fresh student (from the run's seed, as the final one), distils
+it on the teachers' cached logits with the trial's values for `tune.epochs` epochs,
+early-stopped on the task's headline metric on the validation split, and scores the
+best epoch's value of that metric. The test split is never read. The search is a
+KerasTuner project in the run's `tuning/` folder: an interrupted search resumes
+there, keeping its finished trials and running the interrupted one again from its
+start. `tuning/trials.json` lists every trial and the winner, whose values the
+distilled student then trains with.
+"""
+
+import dataclasses
+
+import keras_tuner
+from absl import logging
+
+from tfdistill.atomic import write_json
+from tfdistill.run import fingerprints
+from tfdistill.run.layout import DISTILLED
+from tfdistill.run.layout import TUNING
+from tfdistill.run.stages import students
+
+
+def tuned_config(context, teachers, transfer):
+    """The run's config with the best trial's temperature, alpha and learning rate.
+
+    Runs (or resumes) the search in `tuning/` and writes `tuning/trials.json`.
+
+    Raises:
+        RuntimeError: when no trial finished (trials.json lists their status).
+    """
+    layout = context.layout
+    # Before KerasTuner writes there: a search made with other settings is never
+    # resumed (`fingerprints.check_stages`).
+    fingerprints.record(layout.tuning, fingerprints.student_fingerprint(context, DISTILLED))
+    search = _Search(context, teachers, transfer)
+    search.search(verbose=0)
+    record = _record(search.oracle)
+    write_json(layout.tuning_trials, record)
+    best = record["best"]
+    if best is None:
+        raise RuntimeError(f"No tuning trial finished; see {layout.tuning_trials}.")
+    logging.info(
+        "Tuning: trial %s wins with %s %.4f: %s",
+        best["trial"], record["objective"], best["score"], best["values"],
+    )
+    return _with(context.config, **best["values"])
+
+
+def _with(config, **values):
+    """`config` with `values` in its `distillation` section."""
+    return dataclasses.replace(config, distillation=dataclasses.replace(config.distillation, **values))
+
+
+def _search_space(tune):
+    hp = keras_tuner.HyperParameters()
+    hp.Float("temperature", *tune.temperature)
+    hp.Float("alpha", *tune.alpha)
+    # Good learning rates spread over orders of magnitude.
+    hp.Float("learning_rate", *tune.learning_rate, sampling="log")
+    return hp
+
+
+class _Search(keras_tuner.RandomSearch):
+    """A random search whose trials distil the run's student (see the module doc).
+
+    A trial is not one `model.fit` of a built model, so it overrides `run_trial`,
+    KerasTuner's hook for that, rather than giving a `HyperModel`: that also spares
+    the build KerasTuner makes to read a model's search space, and the
+    `clear_session` before each of its builds, in a run whose teachers live on.
+    """
+
+    def __init__(self, context, teachers, transfer):
+        tune = context.config.distillation.tune
+        self.context, self.teachers, self.transfer = context, teachers, transfer
+        super().__init__(
+            objective=keras_tuner.Objective(f"val_{context.task.headline_metric}", "max"),
+            max_trials=tune.trials,
+            seed=context.config.seed,
+            hyperparameters=_search_space(tune),
+            directory=str(context.layout.root),
+            project_name=TUNING,
+            # Resume an interrupted search: its finished trials are not run again.
+            overwrite=False,
+        )
+
+    def run_trial(self, trial, *args, **kwargs):
+        """Distils a fresh student with `trial`'s values; returns its best score."""
+        values = trial.hyperparameters.values
+        logging.info("Tuning trial %s: %s", trial.trial_id, values)
+        config = self.context.config
+        epochs = config.distillation.tune.epochs or config.distillation.epochs
+        context = dataclasses.replace(self.context, config=_with(config, epochs=epochs, **values))
+        built = students.build(context, self.teachers[0])
+        stopping = students.stopping(context, built)
+        trainer = students.make_trainer(context, DISTILLED, built, self.teachers, cached=True)
+        data = students.datasets(context, DISTILLED, built, self.teachers[0], self.transfer, 0)
+        students.fit(context, trainer, data, [stopping])
+        return {self.oracle.objective.name: float(stopping.best)}
+
+
+def _record(oracle):
+    """What `trials.json` holds: every trial in order, and the best finished one."""
+    trials = [
+        {
+            "trial": trial.trial_id,
+            "values": trial.hyperparameters.values,
+            "score": trial.score,
+            "status": trial.status,
+        }
+        for trial in sorted(oracle.trials.values(), key=lambda trial: trial.trial_id)
+    ]
+    best = oracle.get_best_trials(1)
+    winner = next((t for t in trials if best and t["trial"] == best[0].trial_id), None)
+    return {"objective": oracle.objective.name, "trials": trials, "best": winner}
