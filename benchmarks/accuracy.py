@@ -26,6 +26,7 @@ Targets: retention >= 97% for the default (bilstm) student, >= 99% for small_ber
 seed (and of >= +3 points, for classification).
 """
 
+import json
 import math
 import pathlib
 
@@ -45,6 +46,12 @@ flags.DEFINE_string(
 )
 flags.DEFINE_multi_string("set", [], "Override one config value: --set=section.key=value.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "One run per seed; the first fine-tunes the teacher.")
+flags.DEFINE_string(
+    "compare_to",
+    None,
+    "Another recipe's finished --output_dir (the same seeds and teacher): also pair each "
+    "seed's distilled student here with that one's, by the same paired test.",
+)
 flags.DEFINE_string(
     "output_dir",
     None,
@@ -144,19 +151,20 @@ def served(run_dir, scores, texts, output, batch_size=64):
     )
 
 
-def mcnemar_on_texts(run_dir, models, names, test, class_names):
-    """`(what each model scores from its SavedModel, the test's record fields)`."""
-    correct = [served(run_dir, models[name], test.texts, "label_ids") == test.labels for name in names]
+def mcnemar_on_texts(pair, test, class_names):
+    """`(what each model scores from its SavedModel, the test's record fields)`; `pair`
+    holds two `(run_dir, the model's metrics.json scores)`."""
+    correct = [served(run_dir, scores, test.texts, "label_ids") == test.labels for run_dir, scores in pair]
     b, c, p_value = mcnemar_exact(*correct)
     fields = {"test": "McNemar", "only_distilled_right": b, "only_baseline_right": c, "p": p_value}
     return [float(right.mean()) for right in correct], fields
 
 
-def randomization_on_sentences(run_dir, models, names, test, class_names):
+def randomization_on_sentences(pair, test, class_names):
     """As `mcnemar_on_texts`, for taggers: entity F1 and the randomisation test."""
     counts = [
-        sentence_counts(served(run_dir, models[name], test.texts, "tags"), test.labels, class_names)
-        for name in names
+        sentence_counts(served(run_dir, scores, test.texts, "tags"), test.labels, class_names)
+        for run_dir, scores in pair
     ]
     fields = {"test": "randomisation", "p": approximate_randomization(*counts)}
     return [float(_f1(count.sum(axis=0))) for count in counts], fields
@@ -251,7 +259,8 @@ def per_seed_records(report, runs, config, test, class_names):
     records = []
     for seed, (run_dir, summary) in runs.items():
         models = summary["models"]
-        served_scores, fields = PAIRED_TESTS[config.task](run_dir, models, names, test, class_names)
+        pair = [(run_dir, models[name]) for name in names]
+        served_scores, fields = PAIRED_TESTS[config.task](pair, test, class_names)
         for name, score in zip(names, served_scores):
             if not math.isclose(score, models[name][headline], abs_tol=1e-9):
                 report.note(
@@ -369,6 +378,33 @@ def benchmark(report):
             teacher_on_training_sentences(report, runs, splits["train"], class_names)
     per_seed_table(report, records, config.task, len(splits["test"].texts))
     summarize(report, records, config)
+    if FLAGS.compare_to:
+        compare_recipes(report, runs, config, splits["test"], class_names, FLAGS.compare_to)
+
+
+def compare_recipes(report, runs, config, test, class_names, other_root):
+    """Per seed, this recipe's distilled student against `other_root`'s (paired)."""
+    name, (headline, title, fmt) = f"{config.student.kind}_distilled", SCORES[config.task][0]
+    records = []
+    for seed, (run_dir, summary) in runs.items():
+        other_dir = pathlib.Path(other_root) / f"seed_{seed}"
+        other = json.loads((other_dir / "metrics.json").read_text(encoding="utf-8"))["models"]
+        pair = [(run_dir, summary["models"][name]), (other_dir, other[name])]
+        (this_score, other_score), fields = PAIRED_TESTS[config.task](pair, test, class_names)
+        records.append({"seed": seed, "this": this_score, "other": other_score,
+                        "difference": 100 * (this_score - other_score), "p": fields["p"]})
+    report.table(
+        "against_other_recipe",
+        f"Per seed, this recipe's distilled student against {other_root}'s ({fields['test']}, two-sided)",
+        records,
+        [("seed", "seed", "{}"), ("this", f"this {title}", fmt), ("other", f"other {title}", fmt),
+         ("difference", "difference pts", "{:+.2f}"), ("p", "p", "{:.3g}")],
+    )
+    difference = common.mean_and_std(record["difference"] for record in records)
+    report.note(
+        f"This recipe minus the other: {_plus_minus(difference, '{:+.2f}')} points; p < "
+        f"{SIGNIFICANCE} in {sum(r['p'] < SIGNIFICANCE for r in records)} of {len(records)} seed(s)."
+    )
 
 
 if __name__ == "__main__":
