@@ -195,6 +195,11 @@ class WordLookup(keras.layers.Layer):
                 vocabulary=self.characters, mask_token=_PADDING, oov_token=_OOV_TOKEN
             )
 
+    def build(self, input_shape=None):
+        # No weights: the lookups hold their vocabularies from construction. (Keras
+        # otherwise warns on the terminal, "unbuilt state", when a saved model loads.)
+        self.built = True
+
     def get_vocabulary(self):
         """Every id's word: padding (`""`), out of vocabulary (`"[UNK]"`), then the words."""
         return [str(word) for word in self.lookup.get_vocabulary()]
