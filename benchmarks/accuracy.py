@@ -402,7 +402,7 @@ def compare_recipes(report, runs, config, test, class_names, other_root):
     )
     difference = common.mean_and_std(record["difference"] for record in records)
     report.note(
-        f"This recipe minus the other: {_plus_minus(difference, '{:+.2f}')} points; p < "
+        f"This recipe minus the other: {_plus_minus(difference, '{:.2f}')} points; p < "
         f"{SIGNIFICANCE} in {sum(r['p'] < SIGNIFICANCE for r in records)} of {len(records)} seed(s)."
     )
 
