@@ -273,7 +273,7 @@ def test_a_run_killed_during_the_teacher_fine_tune_keeps_its_finished_epochs(tmp
     assert len(history["loss"]) == 2
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_small_bert_with_intermediate_terms_and_a_temperature_schedule(tmp_path, tiny_teacher):
     output_dir = tmp_path / "intermediate"
     result = tfdistill(
@@ -351,7 +351,7 @@ def _free_ports(count):
     return ports
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_multi_worker_strategy_with_two_local_workers_finishes_the_smoke_run(tmp_path, tiny_teacher):
     output_dir = tmp_path / "multi_worker"
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}

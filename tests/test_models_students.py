@@ -4,6 +4,7 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfdistill.models import STUDENTS
 from tfdistill.models import build_student
@@ -312,3 +313,39 @@ def test_a_saved_student_reloads_with_its_preprocessor_from_its_folder_alone(
     np.testing.assert_array_equal(
         reloaded.model.predict(got, verbose=0), student.model.predict(expected, verbose=0)
     )
+
+
+def test_a_small_bert_tagger_copies_the_teacher_reloads_and_serves_tags(tmp_path):
+    """The small_bert tagger a tagging run builds (the whole run is a `long` test):
+    the teacher's layer, per-word logits, its folder alone, and tags on raw strings."""
+    from tfdistill import export
+    from tfdistill.models import load_teacher
+    from tiny_models import save_tiny_teacher
+
+    tags = ["O", "B-name", "I-name"]
+    teacher = load_teacher(
+        str(save_tiny_teacher(tmp_path / "preset")), num_classes=len(tags),
+        sequence_length=16, task="token_classification", max_words=6,
+    )
+    student = build_student(
+        "small_bert", len(tags), teacher=teacher, task="token_classification",
+        sequence_length=6, num_layers=1,
+    )
+    _assert_same_weights(
+        student.model.backbone.transformer_layers[0], teacher.backbone.transformer_layers[0]
+    )
+    words = tf.constant([["the", "film", "Paris", "", "", ""], ["good", "", "", "", "", ""]])
+    logits = student.model.predict(student.preprocessor(words), verbose=0)
+    assert logits.shape == (2, 6, len(tags))
+    save_student(student, tmp_path / "student")
+    reloaded = load_student(tmp_path / "student", kind="small_bert")
+    np.testing.assert_allclose(
+        reloaded.model.predict(reloaded.preprocessor(words), verbose=0), logits, atol=1e-6
+    )
+    path = export.export_savedmodel(
+        reloaded.model, reloaded.preprocessor, tmp_path / "savedmodel", tags,
+        task="token_classification",
+    )
+    outputs = export.load_savedmodel(path)(texts=tf.constant(["Obama visits Paris", "", "🙂"]))
+    assert outputs["tags"].shape == (3, 6)
+    assert {tag.decode() for tag in outputs["tags"].numpy().ravel()} <= set(tags)

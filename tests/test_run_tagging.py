@@ -121,7 +121,7 @@ def test_predict_tags_each_word_of_a_file_and_spells_out_the_entities(tagging_ru
         np.testing.assert_allclose(*probabilities, atol=0.02)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_rerun_reuses_the_fine_tuned_teacher(tagging_run):
     output_dir, _ = tagging_run
     result = tfdistill(f"--config={SMOKE_NER}", f"--output_dir={output_dir}")
@@ -130,7 +130,7 @@ def test_a_rerun_reuses_the_fine_tuned_teacher(tagging_run):
     assert "Fine-tuning the teacher" not in result.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_small_bert_tagger_distills_from_the_same_teacher(tagging_run, tmp_path):
     output_dir, _ = tagging_run
     copy = tmp_path / "ner"

@@ -80,25 +80,40 @@ def _trials(run_dir):
     return json.loads((run_dir / "tuning" / "trials.json").read_text())
 
 
-def test_a_search_of_two_trials_trains_the_distilled_student_with_the_winner(tmp_path, tiny_teacher, calls):
-    config = _config(tmp_path, tiny_teacher, "distillation.baseline=true", "distillation.tune.epochs=1")
+def _two_learning_rates(tune_config):
+    """A search space whose 2 trials try each learning rate once (a search of 2
+    trials over a Choice of 2 never repeats one): 1e-9 learns nothing, 0.05 learns
+    "good" from "bad"."""
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("temperature", 2.0)
+    hp.Fixed("alpha", 0.9)
+    hp.Choice("learning_rate", [1e-9, 0.05], ordered=False)
+    return hp
+
+
+def test_a_search_of_two_trials_picks_the_one_that_learned_and_trains_with_it(
+    tmp_path, tiny_teacher, calls, monkeypatch
+):
+    monkeypatch.setattr(tune, "_search_space", _two_learning_rates)
+    config = _config(
+        tmp_path, tiny_teacher, "distillation.baseline=true", "distillation.epochs=3",
+        "distillation.tune.epochs=2",
+    )
     summary = pipeline.run(config, tmp_path / "run")
 
     trials = _trials(tmp_path / "run")
     assert [trial["status"] for trial in trials["trials"]] == ["COMPLETED", "COMPLETED"]
     assert trials["objective"] == "val_accuracy"
-    scores = [trial["score"] for trial in trials["trials"]]
-    assert trials["best"]["score"] == max(scores)
-    best = trials["best"]["values"]
-    # Two trials of one epoch each, then the distilled student with the winner's
+    by_rate = {trial["values"]["learning_rate"]: trial["score"] for trial in trials["trials"]}
+    assert by_rate[0.05] > by_rate[1e-9], trials
+    assert trials["best"]["values"]["learning_rate"] == 0.05
+    assert trials["best"]["score"] == max(by_rate.values())
+    # Two trials of `tune.epochs` each, then the distilled student with the winner's
     # values for its own epochs, then the baseline with the run's learning rate.
     assert [call[0] for call in calls["trainers"]] == [DISTILLED, DISTILLED, DISTILLED, "baseline"]
-    assert [call[4] for call in calls["trainers"][:2]] == [1, 1]
-    assert calls["trainers"][2][1:] == (best["temperature"], best["alpha"], best["learning_rate"], 2)
+    assert [call[4] for call in calls["trainers"][:2]] == [2, 2]
+    assert calls["trainers"][2][1:] == (2.0, 0.9, 0.05, 3)
     assert calls["trainers"][3][3] == config.distillation.learning_rate
-    for trial in trials["trials"]:
-        low, high = config.distillation.tune.learning_rate
-        assert low <= trial["values"]["learning_rate"] <= high
     assert summary["tuning"] == trials
     report = (tmp_path / "run" / "report.md").read_text()
     winner = trials["best"]["trial"]
@@ -106,25 +121,18 @@ def test_a_search_of_two_trials_trains_the_distilled_student_with_the_winner(tmp
     assert report.count("(winner)") == 1
 
 
-def test_the_search_picks_the_trial_that_learned(tmp_path, tiny_teacher, calls, monkeypatch):
-    # Two learning rates, each certain to be tried once (a search of 2 trials over a
-    # Choice of 2 never repeats one): 1e-9 learns nothing in 3 epochs, 0.05 learns
-    # "good" from "bad".
-    def space(tune_config):
-        hp = keras_tuner.HyperParameters()
-        hp.Fixed("temperature", 2.0)
-        hp.Fixed("alpha", 0.9)
-        hp.Choice("learning_rate", [1e-9, 0.05], ordered=False)
-        return hp
-
-    monkeypatch.setattr(tune, "_search_space", space)
-    pipeline.run(_config(tmp_path, tiny_teacher, "distillation.epochs=3"), tmp_path / "run")
-    record = _trials(tmp_path / "run")
-    by_rate = {trial["values"]["learning_rate"]: trial["score"] for trial in record["trials"]}
-    assert by_rate[0.05] > by_rate[1e-9], record
-    assert record["best"]["values"]["learning_rate"] == 0.05
-    assert calls["trainers"][-1][0] == DISTILLED
-    assert calls["trainers"][-1][1:4] == (2.0, 0.9, 0.05)
+def test_the_search_draws_every_value_from_its_configured_range():
+    tune_config = run_config.TuneConfig(
+        trials=50, temperature=[1.5, 3.0], alpha=[0.2, 0.4], learning_rate=[1e-4, 1e-3]
+    )
+    oracle = keras_tuner.oracles.RandomSearchOracle(
+        objective=keras_tuner.Objective("score", "max"), max_trials=50, hyperparameters=tune._search_space(tune_config), seed=0
+    )
+    for _ in range(50):
+        values = oracle.populate_space("trial")["values"]
+        for name in ("temperature", "alpha", "learning_rate"):
+            low, high = getattr(tune_config, name)
+            assert low <= values[name] <= high, (name, values)
 
 
 def test_an_interrupted_search_resumes_without_rerunning_finished_trials(tmp_path, tiny_teacher, calls, monkeypatch):

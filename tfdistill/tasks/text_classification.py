@@ -27,6 +27,9 @@ from tfdistill.tasks.base import Task
 from tfdistill.tasks.base import check_ids
 from tfdistill.tasks.base import dense_head
 
+# Examples read from a source's tf.data per step (`read_examples`).
+_READ_BATCH = 4096
+
 # The label of a transfer text that only the teacher labels (see `Distiller`).
 NO_GOLD_LABEL = -1
 
@@ -107,9 +110,11 @@ class TextClassification(Task):
     def read_examples(self, source, split, data_options):
         dataset, info = data.load(source, split, **data_options)
         texts, labels = [], []
-        for text, label in dataset.as_numpy_iterator():
-            texts.append(text.decode("utf-8"))
-            labels.append(label)
+        # In batches: tf.data's per-element overhead made reading 12,000 snippets one
+        # by one take seconds.
+        for text_batch, label_batch in dataset.batch(_READ_BATCH).as_numpy_iterator():
+            texts.extend(text.decode("utf-8") for text in text_batch)
+            labels.extend(label_batch)
         return texts, np.asarray(labels, dtype=np.int32), list(info.class_names)
 
     def encode(self, texts, labels, preprocessor, **options):
