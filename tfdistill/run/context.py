@@ -11,6 +11,7 @@ from tfdistill import tasks
 from tfdistill.run.layout import RunLayout
 from tfdistill.run.lengths import resolve_sequence_lengths
 from tfdistill.run.precision import resolve_dtype_policy
+from tfdistill.run.splits import prepare_extra_tests
 from tfdistill.run.splits import prepare_splits
 
 
@@ -24,6 +25,7 @@ class RunContext:
         task: the `tfdistill.tasks.Task` the config names.
         splits: `{"train" | "validation" | "test": Split}`.
         class_names: the class names, indexed by label id.
+        extra_tests: `{source: Split}`, the test split of each `data.extra_test`.
         teacher_policy, student_policy: the resolved dtype policies.
         trainings: per trained model, `{"history": ..., "optimizer_steps": ...}`.
     """
@@ -36,18 +38,20 @@ class RunContext:
     teacher_policy: str
     student_policy: str
     trainings: dict = dataclasses.field(default_factory=dict)
+    extra_tests: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def create(cls, config, run_dir):
-        """Loads and checks the splits, resolves the policies and any `auto` sequence
-        length of `config` (`tfdistill.run.lengths`), for `run_dir`.
+        """Loads and checks the splits and extra test sets, resolves the policies and
+        any `auto` sequence length of `config` (`tfdistill.run.lengths`), for `run_dir`.
 
         Raises:
             tfdistill.run.splits.DataError: for splits that cannot train and evaluate
-                the run (see `prepare_splits`).
+                the run (see `prepare_splits`), or an extra test set it cannot score.
         """
         task = tasks.get(config.task)
         splits, class_names = prepare_splits(config.data, task)
+        extra_tests = prepare_extra_tests(config.data, task, class_names)
         config = resolve_sequence_lengths(config, task, splits["train"].texts)
         recurrent = models.STUDENTS.attributes(config.student.kind)["recurrent"]
         return cls(
@@ -56,6 +60,7 @@ class RunContext:
             task=task,
             splits=splits,
             class_names=class_names,
+            extra_tests=extra_tests,
             teacher_policy=resolve_dtype_policy(config.runtime.dtype_policy),
             student_policy=resolve_dtype_policy(
                 config.runtime.student_dtype_policy, recurrent=recurrent

@@ -39,6 +39,8 @@ from tfdistill.run.layout import teacher_members
 STAGE_FILE = "stage.json"
 # The distillation keys a baseline student depends on: it never sees the teacher.
 _BASELINE_KEYS = ("epochs", "batch_size", "learning_rate", "patience", "trim_padding")
+# The `data` keys that name test sets.
+_TEST_SETS = ("test_split", "extra_test")
 # How each part of a fingerprint other than its config keys is named in a message.
 _PARTS = {"data": "the training or validation data", "teachers": "the teacher(s)"}
 
@@ -64,7 +66,9 @@ def _base(context, policy, section, keep=None):
     from tfdistill import __version__
 
     config = context.config.to_dict()
-    data = {key: value for key, value in config["data"].items() if key != "test_split"}
+    # The test sets shape no stage's result, they are only scored: adding one to a
+    # finished run retrains nothing.
+    data = {key: value for key, value in config["data"].items() if key not in _TEST_SETS}
     own = {key: value for key, value in config[section].items() if keep is None or key in keep}
     splits = [context.splits[role] for role in ("train", "validation")]
     return {

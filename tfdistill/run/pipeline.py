@@ -126,7 +126,8 @@ def _run_stages(context, strategy, overwrite):
         results[name].update(export.export(context, name, model, preprocessor))
     # Every stage finished, so no checkpoint is left to resume from.
     shutil.rmtree(context.layout.checkpoints, ignore_errors=True)
-    summary = report.summarize(config, context.class_names, results)
+    extra_test = evaluate.extra_test_scores(context, served)
+    summary = report.summarize(config, context.class_names, results, extra_test)
     if tuning:
         summary["tuning"] = json.loads(context.layout.tuning_trials.read_text(encoding="utf-8"))
     if len(teachers) > 1:

@@ -23,30 +23,27 @@ def _speed_at(scores, batch_size):
     return scores["speed"][-1]
 
 
-def summarize(config, class_names, results):
+def summarize(config, class_names, results, extra_test=None):
     """The content of `metrics.json`: every model's scores, plus ratios to the teacher.
 
     For each student: `retention` (its headline metric ÷ the teacher's; the task
     names the metric, accuracy for text classification), `smaller` (teacher
     parameters ÷ its parameters) and `faster` (its throughput ÷ the teacher's, at the
     largest timed batch size); for each distilled student, `gain_over_baseline` in
-    points of the headline metric.
+    points of the headline metric. `extra_test`, the scores on the `data.extra_test`
+    sets (`stages.evaluate.extra_test_scores`), is kept under that key when there
+    are any, with the students' `retention` and `gain_over_baseline` on each set.
     """
     metric = tasks.get(config.task).headline_metric
     teacher = results[TEACHER]
     largest_batch = max(config.export.latency_batch_sizes)
     teacher_speed = _speed_at(teacher, largest_batch)["samples_per_second"]
+    _compare_with_teacher(results, metric)
     for name, scores in results.items():
-        if name == TEACHER:
-            continue
-        # None when the teacher scored 0 (an untrained smoke teacher's entity F1).
-        scores["retention"] = scores[metric] / teacher[metric] if teacher[metric] else None
-        scores["smaller"] = teacher["parameters"] / scores["parameters"]
-        scores["faster"] = _speed_at(scores, largest_batch)["samples_per_second"] / teacher_speed
-        baseline = results.get(name.replace("_distilled", "_baseline"))
-        if name.endswith("_distilled") and baseline is not None:
-            scores["gain_over_baseline"] = 100 * (scores[metric] - baseline[metric])
-    return {
+        if name != TEACHER:
+            scores["smaller"] = teacher["parameters"] / scores["parameters"]
+            scores["faster"] = _speed_at(scores, largest_batch)["samples_per_second"] / teacher_speed
+    summary = {
         "name": config.name,
         "task": config.task,
         "class_names": list(class_names),
@@ -55,6 +52,26 @@ def summarize(config, class_names, results):
         "timed_batch_size": largest_batch,
         "models": results,
     }
+    if extra_test:
+        for entry in extra_test.values():
+            _compare_with_teacher(entry["models"], metric)
+        summary["extra_test"] = extra_test
+    return summary
+
+
+def _compare_with_teacher(models, metric):
+    """Adds each student's `retention` of the teacher's `metric` to its scores in
+    `models` (`{name: scores}` on one test set), and each distilled student's
+    `gain_over_baseline` in points, when its baseline is there."""
+    teacher = models[TEACHER][metric]
+    for name, scores in models.items():
+        if name == TEACHER:
+            continue
+        # None when the teacher scored 0 (an untrained smoke teacher's entity F1).
+        scores["retention"] = scores[metric] / teacher if teacher else None
+        baseline = models.get(name.replace("_distilled", "_baseline"))
+        if name.endswith("_distilled") and baseline is not None:
+            scores["gain_over_baseline"] = 100 * (scores[metric] - baseline[metric])
 
 
 def describe_gain(name, points, metric):
@@ -273,6 +290,62 @@ def tuning_section(tuning):
     return lines + [""]
 
 
+def extra_test_section(summary):
+    """The scores on the `data.extra_test` sets as Markdown: a table per set, with
+    each student's retention there beside its retention on the run's test split.
+
+    >>> def scores(accuracy, **ratios):
+    ...     return {"accuracy": accuracy, "f1": accuracy, **ratios}
+    >>> summary = {
+    ...     "task": "text_classification",
+    ...     "models": {"teacher": scores(0.9), "cnn_distilled": scores(0.88, retention=0.978)},
+    ...     "extra_test": {"drug_reviews": {"num_examples": 343, "models": {
+    ...         "teacher": scores(0.8), "cnn_distilled": scores(0.76, retention=0.95)}}},
+    ... }
+    >>> print("\\n".join(extra_test_section(summary)[4:]))
+    **drug_reviews** (343 examples)
+    <BLANKLINE>
+    | model | accuracy | F1 | retention | retention on the test split |
+    |---|---|---|---|---|
+    | teacher | 80.00% | 0.800 | - | - |
+    | cnn_distilled | 76.00% | 0.760 | 95.0% | 97.8% |
+    <BLANKLINE>
+    >>> extra_test_section({"task": "text_classification", "models": {}})
+    []
+    """
+    if not summary.get("extra_test"):
+        return []
+    task = tasks.get(summary["task"])
+    titles = " | ".join(title for title, _, _, _ in task.report_columns)
+    lines = [
+        "## Extra test sets",
+        "",
+        "Every model on the test split of each `data.extra_test` source; a student's "
+        f"retention is its {task.headline_metric} ÷ the teacher's on the same texts.",
+        "",
+    ]
+    for source, entry in summary["extra_test"].items():
+        lines += [
+            f"**{source}** ({entry['num_examples']:,} examples)",
+            "",
+            f"| model | {titles} | retention | retention on the test split |",
+            "|---" * (len(task.report_columns) + 3) + "|",
+        ]
+        for name, scores in entry["models"].items():
+            metrics = " | ".join(f"{scores[key]:{spec}}" for _, key, _, spec in task.report_columns)
+            retentions = [scores.get("retention"), summary["models"][name].get("retention")]
+            cells = " | ".join("-" if value is None else f"{value:.1%}" for value in retentions)
+            lines.append(f"| {name} | {metrics} | {cells} |")
+        gains = [
+            describe_gain(name, scores["gain_over_baseline"], task.headline_metric)
+            for name, scores in entry["models"].items()
+            if "gain_over_baseline" in scores
+        ]
+        # A blank line first: a line right under a table would be read as its row.
+        lines += ["", *gains, ""] if gains else [""]
+    return lines
+
+
 def _markdown(summary):
     lines = [
         f"# Run report: {summary['name']}",
@@ -285,6 +358,7 @@ def _markdown(summary):
         format_table(summary),
         "```",
         "",
+        *extra_test_section(summary),
         *tasks.get(summary["task"]).report_sections(summary),
         *tuning_section(summary.get("tuning")),
     ]

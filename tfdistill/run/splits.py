@@ -18,6 +18,10 @@ Texts that are in train and also in validation or test (exact matches, after the
 source's own stripping) are counted in one warning; `data.drop_overlap: true`
 drops them from train.
 
+`prepare_extra_tests` loads the `test` split of each `data.extra_test` source the
+same way, and stops the run with a `DataError` naming the key when one cannot be
+read (a missing wheel too), is empty, or has other classes than the run.
+
 Example:
 
 >>> from tfdistill import tasks
@@ -34,6 +38,8 @@ import dataclasses
 
 import numpy as np
 from absl import logging
+
+from tfdistill import data
 
 
 # The roles of a run's splits; `data.<role>_split` names each one in the source.
@@ -115,6 +121,55 @@ def prepare_splits(data_config, task):
     return splits, list(class_names)
 
 
+def prepare_extra_tests(data_config, task, class_names):
+    """Loads and checks the `test` split of each `data.extra_test` source.
+
+    Each is read with the run's `text_column`, `label_column` and `max_examples`;
+    a source that takes `label_names` (a local file) gets the run's class names, so
+    that its named labels get the run's ids and its integer ones are checked.
+
+    Args:
+        data_config: the run's `DataConfig`.
+        task: the run's `tfdistill.tasks.Task`.
+        class_names: the run's class names, from `prepare_splits`.
+
+    Returns:
+        `{source: Split}`, in the order of `data.extra_test`.
+
+    Raises:
+        DataError: naming `data.extra_test[<index>]`, for a set that cannot be
+            read, has no examples, or has other classes (or another order).
+    """
+    extra_tests = {}
+    for index, source in enumerate(data_config.extra_test):
+        try:
+            split, names = _load_checked(_extra_config(data_config, source, class_names), "test", task)
+            if list(names) != list(class_names):
+                raise DataError(
+                    f"its classes {list(names)} are not this run's {list(class_names)}; an "
+                    "extra test set needs the run's classes, in the same order."
+                )
+            if not split.texts:
+                raise DataError("its test split has no examples.")
+        # A DataError is a ValueError, and so is a source that no registered name serves.
+        except ValueError as error:
+            raise DataError(f"data.extra_test[{index}] ({source}): {error}") from error
+        extra_tests[source] = split
+    return extra_tests
+
+
+def _extra_config(data_config, source, class_names):
+    """The `DataConfig` that reads the `test` split of the extra test set `source`."""
+    registered, _ = data.sources.resolve(source)
+    takes_names = "label_names" in data.SOURCES.attributes(registered).get("options", ())
+    return dataclasses.replace(
+        data_config,
+        source=source,
+        test_split="test",
+        label_names=list(class_names) if takes_names else None,
+    )
+
+
 def _describe(data_config, role):
     """A split as a message names it, e.g. `train split (rotten_tomatoes, 'train')`."""
     split_name = getattr(data_config, f"{role}_split")
@@ -131,7 +186,8 @@ def _load_checked(data_config, role, task):
     try:
         split, class_names = load_split(data_config, split_name, task)
         task.check_labels(split.labels, len(class_names), f"{data_config.source}/{split_name}")
-    except (ValueError, OSError) as error:
+    # A missing data wheel is the user's to install, like a missing file.
+    except (ValueError, OSError, ModuleNotFoundError) as error:
         raise DataError(str(error)) from error
     return split, class_names
 

@@ -99,16 +99,12 @@ def check_task(config):
 
 
 def _check_source(data_config, task):
-    try:
-        registered, _ = data.sources.resolve(data_config.source)
-    except ValueError as error:
-        raise ConfigError(f"data.source: {error}") from None
-    source_task = data.SOURCES.attributes(registered)["task"]
-    if source_task != task:
-        raise ConfigError(
-            f"data.source: {data_config.source!r} is a {source_task} source; this run's "
-            f"task is {task}."
-        )
+    registered = _registered_source("data.source", data_config.source, task)
+    for index, source in enumerate(data_config.extra_test):
+        _registered_source(f"data.extra_test[{index}]", source, task)
+    repeated = [source for source in data_config.extra_test if data_config.extra_test.count(source) > 1]
+    if repeated:
+        raise ConfigError(f"data.extra_test names {repeated[0]!r} twice; each set is scored once.")
     label_names = data_config.label_names
     if label_names is None:
         return
@@ -121,6 +117,20 @@ def _check_source(data_config, task):
         raise ConfigError(
             f"data.label_names must name at least two distinct classes, got {label_names}."
         )
+
+
+def _registered_source(key, source, task):
+    """The registered source that serves `source`, which must serve `task`."""
+    try:
+        registered, _ = data.sources.resolve(source)
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None
+    source_task = data.SOURCES.attributes(registered)["task"]
+    if source_task != task:
+        raise ConfigError(
+            f"{key}: {source!r} is a {source_task} source; this run's task is {task}."
+        )
+    return registered
 
 
 def _at_least(low):

