@@ -313,7 +313,7 @@ def test_bad_ensemble_config_fails_in_one_line(tmp_path, extra, fragments):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_teacher_ensemble_under_mirrored_strategy_from_the_config(tmp_path, tiny_teacher):
     """Two features in one smoke run, to keep the suite short: an ensemble of two
     teachers (fine-tuned, cached per member, averaged) and MirroredStrategy on two

@@ -58,9 +58,10 @@ def test_unregistered_names_are_rejected_before_any_work(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_registered_student_and_loss_run_the_smoke_config(tmp_path, registered):
+def test_a_registered_student_and_loss_run_the_smoke_config(tmp_path, registered, tiny_teacher):
     config = _smoke_with(
-        "student.kind=gru", "distillation.loss=tempered_l1", "student.sizes={units: 4}"
+        "student.kind=gru", "distillation.loss=tempered_l1", "student.sizes={units: 4}",
+        f"teacher.preset={tiny_teacher}",
     )
     summary = pipeline.run(config, tmp_path / "run")
     assert set(summary["models"]) == {"teacher", "gru_distilled"}

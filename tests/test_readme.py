@@ -7,7 +7,9 @@ import keras
 import numpy as np
 import pytest
 
+import tfdistill
 from tfdistill import data
+from tfdistill import models
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 
@@ -18,8 +20,24 @@ def readme_block(containing):
     return next(block for block in blocks if containing in block)
 
 
+@pytest.fixture
+def fewer_epochs(monkeypatch):
+    """The README's code as written, with at most 2 teacher and 3 student epochs: on
+    the tests' slices, more epochs test nothing more and cost a minute."""
+    finetune_teacher, fit = models.finetune_teacher, tfdistill.Distiller.fit
+
+    def finetune_briefly(*args, epochs=2, **kwargs):
+        return finetune_teacher(*args, epochs=min(epochs, 2), **kwargs)
+
+    def fit_briefly(self, *args, epochs=1, **kwargs):
+        return fit(self, *args, epochs=min(epochs, 3), **kwargs)
+
+    monkeypatch.setattr(models, "finetune_teacher", finetune_briefly)
+    monkeypatch.setattr(tfdistill.Distiller, "fit", fit_briefly)
+
+
 @pytest.mark.slow
-def test_readme_keras_example_runs(monkeypatch, tmp_path):
+def test_readme_keras_example_runs(monkeypatch, tmp_path, fewer_epochs):
     load = data.load
 
     def first_64(*args, **kwargs):
@@ -42,7 +60,7 @@ def test_readme_keras_example_runs(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-def test_readme_tagging_example_runs(monkeypatch, tmp_path):
+def test_readme_tagging_example_runs(monkeypatch, tmp_path, fewer_epochs):
     load_tagged = data.load_tagged
 
     def first_32(*args, **kwargs):
