@@ -360,7 +360,7 @@ def test_finetuning_packaged_minilm_learns_and_reloads_identically(
     finetune_teacher(
         teacher,
         batches,
-        batches,
+        batches.take(4),  # Early stopping only needs a signal; a quarter is cheaper.
         epochs=3,
         learning_rate=1e-4,
         patience=2,
@@ -376,7 +376,7 @@ def test_finetuning_packaged_minilm_learns_and_reloads_identically(
         np.testing.assert_array_equal(weight.numpy(), reloaded_weight.numpy())
     # Equal weights, but oneDNN may pick other kernels for another model object.
     np.testing.assert_allclose(
-        reloaded.predict(texts, verbose=0), teacher.predict(texts, verbose=0), atol=1e-5
+        reloaded.predict(texts[:64], verbose=0), teacher.predict(texts[:64], verbose=0), atol=1e-5
     )
 
 
