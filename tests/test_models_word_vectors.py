@@ -120,6 +120,54 @@ def test_word_student_starts_from_the_teachers_word_vectors(teacher, kind):
     )
 
 
+@pytest.mark.parametrize("kind", ["bilstm", "bilstm_tagger"])
+def test_teacher_words_make_words_no_training_text_holds_known_with_teacher_vectors(
+    teacher, kind
+):
+    train = ["a great fun movie", "an awful dull film"]
+    student = build_student(
+        kind,
+        num_classes=2,
+        teacher=teacher,
+        train_texts=train,
+        sequence_length=8,
+        task="text_classification" if kind == "bilstm" else "token_classification",
+        embedding_dim=6,
+        init_from_teacher=True,
+        teacher_words=True,
+    )
+    vocabulary = [str(word) for word in student.preprocessor.get_vocabulary()]
+    # The training words first, then the teacher's whole words they lack, once
+    # each: no "##s", no [special] pieces.
+    trained = {word for text in train for word in text.split()}
+    assert set(vocabulary[2 : 2 + len(trained)]) == trained
+    assert vocabulary[2 + len(trained) :] == [
+        word for word in VOCABULARY[5:] if word not in trained and word != "##s"
+    ]
+    embeddings = student.model.get_layer("token_embedding").get_weights()[0]
+    np.testing.assert_allclose(
+        embeddings[2:], teacher_word_vectors(teacher, vocabulary[2:], 6), atol=1e-6
+    )
+
+
+def test_teacher_words_give_an_unseen_word_its_own_id_in_the_exported_preprocessor(teacher):
+    kwargs = dict(num_classes=2, teacher=teacher, train_texts=["good film"], sequence_length=4)
+    plain = build_student("bilstm", **kwargs)
+    extended = build_student("bilstm", teacher_words=True, **kwargs)
+    unknown = plain.preprocessor.get_vocabulary().index("[UNK]")
+    assert plain.preprocessor(["Plot!"]).numpy()[0, 0] == unknown
+    plot_id = extended.preprocessor(["Plot!"]).numpy()[0, 0]
+    assert extended.preprocessor.get_vocabulary()[plot_id] == "plot"
+    assert extended.model.get_layer("token_embedding").input_dim == len(
+        extended.preprocessor.get_vocabulary()
+    )
+
+
+def test_teacher_words_need_the_teacher():
+    with pytest.raises(ValueError, match="teacher_words=True reads the teacher"):
+        build_student("bilstm", num_classes=2, train_texts=["good"], teacher_words=True)
+
+
 def test_word_student_from_the_teacher_needs_the_teacher():
     with pytest.raises(ValueError, match="preprocessor attached"):
         build_student(

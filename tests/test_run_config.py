@@ -119,7 +119,7 @@ def test_every_shipped_config_passes_validation(tmp_path):
         validate.validate(run_config.load(path), tmp_path / path.stem)
 
 
-BILSTM_SIZES = "['dropout', 'embedding_dim', 'hidden_dim', 'init_from_teacher', 'lstm_units', 'vocabulary_size']"
+BILSTM_SIZES = "['dropout', 'embedding_dim', 'hidden_dim', 'init_from_teacher', 'lstm_units', 'teacher_words', 'vocabulary_size']"
 
 
 # Each config error that `validate` catches, and the message naming its key.
@@ -228,7 +228,7 @@ def test_sizes_follow_the_signature_of_a_registered_builder(tmp_path, registered
     registered_student("needs_units", build_needs_units)
     registered_student("takes_anything", build_takes_anything)
     assert validate.size_keys("needs_units") == (
-        ["depth", "init_from_teacher", "units", "vocabulary_size"], {"units"}
+        ["depth", "init_from_teacher", "teacher_words", "units", "vocabulary_size"], {"units"}
     )
     config = run_config.override(run_config.RunConfig(), ["student.kind=needs_units"])
     with pytest.raises(run_config.ConfigError, match=r"student\.sizes: missing key 'units' for needs_units"):

@@ -133,7 +133,7 @@ def lower_and_strip_punctuation_except_mask(texts):
     return tf.strings.regex_replace(texts, _LOWERCASE_MASK, f" {_OOV_TOKEN} ")
 
 
-def build_vectorizer(train_texts, vocabulary_size=20000, sequence_length=64):
+def build_vectorizer(train_texts, vocabulary_size=20000, sequence_length=64, extra_words=()):
     """A word-level `TextVectorization` adapted on the training texts only.
 
     Texts are lowercased and stripped of punctuation, split on whitespace and
@@ -149,6 +149,11 @@ def build_vectorizer(train_texts, vocabulary_size=20000, sequence_length=64):
             texts, whose words must count as unseen.
         vocabulary_size: Vocabulary size, including padding and OOV.
         sequence_length: Length of every output row.
+        extra_words: Words to add after the training texts' `vocabulary_size`
+            ones, in their order, those already there skipped: words that
+            no training text holds but that a model can still read, such as a
+            teacher's whole words (`teacher_whole_words`). They must already be
+            standardized (lowercase, no punctuation), or no text reaches them.
 
     Returns:
         An adapted `keras.layers.TextVectorization`.
@@ -158,19 +163,34 @@ def build_vectorizer(train_texts, vocabulary_size=20000, sequence_length=64):
     >>> vectorizer = build_vectorizer(["a good film", "a bad film"], sequence_length=4)
     >>> vectorizer(["a good one"]).shape
     TensorShape([1, 4])
+    >>> extended = build_vectorizer(["a good film"], extra_words=["fine", "good"])
+    >>> [str(word) for word in extended.get_vocabulary()]
+    ['', '[UNK]', 'good', 'film', 'a', 'fine']
     """
-    vectorizer = keras.layers.TextVectorization(
-        max_tokens=vocabulary_size,
-        standardize=lower_and_strip_punctuation_except_mask,
-        output_mode="int",
-        output_sequence_length=sequence_length,
-    )
+    vectorizer = _vectorizer(vocabulary_size, sequence_length)
     if not isinstance(train_texts, tf.data.Dataset):
         train_texts = tf.data.Dataset.from_tensor_slices(
             tf.constant(train_texts, tf.string)
         )
     vectorizer.adapt(train_texts.batch(_TOKENIZE_BATCH_SIZE))
-    return vectorizer
+    if not extra_words:
+        return vectorizer
+    vocabulary = vectorizer.get_vocabulary()
+    known = set(vocabulary)
+    vocabulary += [word for word in dict.fromkeys(extra_words) if word not in known]
+    # `max_tokens` caps what `set_vocabulary` takes, so the layer is made anew.
+    extended = _vectorizer(len(vocabulary), sequence_length)
+    extended.set_vocabulary(vocabulary)
+    return extended
+
+
+def _vectorizer(max_tokens, sequence_length):
+    return keras.layers.TextVectorization(
+        max_tokens=max_tokens,
+        standardize=lower_and_strip_punctuation_except_mask,
+        output_mode="int",
+        output_sequence_length=sequence_length,
+    )
 
 
 def encode(

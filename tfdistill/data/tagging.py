@@ -239,7 +239,13 @@ class WordLookup(keras.layers.Layer):
 
 
 def build_word_lookup(
-    train_words, max_words, vocabulary_size=20_000, *, characters=0, max_chars=DEFAULT_MAX_CHARS
+    train_words,
+    max_words,
+    vocabulary_size=20_000,
+    *,
+    characters=0,
+    max_chars=DEFAULT_MAX_CHARS,
+    extra_words=(),
 ):
     """A `WordLookup` whose vocabulary is the most frequent lowercased training words.
 
@@ -252,6 +258,8 @@ def build_word_lookup(
             most frequent `characters - 2` characters of the training words (so
             its character ids are below `characters`).
         max_chars: the number of character slots per word, when spelling.
+        extra_words: lowercase words to add after the training words, those
+            already there skipped (e.g. a teacher's whole words).
 
     Returns:
         A `WordLookup`; words (and characters) of equal count keep their first-seen
@@ -276,6 +284,7 @@ def build_word_lookup(
     lowered = tf.strings.lower(tf.constant(flat or [""], tf.string), encoding="utf-8")
     counts = collections.Counter(word.decode() for word in lowered.numpy() if word)
     vocabulary = [word for word, _ in counts.most_common(vocabulary_size - 2)]
+    vocabulary += [word for word in dict.fromkeys(extra_words) if word not in set(vocabulary)]
     if not characters:
         return WordLookup(vocabulary, max_words)
     char_counts = collections.Counter(char for word in flat for char in word)

@@ -99,3 +99,34 @@ def teacher_word_vectors(teacher, words, dim):
     # scale (norms near 10 on MiniLM) the LSTM gates would start saturated.
     norms = np.linalg.norm(vectors[has_pieces], axis=1)
     return (vectors / max(norms.mean(), 1e-12)).astype(np.float32)
+
+
+def teacher_whole_words(teacher):
+    """The words of the teacher's WordPiece vocabulary that a word-level student can read.
+
+    A word-level student knows only its vocabulary's words; the teacher splits any
+    word into pieces. The pieces that are whole words (not `##` continuations or
+    `[special]` tokens) and made only of ASCII letters and digits, lowercased, are the
+    words a student's vocabulary can add beyond its training texts, each with a
+    vector from the teacher (`teacher_word_vectors`): 22,716 of MiniLM's
+    30,522 pieces. Punctuation is left out, as the student's standardization
+    strips it.
+
+    Returns:
+        A list of distinct lowercase strings, in the vocabulary's order.
+
+    Example:
+
+    >>> vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Fun", "##s", "fun", "!"]
+    >>> teacher = keras_hub.models.BertTextClassifier(
+    ...     keras_hub.models.BertBackbone(9, num_layers=1, num_heads=1, hidden_dim=4,
+    ...                                   intermediate_dim=8, max_sequence_length=16),
+    ...     num_classes=2, preprocessor=keras_hub.models.
+    ...     BertTextClassifierPreprocessor(keras_hub.models.BertTokenizer(vocabulary)))
+    >>> teacher_whole_words(teacher)
+    ['fun']
+    """
+    check_has_tokenizer(teacher, "The teacher's words come from its tokenizer")
+    pieces = teacher.preprocessor.tokenizer.get_vocabulary()
+    words = (str(piece).lower() for piece in pieces)
+    return list(dict.fromkeys(word for word in words if word.isalnum() and word.isascii()))

@@ -14,7 +14,7 @@ Traceback (most recent call last):
 tfdistill.run.config.ConfigError: export.latency_batch_sizes must not be empty.
 >>> size_keys("bilstm")
 (['dropout', 'embedding_dim', 'hidden_dim', 'init_from_teacher', 'lstm_units', \
-'vocabulary_size'], set())
+'teacher_words', 'vocabulary_size'], set())
 """
 
 import functools
@@ -241,7 +241,7 @@ def size_keys(kind):
 
     `accepted` is sorted, or None when the builder takes any keyword. A word-level
     kind also takes what `build_word_student` reads (`vocabulary_size`,
-    `init_from_teacher`).
+    `init_from_teacher`, `teacher_words`).
     """
     accepted, required, takes_any = _named_parameters(models.STUDENTS.get(kind))
     if takes_any:

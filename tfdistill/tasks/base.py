@@ -145,10 +145,10 @@ class Task:
         """What maps a batch of texts to the inputs the teacher's `fit` takes."""
         raise NotImplementedError
 
-    def word_vectorizer(self, train_texts, vocabulary_size, sequence_length, **options):
-        """A word-level student's preprocessor, its vocabulary from `train_texts`;
-        `options` are the student's sizes that shape its output (see
-        `tfdistill.models.students.word_level.PREPROCESSOR_SIZES`)."""
+    def word_vectorizer(self, train_texts, vocabulary_size, sequence_length, extra_words=(), **options):
+        """A word-level student's preprocessor, its vocabulary from `train_texts`
+        and then `extra_words`; `options` are the student's sizes that shape its
+        output (see `tfdistill.models.students.word_level.PREPROCESSOR_SIZES`)."""
         raise NotImplementedError
 
     def serving_inputs(self, texts):

@@ -140,8 +140,8 @@ class TextClassification(Task):
         # keras-hub's `fit` runs the classifier's attached preprocessor itself.
         return lambda texts: texts
 
-    def word_vectorizer(self, train_texts, vocabulary_size, sequence_length):
-        return data.build_vectorizer(train_texts, vocabulary_size, sequence_length)
+    def word_vectorizer(self, train_texts, vocabulary_size, sequence_length, extra_words=()):
+        return data.build_vectorizer(train_texts, vocabulary_size, sequence_length, extra_words)
 
     def serving_inputs(self, texts):
         return texts

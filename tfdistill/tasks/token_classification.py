@@ -223,9 +223,11 @@ class TokenClassification(Task):
     def fit_inputs(self, teacher):
         return teacher.preprocessor
 
-    def word_vectorizer(self, train_texts, vocabulary_size, sequence_length, **options):
+    def word_vectorizer(self, train_texts, vocabulary_size, sequence_length, extra_words=(), **options):
         """A `WordLookup`; `options` (`characters`, `max_chars`) make it spell words."""
-        return data.build_word_lookup(_words(train_texts), sequence_length, vocabulary_size, **options)
+        return data.build_word_lookup(
+            _words(train_texts), sequence_length, vocabulary_size, extra_words=extra_words, **options
+        )
 
     def serving_inputs(self, texts):
         """Each text's words, split on whitespace."""

@@ -2,13 +2,18 @@
 
 A word-level student (`"bilstm"`, `"cnn"`, `"bilstm_tagger"`, or one registered with
 `register_student`) reads word ids from a preprocessor built on the training texts
-(a `TextVectorization` for text classification, a `WordLookup` for tagging). With `init_from_teacher=True` its embedding table starts from the teacher's
-word vectors (`teacher_word_vectors`) instead of random ones.
+(a `TextVectorization` for text classification, a `WordLookup` for tagging). With
+`init_from_teacher=True` its embedding table starts from the teacher's word vectors
+(`teacher_word_vectors`) instead of random ones. With `teacher_words=True` its
+vocabulary also holds the teacher's whole words (`teacher_whole_words`), so that
+words no training text holds are not all unknown to it: the ones the training texts
+leave untrained keep the teacher's vectors, or learn from a transfer set's texts.
 """
 
 import numpy as np
 
 from tfdistill.data.encoders import build_vectorizer
+from tfdistill.models.word_vectors import teacher_whole_words
 from tfdistill.models.word_vectors import teacher_word_vectors
 
 # The vectorizer's first two ids: padding and out-of-vocabulary, no word of their own.
@@ -28,6 +33,7 @@ def build_word_student(
     word_vectorizer=build_vectorizer,
     vocabulary_size=20_000,
     init_from_teacher=False,
+    teacher_words=False,
     **sizes,
 ):
     """Builds the vectorizer on `train_texts`, then the model `build_model` makes on it.
@@ -45,21 +51,30 @@ def build_word_student(
         vocabulary_size: the vectorizer's vocabulary size, padding and
             out-of-vocabulary included.
         init_from_teacher: start the `"token_embedding"` layer from the teacher.
+        teacher_words: add the teacher's whole words to the vocabulary, after the
+            `vocabulary_size` training ones (so the vocabulary grows beyond
+            `vocabulary_size`: by 22,716 words at most for MiniLM).
         **sizes: the rest, for `build_model`.
 
     Returns:
         `(model, vectorizer)`.
 
     Raises:
-        ValueError: if `train_texts` is None.
+        ValueError: if `train_texts` is None, or `teacher_words` is set without a
+            teacher.
     """
     if train_texts is None:
         raise ValueError(
             "A word-level student learns its vocabulary from train_texts; got "
             "train_texts=None."
         )
+    if teacher_words and teacher is None:
+        raise ValueError("teacher_words=True reads the teacher's vocabulary; pass the teacher.")
     options = {key: sizes[key] for key in PREPROCESSOR_SIZES if key in sizes}
-    preprocessor = word_vectorizer(train_texts, vocabulary_size, sequence_length, **options)
+    extra_words = teacher_whole_words(teacher) if teacher_words else ()
+    preprocessor = word_vectorizer(
+        train_texts, vocabulary_size, sequence_length, extra_words=extra_words, **options
+    )
     model = build_model(
         sequence_length, preprocessor.vocabulary_size(), head=head, **sizes
     )
