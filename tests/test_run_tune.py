@@ -95,14 +95,17 @@ def test_a_search_of_two_trials_picks_the_one_that_learned_and_trains_with_it(
     tmp_path, tiny_teacher, calls, monkeypatch
 ):
     monkeypatch.setattr(tune, "_search_space", _two_learning_rates)
+    # The config's own values are the first trial's: a learning rate that learns nothing.
     config = _config(
         tmp_path, tiny_teacher, "distillation.baseline=true", "distillation.epochs=3",
-        "distillation.tune.epochs=2",
+        "distillation.tune.epochs=2", "distillation.temperature=2.0", "distillation.alpha=0.9",
+        "distillation.learning_rate=1e-9",
     )
     summary = pipeline.run(config, tmp_path / "run")
 
     trials = _trials(tmp_path / "run")
     assert [trial["status"] for trial in trials["trials"]] == ["COMPLETED", "COMPLETED"]
+    assert trials["trials"][0]["values"] == {"temperature": 2.0, "alpha": 0.9, "learning_rate": 1e-9}
     assert trials["objective"] == "val_accuracy"
     by_rate = {trial["values"]["learning_rate"]: trial["score"] for trial in trials["trials"]}
     assert by_rate[0.05] > by_rate[1e-9], trials
@@ -119,17 +122,30 @@ def test_a_search_of_two_trials_picks_the_one_that_learned_and_trains_with_it(
     winner = trials["best"]["trial"]
     assert re.search(rf"^\| {winner} \(winner\) \|", report, re.M), report
     assert report.count("(winner)") == 1
+    # The student trained with the winner recorded the config's fingerprint: a
+    # rerun of the same config trains nothing.
+    calls["trainers"] = []
+    pipeline.run(config, tmp_path / "run")
+    assert calls["trainers"] == []
 
 
-def test_the_search_draws_every_value_from_its_configured_range():
+def test_the_first_trial_is_the_configs_own_values_and_the_rest_stay_in_range(tmp_path):
     tune_config = run_config.TuneConfig(
         trials=50, temperature=[1.5, 3.0], alpha=[0.2, 0.4], learning_rate=[1e-4, 1e-3]
     )
-    oracle = keras_tuner.oracles.RandomSearchOracle(
-        objective=keras_tuner.Objective("score", "max"), max_trials=50, hyperparameters=tune._search_space(tune_config), seed=0
+    first = {"temperature": 2.0, "alpha": 0.3, "learning_rate": 5e-4}
+    oracle = tune._ConfigFirstOracle(
+        first,
+        objective=keras_tuner.Objective("score", "max"),
+        max_trials=50,
+        hyperparameters=tune._search_space(tune_config),
+        seed=0,
     )
-    for _ in range(50):
-        values = oracle.populate_space("trial")["values"]
+    oracle._set_project_dir(str(tmp_path), "search")
+    drawn = [oracle.create_trial(f"tuner{i}").hyperparameters.values for i in range(50)]
+    assert drawn[0] == first
+    for values in drawn[1:]:
+        assert values != first
         for name in ("temperature", "alpha", "learning_rate"):
             low, high = getattr(tune_config, name)
             assert low <= values[name] <= high, (name, values)
@@ -196,20 +212,14 @@ def test_bad_tuning_settings_are_refused_before_any_work(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_searched_student_is_fingerprinted_by_the_search_not_the_values_it_found(tmp_path):
+def test_a_searched_student_is_fingerprinted_by_the_config_it_was_searched_from(tmp_path):
     searched = _context(tmp_path, "distillation.tune.trials=2")
-    found = _context(
-        tmp_path, "distillation.tune.trials=2", "distillation.temperature=5.5",
-        "distillation.alpha=0.2", "distillation.learning_rate=4e-4",
-    )
-    # The config before the search and the one it returns: one fingerprint, so a
-    # rerun reuses the student that trained with the winner.
-    assert fingerprints.student_fingerprint(searched, DISTILLED) == fingerprints.student_fingerprint(found, DISTILLED)
     _finish_every_stage(searched)
-    # What the distilled student records when it trains with the winner's config.
-    student_dir = searched.layout.student("bilstm_distilled")
-    fingerprints.record(student_dir, fingerprints.student_fingerprint(found, DISTILLED))
     fingerprints.check_stages(searched)
+    # The config's own temperature is the first trial's: another one is another search.
+    hotter = _context(tmp_path, "distillation.tune.trials=2", "distillation.temperature=5.5")
+    with pytest.raises(RunFolderError, match=r"tuning was made with other settings \(distillation\.temperature 2\.0 -> 5\.5\)"):
+        fingerprints.check_stages(hotter)
     narrower = _context(tmp_path, "distillation.tune.trials=2", "distillation.tune.alpha=[0.2, 0.8]")
     with pytest.raises(RunFolderError, match=r"tuning was made with other settings \(distillation\.tune\.alpha \[0\.1, 0\.9\] -> \[0\.2, 0\.8\]\)"):
         fingerprints.check_stages(narrower)

@@ -27,7 +27,6 @@ from absl import logging
 
 from tfdistill.atomic import write_json
 from tfdistill.run.checkpoint import STATE_FILE
-from tfdistill.run.config import TUNED_KEYS
 from tfdistill.run.folders import RunFolderError
 from tfdistill.run.layout import BASELINE
 from tfdistill.run.layout import DISTILLED
@@ -114,18 +113,18 @@ def student_fingerprint(context, variant):
 
 
 def _drop_tuning_keys(keys, tune):
-    """Drops from a distilled student's `keys` the search's keys that do not shape it.
+    """Drops from a distilled student's `keys` the search's keys, when there is no search.
 
-    With a search, its settings (and the data, seed and teachers) determine the
-    values it picks, so those values are left out: the config before the search and
-    the one after it give the same fingerprint. Without one, its settings shape
-    nothing (and runs made before it existed recorded none).
+    With a search, every key stays: its settings, and the config's own values,
+    which it tries first, determine the values it picks. The student that then
+    trains with the winner records the fingerprint of the config before the search
+    (`students.train_students`), so a rerun of that config reuses it. Without a
+    search, its settings shape nothing (and runs made before it existed recorded
+    none).
     """
     if tune.trials:
-        removed = [f"distillation.{name}" for name in TUNED_KEYS]
-    else:
-        removed = [key for key in keys if key.startswith("distillation.tune.")]
-    for key in removed:
+        return
+    for key in [key for key in keys if key.startswith("distillation.tune.")]:
         del keys[key]
 
 

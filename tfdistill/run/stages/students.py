@@ -33,12 +33,19 @@ def train_students(context, teachers, transfer, distilled_config=None):
 
     `distilled_config`, when given, is the config the distilled student trains with
     (the search's winner, see `tfdistill.run.stages.tune`); the baseline keeps the
-    run's.
+    run's. Every student records the fingerprint of the run's config, the one a
+    rerun checks: the search's winner follows from it.
     """
     contexts = {variant: context for variant in student_variants(context.config)}
     if distilled_config is not None:
         contexts[DISTILLED] = dataclasses.replace(context, config=distilled_config)
-    return [student(contexts[variant], variant, teachers, transfer) for variant in contexts]
+    return [
+        student(
+            contexts[variant], variant, teachers, transfer,
+            fingerprints.student_fingerprint(context, variant),
+        )
+        for variant in contexts
+    ]
 
 
 def build(context, teacher):
@@ -94,8 +101,9 @@ def make_trainer(context, variant, student, teachers, cached):
     return trainer
 
 
-def student(context, variant, teachers, transfer):
-    """Trains (or reloads) one student and returns `(name, Student)`.
+def student(context, variant, teachers, transfer, fingerprint):
+    """Trains (or reloads) one student and returns `(name, Student)`; a trained one
+    records `fingerprint`.
 
     A reloaded student comes with the preprocessor it was trained with (its own
     vocabulary), whatever the current training texts are.
@@ -107,13 +115,12 @@ def student(context, variant, teachers, transfer):
         context.load_training(name, student_dir)
         return name, models.load_student(student_dir, kind=context.config.student.kind)
     built = build(context, teachers[0])
-    _train(context, name, variant, built, teachers, transfer)
+    _train(context, name, variant, built, teachers, transfer, fingerprint)
     return name, built
 
 
-def _train(context, name, variant, built, teachers, transfer):
+def _train(context, name, variant, built, teachers, transfer, fingerprint):
     config, layout = context.config, context.layout
-    fingerprint = fingerprints.student_fingerprint(context, variant)
     early_stopping = stopping(context, built)
     backup = ResumableBackup(layout.checkpoint(name), early_stopping=early_stopping)
     fingerprints.record(backup.backup_dir, fingerprint)

@@ -4,7 +4,9 @@ learning rate (`distillation.tune`), before the distilled student trains.
 Each trial builds a fresh student (from the run's seed, as the final one), distils
 it on the teachers' cached logits with the trial's values for `tune.epochs` epochs,
 early-stopped on the task's headline metric on the validation split, and scores the
-best epoch's value of that metric. The test split is never read. The search is a
+best epoch's value of that metric. The first trial is the config's own values, so
+the winner is never worse on validation than what the user wrote; the later ones
+are drawn at random from the ranges. The test split is never read. The search is a
 KerasTuner project in the run's `tuning/` folder: an interrupted search resumes
 there, keeping its finished trials and running the interrupted one again from its
 start. `tuning/trials.json` lists every trial and the winner, whose values the
@@ -54,6 +56,11 @@ def _with(config, **values):
     return dataclasses.replace(config, distillation=dataclasses.replace(config.distillation, **values))
 
 
+def _searched_values(distillation):
+    """The config's own values of what the search varies: the first trial's."""
+    return {name: getattr(distillation, name) for name in ("temperature", "alpha", "learning_rate")}
+
+
 def _search_space(tune):
     hp = keras_tuner.HyperParameters()
     hp.Float("temperature", *tune.temperature)
@@ -63,7 +70,25 @@ def _search_space(tune):
     return hp
 
 
-class _Search(keras_tuner.RandomSearch):
+class _ConfigFirstOracle(keras_tuner.oracles.RandomSearchOracle):
+    """A random search whose first trial is `first_values`, not a random draw.
+
+    KerasTuner's random search only draws: with a budget of a few trials, every one
+    may land worse than the values the user chose by hand. Trying those first makes
+    the search's winner at least as good as them on validation.
+    """
+
+    def __init__(self, first_values, **kwargs):
+        super().__init__(**kwargs)
+        self.first_values = dict(first_values)
+
+    def populate_space(self, trial_id):
+        if self.trials:
+            return super().populate_space(trial_id)
+        return {"status": keras_tuner.engine.trial.TrialStatus.RUNNING, "values": self.first_values}
+
+
+class _Search(keras_tuner.Tuner):
     """A random search whose trials distil the run's student (see the module doc).
 
     A trial is not one `model.fit` of a built model, so it overrides `run_trial`,
@@ -75,11 +100,15 @@ class _Search(keras_tuner.RandomSearch):
     def __init__(self, context, teachers, transfer):
         tune = context.config.distillation.tune
         self.context, self.teachers, self.transfer = context, teachers, transfer
-        super().__init__(
+        oracle = _ConfigFirstOracle(
+            _searched_values(context.config.distillation),
             objective=keras_tuner.Objective(f"val_{context.task.headline_metric}", "max"),
             max_trials=tune.trials,
             seed=context.config.seed,
             hyperparameters=_search_space(tune),
+        )
+        super().__init__(
+            oracle,
             directory=str(context.layout.root),
             project_name=TUNING,
             # Resume an interrupted search: its finished trials are not run again.
