@@ -75,3 +75,15 @@ def uninstalled(monkeypatch):
         lambda name, *args: None if name in hidden else find_spec(name, *args),
     )
     return hidden.add
+
+
+@pytest.fixture
+def vader_sdist_dir(tmp_path, monkeypatch):
+    """An empty folder where the VADER sources look for their sdist, as when `make
+    install` never downloaded it; no set is cached, before or after."""
+    from tfdistill.data.sources import vader_snippets
+
+    monkeypatch.setattr(vader_snippets, "SDIST_DIR", tmp_path)
+    vader_snippets._snippets.cache_clear()
+    yield tmp_path
+    vader_snippets._snippets.cache_clear()

