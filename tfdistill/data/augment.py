@@ -251,11 +251,10 @@ def _perturbed_copies(
         for (prefix, core, suffix), draw, pick, choices, is_kept in zip(
             words, word_draws[copy], neighbour_picks[copy], candidates, kept
         ):
-            if is_kept:
-                pass
-            elif draw < mask_probability:
+            # A kept word (an entity, with `keep`) is never masked or replaced.
+            if not is_kept and draw < mask_probability:
                 core = mask_token
-            elif draw < mask_probability + replace_probability and choices:
+            elif not is_kept and draw < mask_probability + replace_probability and choices:
                 replacement = choices[pick % len(choices)]
                 core = _with_case_of(core, replacement) if match_case else replacement
             perturbed.append(prefix + core + suffix)
