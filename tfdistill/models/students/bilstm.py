@@ -65,11 +65,35 @@ def build_bilstm(
     embedded = keras.layers.Embedding(
         vocabulary_size, embedding_dim, mask_zero=True, name="token_embedding"
     )(token_ids)
-    # cuDNN would switch XLA off for the whole model, the Distiller included.
-    encoded = keras.layers.Bidirectional(XLACompatibleLSTM(lstm_units), name="bilstm")(
-        embedded
+    features = bilstm_features(
+        embedded, lstm_units=lstm_units, hidden_dim=hidden_dim, dropout=dropout
     )
-    hidden = keras.layers.Dense(hidden_dim, activation="relu", name="hidden")(
+    return keras.Model(token_ids, head(features), name="bilstm_student")
+
+
+def bilstm_features(embedded, *, lstm_units, hidden_dim, dropout, mask=None):
+    """The BiLSTM's body on embedded tokens: a bidirectional LSTM, dropout, a ReLU layer.
+
+    Shared by every student that runs this body on its own embeddings (`"bilstm"` on
+    word ids, `"bilstm_wordpiece"` on the teacher's pieces), so that they differ only
+    in what they read. The layers are made in the order `build_bilstm` always made
+    them, so a seeded build keeps its initial weights.
+
+    Args:
+        embedded: a functional tensor `(batch, steps, width)`, carrying its padding
+            mask (`Embedding(mask_zero=True)`) unless `mask` is given.
+        lstm_units: the LSTM's hidden size per direction.
+        hidden_dim: the width of the ReLU layer.
+        dropout: the dropout rate before the ReLU layer.
+        mask: a boolean `(batch, steps)` tensor, True at real tokens; None keeps
+            `embedded`'s own mask.
+
+    Returns:
+        The ReLU layer's output, `(batch, hidden_dim)`: the features a head reads.
+    """
+    # cuDNN would switch XLA off for the whole model, the Distiller included.
+    bilstm = keras.layers.Bidirectional(XLACompatibleLSTM(lstm_units), name="bilstm")
+    encoded = bilstm(embedded) if mask is None else bilstm(embedded, mask=mask)
+    return keras.layers.Dense(hidden_dim, activation="relu", name="hidden")(
         keras.layers.Dropout(dropout, name="dropout")(encoded)
     )
-    return keras.Model(token_ids, head(hidden), name="bilstm_student")
