@@ -89,16 +89,39 @@ def teacher_word_vectors(teacher, words, dim):
             f"{min(hidden_dim, len(words))} (a student's embedding_dim)."
         )
     means = _last_layer_means(teacher, words)
-    has_pieces = means.any(axis=1)
-    centred = np.where(has_pieces[:, None], means - means[has_pieces].mean(axis=0), 0.0)
+    return principal_projection(means, dim, fitted=means.any(axis=1))
+
+
+def principal_projection(vectors, dim, fitted=None):
+    """`vectors` centred, projected on their `dim` principal directions (PCA), and
+    scaled by one number to a mean norm of 1.
+
+    What a student's embedding table starts from when it is narrower than the
+    teacher's vectors: the word-level students' word vectors (`teacher_word_vectors`)
+    and `"bilstm_wordpiece"`'s copy of the teacher's token embeddings.
+
+    Args:
+        vectors: a `(n, width)` array.
+        dim: how many directions to keep, at most `width` and the number of
+            `fitted` rows (the caller checks and says why in its own terms).
+        fitted: a boolean `(n,)` array: the rows that the mean, the directions and
+            the scale come from; the others (vectors that stand for nothing, e.g.
+            a word with no piece) get the zero vector. None: every row.
+
+    Returns:
+        A float32 array of shape `(n, dim)`.
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    fitted = np.ones(len(vectors), bool) if fitted is None else np.asarray(fitted, bool)
+    centred = np.where(fitted[:, None], vectors - vectors[fitted].mean(axis=0), 0.0)
     # Rows of `directions` are the principal directions, largest variance first.
-    _, _, directions = np.linalg.svd(centred[has_pieces], full_matrices=False)
-    vectors = centred @ directions[:dim].T
+    _, _, directions = np.linalg.svd(centred[fitted], full_matrices=False)
+    projected = centred @ directions[:dim].T
     # One global scale, so the geometry stays the teacher's: mean norm 1, like the
     # normalised word2vec vectors Tang et al. started from. At the teacher's own
     # scale (norms near 10 on MiniLM) the LSTM gates would start saturated.
-    norms = np.linalg.norm(vectors[has_pieces], axis=1)
-    return (vectors / max(norms.mean(), 1e-12)).astype(np.float32)
+    norms = np.linalg.norm(projected[fitted], axis=1)
+    return (projected / max(norms.mean(), 1e-12)).astype(np.float32)
 
 
 def teacher_whole_words(teacher):
