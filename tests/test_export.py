@@ -135,7 +135,10 @@ def _toy_split(count, seed):
 
 
 def _student(kind, texts):
-    sizes = {"num_layers": 1} if kind == "small_bert" else {"vocabulary_size": 30}
+    # The kinds on the teacher's tokenizer have its vocabulary, not one of their own.
+    sizes = {"small_bert": {"num_layers": 1}, "bilstm_wordpiece": {"lstm_units": 8}}.get(
+        kind, {"vocabulary_size": 30}
+    )
     return models.build_student(
         kind,
         num_classes=2,

@@ -1,7 +1,7 @@
 """Hostile text through every kind of exported SavedModel, the BERT ones included.
 
 Each SavedModel (a BERT teacher loaded as the run loads it, a `small_bert` student
-built from it, a CNN and a BiLSTM) must answer every text, alone or in a batch of up
+built from it, a CNN, a BiLSTM and a BiLSTM on the teacher's pieces) must answer every text, alone or in a batch of up
 to 10,000, with finite probabilities of the right shape and a valid class name, and
 must give a text the same answer whatever its batch.
 """
@@ -58,6 +58,7 @@ def _models(preset_dir):
         ("small_bert", {"num_layers": 1}),
         ("cnn", {"vocabulary_size": 30, "embedding_dim": 8, "filters": 4}),
         ("bilstm", {"vocabulary_size": 30, "embedding_dim": 8, "lstm_units": 4}),
+        ("bilstm_wordpiece", {"embedding_dim": 8, "lstm_units": 4}),
     ]:
         student = models.build_student(
             kind,
@@ -71,7 +72,7 @@ def _models(preset_dir):
     return built
 
 
-KINDS = ["teacher", "small_bert", "cnn", "bilstm"]
+KINDS = ["teacher", "small_bert", "cnn", "bilstm", "bilstm_wordpiece"]
 
 
 @pytest.fixture(scope="module")

@@ -184,7 +184,7 @@ def test_bilstm_stays_xla_compilable_where_cudnn_is_available(
 def test_unknown_kind_names_the_registered_kinds(tiny_teacher):
     with pytest.raises(ValueError, match="transformer") as error:
         _build("transformer", tiny_teacher)
-    assert STUDENTS.names() == ["bilstm", "bilstm_tagger", "cnn", "small_bert"]
+    assert STUDENTS.names() == ["bilstm", "bilstm_tagger", "bilstm_wordpiece", "cnn", "small_bert"]
     for kind in STUDENTS.names():
         assert repr(kind) in str(error.value)
 
@@ -240,9 +240,15 @@ def test_the_built_in_kinds_say_what_they_are():
     assert [kind for kind in attributes if attributes[kind]["bert_like"]] == [
         "small_bert"
     ]
+    # Piece-level: on the teacher's tokenizer, but not a BERT.
+    assert [
+        kind for kind in attributes
+        if not attributes[kind]["word_level"] and not attributes[kind]["bert_like"]
+    ] == ["bilstm_wordpiece"]
     assert [kind for kind in attributes if attributes[kind]["recurrent"]] == [
         "bilstm",
         "bilstm_tagger",
+        "bilstm_wordpiece",
     ]
     assert [kind for kind in attributes if "token_classification" in attributes[kind]["tasks"]] == [
         "bilstm_tagger",
@@ -251,7 +257,7 @@ def test_the_built_in_kinds_say_what_they_are():
 
 
 def test_a_student_is_word_level_or_bert_like_but_not_both():
-    with pytest.raises(ValueError, match="either word-level or BERT-like"):
+    with pytest.raises(ValueError, match="BERT-like student .* cannot be word-level"):
         register_student("hybrid", word_level=True, bert_like=True)
     assert "hybrid" not in STUDENTS
 

@@ -92,7 +92,7 @@ def test_missing_and_malformed_files_are_named(tmp_path):
     [
         ("distillation.alpha=2", r"distillation\.alpha: alpha .* must be in \[0, 1\]"),
         ("distillation.temperature=0", r"distillation\.temperature: temperature must be > 0"),
-        ("student.kind=transformer", r"student\.kind must be one of \['bilstm', 'bilstm_tagger', 'cnn', 'small_bert'\]"),
+        ("student.kind=transformer", r"student\.kind must be one of \['bilstm', 'bilstm_tagger', 'bilstm_wordpiece', 'cnn', 'small_bert'\]"),
         ("distillation.schedule={beta: {start: 1}}", r"schedules \['alpha', 'temperature'\], not \['beta'\]"),
         ("data.source=reviews.txt", r"data\.source: Unknown source 'reviews\.txt'"),
         (
@@ -133,6 +133,15 @@ CONFIG_ERRORS = (
     (
         ["student.kind=small_bert", "student.sizes={vocabulary_size: 100}"],
         r"unknown key 'vocabulary_size' for small_bert; accepted: \[.*'num_layers'",
+    ),
+    (
+        ["student.kind=bilstm_wordpiece", "student.sizes={vocabulary_size: 100}"],
+        r"unknown key 'vocabulary_size' for bilstm_wordpiece; accepted: \[.*'piece_embedding_dim'",
+    ),
+    # On the teacher's pieces, but no BERT layers to compare.
+    (
+        ["student.kind=bilstm_wordpiece", "distillation.intermediate={hidden: 1.0}"],
+        r"needs a BERT-like student\.kind \['small_bert'\], got 'bilstm_wordpiece'",
     ),
     # Schedules: DistillerSchedule's keys, kinds and values.
     (["distillation.schedule={temperature: {stop: 1.0, start: 4.0}}"],

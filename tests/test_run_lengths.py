@@ -49,6 +49,8 @@ def test_each_student_counts_in_its_own_unit(tiny_teacher):
     texts = [" ".join(["thegoodfilm"] * 12)] * 100  # 12 words and 12 + 2 pieces
     assert resolved(auto_config(tiny_teacher, "student.kind=bilstm"), texts=texts) == (16, 16)
     assert resolved(auto_config(tiny_teacher, "student.kind=small_bert"), texts=PUNCTUATED) == (16, 16)
+    # Not a BERT, but on the teacher's tokenizer: pieces too.
+    assert resolved(auto_config(tiny_teacher, "student.kind=bilstm_wordpiece"), texts=PUNCTUATED) == (16, 16)
     assert resolved(auto_config(tiny_teacher, "student.kind=bilstm"), texts=PUNCTUATED) == (16, 8)
     tagger = auto_config(tiny_teacher, "task=token_classification", "student.kind=small_bert")
     assert resolved(tagger, TAG, texts=PUNCTUATED) == (16, 8)  # a tagger's slots are words

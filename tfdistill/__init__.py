@@ -24,7 +24,7 @@ Example:
 
 >>> import tfdistill
 >>> tfdistill.models.STUDENTS.names()
-['bilstm', 'bilstm_tagger', 'cnn', 'small_bert']
+['bilstm', 'bilstm_tagger', 'bilstm_wordpiece', 'cnn', 'small_bert']
 >>> tfdistill.losses.LOGIT_LOSSES.names()
 ['cross_entropy', 'kl', 'mse']
 """

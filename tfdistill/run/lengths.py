@@ -8,8 +8,9 @@ embeddings:
 
 * the teacher's in its WordPiece tokens, `[CLS]` and `[SEP]` included;
 * the student's in what its `sequence_length` counts: words for a word-level student
-  and for every tagger (its word slots), pieces for a BERT student that classifies
-  texts (the same pieces as the teacher's). Words are the whitespace-separated tokens,
+  and for every tagger (its word slots), pieces for a student on the teacher's
+  tokenizer that classifies texts (a BERT student, `bilstm_wordpiece`: the same
+  pieces as the teacher's). Words are the whitespace-separated tokens,
   an upper bound on what a word student's vectorizer keeps.
 
 Intermediate-layer terms compare the models position by position, so with them the
@@ -51,10 +52,10 @@ def resolve_sequence_lengths(config, task, train_texts):
     if teacher == AUTO:
         teacher = _chosen("teacher.sequence_length", pieces, "pieces", max_positions)
     if student == AUTO:
-        bert_like = models.STUDENTS.attributes(config.student.kind)["bert_like"]
+        word_level = models.STUDENTS.attributes(config.student.kind)["word_level"]
         if config.distillation.intermediate:
             student = teacher
-        elif bert_like and not task.student_slots_are_words:
+        elif not word_level and not task.student_slots_are_words:
             student = _chosen("student.sequence_length", pieces, "pieces", max_positions)
         else:
             words = [len(text.split()) for text in train_texts]

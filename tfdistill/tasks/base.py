@@ -51,7 +51,8 @@ class Task:
     # `evaluate` at each epoch's end (`tfdistill.run.context.best_epoch_stopping`).
     headline_is_keras_accuracy = False
     # Whether `student.sequence_length` counts words for every student kind (a
-    # tagger's word slots), or pieces for a BERT student (`tfdistill.run.lengths`).
+    # tagger's word slots), or pieces for a student on the teacher's tokenizer
+    # (`tfdistill.run.lengths`).
     student_slots_are_words = False
     # The report table's metric columns: (title, key in a model's scores, width,
     # format spec), e.g. ("F1", "f1", 7, ".3f").

@@ -8,6 +8,9 @@ Every kind is one module here that registers its builder in `STUDENTS` (see
 - `"bilstm"` (`bilstm.py`): a word-level bidirectional LSTM (Tang et al. 2019).
 - `"cnn"` (`cnn.py`): a word-level convolutional network (Kim 2014).
 
+`"bilstm_wordpiece"` (`bilstm_wordpiece.py`) is the BiLSTM over the teacher's own
+WordPiece tokens instead of words: no word is unknown to it that the teacher knows.
+
 For token classification, `"bilstm_tagger"` (`bilstm_tagger.py`) tags each word. A
 kind's `tasks` attribute names the tasks it serves.
 
@@ -20,7 +23,7 @@ comes from the task (`tfdistill.tasks`).
 Example:
 
 >>> STUDENTS.names()
-['bilstm', 'bilstm_tagger', 'cnn', 'small_bert']
+['bilstm', 'bilstm_tagger', 'bilstm_wordpiece', 'cnn', 'small_bert']
 >>> STUDENTS.attributes("bilstm")
 {'word_level': True, 'bert_like': False, 'recurrent': True, 'tasks': ('text_classification',)}
 """
@@ -48,26 +51,27 @@ def build_student(
 ):
     """Builds a student of the given kind and the preprocessor that feeds it.
 
-    `**sizes` go to the kind's builder; see `build_bilstm`, `build_cnn` and
-    `build_small_bert` for their names and defaults. Word-level kinds also take
-    `vocabulary_size` (20,000) and `init_from_teacher` (False): with it, the
-    embedding table starts from the teacher's word vectors (`teacher_word_vectors`,
-    at most the teacher's width), with zeros for padding and out-of-vocabulary.
+    `**sizes` go to the kind's builder; see `build_bilstm`, `build_cnn`,
+    `build_bilstm_wordpiece` and `build_small_bert` for their names and defaults.
+    Word-level kinds also take `vocabulary_size` (20,000) and `init_from_teacher`
+    (False): with it, the embedding table starts from the teacher's word vectors
+    (`teacher_word_vectors`, at most the teacher's width), with zeros for padding
+    and out-of-vocabulary.
 
     A word-level student gets a `TextVectorization` preprocessor that lowercases,
     strips punctuation, splits on whitespace, and pads or truncates to
     `sequence_length` word ids (0 is padding, 1 out-of-vocabulary). Its vocabulary
     is the `vocabulary_size - 2` most frequent words of `train_texts`, so pass
     training texts only. It runs outside the model because it cannot be
-    XLA-compiled. A BERT-like student gets a preprocessor on the teacher's
-    tokenizer.
+    XLA-compiled. A BERT-like or piece-level student gets a preprocessor on the
+    teacher's tokenizer (the task's `bert_student_preprocessor`).
 
     Args:
         kind: a name registered in `STUDENTS`.
         num_classes: the number of logits.
         teacher: the `BertTextClassifier` teacher with its preprocessor attached;
-            required for BERT-like students and for word-level students initialised
-            from it, ignored otherwise.
+            required for BERT-like and piece-level students and for word-level
+            students initialised from it, ignored otherwise.
         train_texts: the training texts (a list, array or `tf.data.Dataset` of
             strings); required for word-level students, ignored otherwise.
         sequence_length: the length of the preprocessor's output, in word pieces
@@ -94,12 +98,20 @@ def build_student(
     build_model = STUDENTS.get(kind)
     task_name, task = task, tasks.get(task)
     check_serves(kind, task_name)
-    if STUDENTS.attributes(kind)["bert_like"]:
+    attributes = STUDENTS.attributes(kind)
+    if not attributes["word_level"]:
+        # On the teacher's tokenizer: a BERT-like builder gets the task's keras-hub
+        # model, a piece-level one the task's head (see `register_student`).
+        output = (
+            {"bert_model": functools.partial(task.bert_model, num_classes=num_classes)}
+            if attributes["bert_like"]
+            else {"head": functools.partial(task.head, num_classes=num_classes)}
+        )
         model, preprocessor = build_model(
             teacher,
             sequence_length,
-            bert_model=functools.partial(task.bert_model, num_classes=num_classes),
             bert_preprocessor=task.bert_student_preprocessor,
+            **output,
             **sizes,
         )
     else:
@@ -141,13 +153,13 @@ def students_for(task):
     """The registered student kinds that serve `task`, sorted.
 
     >>> students_for("text_classification")
-    ['bilstm', 'cnn', 'small_bert']
+    ['bilstm', 'bilstm_wordpiece', 'cnn', 'small_bert']
     """
     return [kind for kind in STUDENTS.names() if task in STUDENTS.attributes(kind)["tasks"]]
 
 
 # Imported last: each module registers its kind in STUDENTS.
-from tfdistill.models.students import bilstm, bilstm_tagger, cnn, small_bert  # noqa: E402, F401
+from tfdistill.models.students import bilstm, bilstm_tagger, bilstm_wordpiece, cnn, small_bert  # noqa: E402, F401
 
 __all__ = [
     "STUDENTS",

@@ -4,11 +4,19 @@ Every student kind is a builder registered in `STUDENTS` with what it is, which 
 rest of the library reads instead of a list of names:
 
 - `word_level`: it owns a `TextVectorization` vocabulary built from the training
-  texts, and its embedding table can start from the teacher's word vectors;
+  texts, and its embedding table can start from the teacher's word vectors. A kind
+  that is not word-level reads the teacher's own tokenizer instead (WordPiece ids),
+  so its `sequence_length` counts pieces;
 - `bert_like`: it is a keras-hub BERT that shares the teacher's tokenizer, so BERT
   features and the intermediate (hidden-state, attention) losses apply to it;
 - `recurrent`: it runs a recurrent layer, which sets the dtype policy it can use;
 - `tasks`: the tasks (`tfdistill.tasks`) whose logits it outputs.
+
+So a kind is one of three families, each with its builder contract (see
+`register_student`): word-level (`"bilstm"`, `"cnn"`, `"bilstm_tagger"`),
+BERT-like (`"small_bert"`), or piece-level, neither of the two: a model of its own
+over the teacher's tokenizer, with no BERT inside to match layer by layer
+(`"bilstm_wordpiece"`).
 """
 
 import dataclasses
@@ -42,12 +50,21 @@ def register_student(
     task's keras-hub model over `backbone`, bound to the number of classes
     (`dropout` and `name` go through `kwargs`).
 
+    A piece-level builder (`word_level=False` and not `bert_like`) is called as
+    `build(teacher, sequence_length, *, head, bert_preprocessor, **sizes)` and
+    returns `(model, preprocessor)`. `head` is as for a word-level builder;
+    `bert_preprocessor(teacher_preprocessor, sequence_length)` is the task's
+    preprocessor on the teacher's tokenizer (`Task.bert_student_preprocessor`), the
+    one a BERT-like student gets, so the model reads its dict of `token_ids`,
+    `segment_ids` and `padding_mask`.
+
     `**sizes` are what the config's `student.sizes` hold.
 
     Args:
         kind: the name configs and `build_student` use.
-        word_level: whether the builder is word-level; defaults to
-            `not bert_like`. Exactly one of `word_level` and `bert_like` holds.
+        word_level: whether the builder is word-level (its own vocabulary); defaults
+            to `not bert_like`. A BERT-like builder is never word-level; one that is
+            neither is piece-level.
         bert_like: whether the builder makes a keras-hub BERT.
         recurrent: whether the model runs a recurrent layer (an LSTM, a GRU):
             on a CPU such a student then always computes in float32.
@@ -59,7 +76,7 @@ def register_student(
         A decorator that registers the builder and returns it unchanged.
 
     Raises:
-        ValueError: when `kind` is taken, or `word_level` and `bert_like` agree.
+        ValueError: when `kind` is taken, or `word_level` and `bert_like` both hold.
 
     Example:
 
@@ -76,10 +93,11 @@ def register_student(
     """
     if word_level is None:
         word_level = not bert_like
-    if word_level == bert_like:
+    if word_level and bert_like:
         raise ValueError(
-            f"A student is either word-level or BERT-like; got word_level={word_level} "
-            f"and bert_like={bert_like} for {kind!r}."
+            f"A BERT-like student reads the teacher's tokenizer, so it cannot be "
+            f"word-level (its own vocabulary); got word_level=True and bert_like=True "
+            f"for {kind!r}."
         )
     return STUDENTS.register(
         kind, word_level=word_level, bert_like=bert_like, recurrent=recurrent, tasks=tuple(tasks)
