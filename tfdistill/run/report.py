@@ -153,18 +153,20 @@ def _tflite_table(summary):
     columns = "".join(f"{title:>{width}}" for title, _, width, _ in task.report_columns)
     threads = [latency["threads"] for latency in exported[0]["latency"]] if exported else []
     latency_titles = "".join(f"{f'ms@1 {count}t':>10}" for count in threads)
-    header = f"{'TFLite file':<32}{columns}{'agree':>8}{'MB':>8}{latency_titles}{'smaller':>9}{'faster':>8}"
+    # At least 32 wide, and one space after the longest label.
+    label_width = max(32, *(len(label) + 1 for label, _ in files))
+    header = f"{'TFLite file':<{label_width}}{columns}{'agree':>8}{'MB':>8}{latency_titles}{'smaller':>9}{'faster':>8}"
     lines = ["", header, "-" * len(header)]
     for label, entry in files:
         if not entry["exported"]:
-            lines.append(f"{label:<32}not exported: {entry['reason']}")
+            lines.append(f"{label:<{label_width}}not exported: {entry['reason']}")
             continue
         metrics = "".join(f"{entry[key]:>{width}{spec}}" for _, key, width, spec in task.report_columns)
         latencies = "".join(f"{latency['latency_ms']:>10.2f}" for latency in entry["latency"])
         smaller = teacher["savedmodel_bytes"] / entry["bytes"]
         faster = _speed_at(teacher, 1)["latency_ms"] / entry["latency"][0]["latency_ms"]
         lines.append(
-            f"{label:<32}{metrics}{entry['agreement']:>8.1%}{entry['bytes'] / 1e6:>8.2f}"
+            f"{label:<{label_width}}{metrics}{entry['agreement']:>8.1%}{entry['bytes'] / 1e6:>8.2f}"
             f"{latencies}{smaller:>8.1f}x{faster:>7.1f}x"
         )
     return lines
