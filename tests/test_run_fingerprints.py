@@ -135,3 +135,23 @@ def test_a_fixed_teacher_seed_shares_the_teacher_between_runs_of_other_seeds(tmp
     assert _stages_in(_context(tmp_path)) == ["teacher"]
     with pytest.raises(RunFolderError, match=r"teacher was made with other settings \(seed 0 -> 2\)"):
         fingerprints.check_stages(_context(tmp_path, "teacher.seed=2"))
+
+
+@pytest.mark.parametrize(
+    "student, baseline_redone",
+    [
+        ([], False),  # own vocabulary, random embeddings: the teacher shapes nothing
+        (["student.sizes={init_from_teacher: true}"], True),  # the teacher's word vectors
+        (["student.sizes={teacher_words: true}"], True),  # the teacher's vocabulary
+        (["student.kind=bilstm_wordpiece"], True),  # the teacher's tokenizer
+        (["student.kind=small_bert"], True),  # the teacher's layers
+    ],
+)
+def test_a_changed_teacher_redoes_the_baseline_only_if_it_was_built_from_it(
+    tmp_path, student, baseline_redone
+):
+    _finish_every_stage(_context(tmp_path, *student))
+    changed = _context(tmp_path, *student, "teacher.learning_rate=1e-4")
+    fingerprints.check_stages(changed, overwrite=True)
+    kind = changed.config.student.kind
+    assert _stages_in(changed) == ([] if baseline_redone else [f"{kind}_baseline"])

@@ -25,6 +25,7 @@ import shutil
 
 from absl import logging
 
+from tfdistill import models
 from tfdistill.atomic import write_json
 from tfdistill.run.checkpoint import STATE_FILE
 from tfdistill.run.folders import RunFolderError
@@ -97,19 +98,33 @@ def teacher_fingerprint(context, seed):
 
 
 def student_fingerprint(context, variant):
-    """What a student variant depends on; a distilled one also on its teachers."""
+    """What a student variant depends on; a distilled one also on its teachers, and a
+    baseline on the first teacher when it is built from it (`built_from_teacher`)."""
     config = context.config
     keep = _BASELINE_KEYS if variant == BASELINE else None
     fingerprint = _base(context, context.student_policy, "distillation", keep)
     fingerprint["config"].update(_flatten(config.to_dict()["student"], "student."))
     fingerprint["config"]["seed"] = config.seed
+    members = teacher_members(config)
     if variant == DISTILLED:
         fingerprint["config"]["teacher.ensemble_weights"] = config.teacher.ensemble_weights
-        fingerprint["teachers"] = [
-            digest(teacher_fingerprint(context, seed)) for _, seed in teacher_members(config)
-        ]
         _drop_tuning_keys(fingerprint["config"], config.distillation.tune)
+    elif built_from_teacher(config):
+        members = members[:1]  # The baseline is built from the first teacher alone.
+    else:
+        return fingerprint
+    fingerprint["teachers"] = [digest(teacher_fingerprint(context, seed)) for _, seed in members]
     return fingerprint
+
+
+def built_from_teacher(config):
+    """Whether building the student reads the teacher, which its baseline then depends
+    on although it never learns from it: the teacher's tokenizer (a kind that is not
+    word-level), its vocabulary's words (`teacher_words`) or its weights
+    (`init_from_teacher`; `small_bert` copies them by default)."""
+    sizes = config.student.sizes
+    word_level = models.STUDENTS.attributes(config.student.kind)["word_level"]
+    return not word_level or any(sizes.get(key) for key in ("init_from_teacher", "teacher_words"))
 
 
 def _drop_tuning_keys(keys, tune):
