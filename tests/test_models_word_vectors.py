@@ -164,7 +164,7 @@ def test_teacher_words_give_an_unseen_word_its_own_id_in_the_exported_preprocess
 
 
 def test_teacher_words_need_the_teacher():
-    with pytest.raises(ValueError, match="teacher_words=True reads the teacher"):
+    with pytest.raises(ValueError, match="teacher_words=True reads the teacher.s vocabulary, so it needs the teacher"):
         build_student("bilstm", num_classes=2, train_texts=["good"], teacher_words=True)
 
 

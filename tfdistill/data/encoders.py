@@ -152,7 +152,7 @@ def build_vectorizer(train_texts, vocabulary_size=20000, sequence_length=64, ext
         extra_words: Words to add after the training texts' `vocabulary_size`
             ones, in their order, those already there skipped: words that
             no training text holds but that a model can still read, such as a
-            teacher's whole words (`teacher_whole_words`). They must already be
+            teacher's whole words (`models.word_vectors.whole_words`). They must already be
             standardized (lowercase, no punctuation), or no text reaches them.
 
     Returns:

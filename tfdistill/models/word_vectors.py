@@ -124,8 +124,8 @@ def principal_projection(vectors, dim, fitted=None):
     return (projected / max(norms.mean(), 1e-12)).astype(np.float32)
 
 
-def teacher_whole_words(teacher):
-    """The words of the teacher's WordPiece vocabulary that a word-level student can read.
+def whole_words(tokenizer):
+    """The words of a WordPiece vocabulary that a word-level student can read.
 
     A word-level student knows only its vocabulary's words; the teacher splits any
     word into pieces. The pieces that are whole words (not `##` continuations or
@@ -135,21 +135,18 @@ def teacher_whole_words(teacher):
     30,522 pieces. Punctuation is left out, as the student's standardization
     strips it.
 
+    Args:
+        tokenizer: the teacher's `keras_hub.models.BertTokenizer`
+            (`teacher.preprocessor.tokenizer`).
+
     Returns:
         A list of distinct lowercase strings, in the vocabulary's order.
 
     Example:
 
     >>> vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Fun", "##s", "fun", "!"]
-    >>> teacher = keras_hub.models.BertTextClassifier(
-    ...     keras_hub.models.BertBackbone(9, num_layers=1, num_heads=1, hidden_dim=4,
-    ...                                   intermediate_dim=8, max_sequence_length=16),
-    ...     num_classes=2, preprocessor=keras_hub.models.
-    ...     BertTextClassifierPreprocessor(keras_hub.models.BertTokenizer(vocabulary)))
-    >>> teacher_whole_words(teacher)
+    >>> whole_words(keras_hub.models.BertTokenizer(vocabulary))
     ['fun']
     """
-    check_has_tokenizer(teacher, "The teacher's words come from its tokenizer")
-    pieces = teacher.preprocessor.tokenizer.get_vocabulary()
-    words = (str(piece).lower() for piece in pieces)
-    return list(dict.fromkeys(word for word in words if word.isalnum() and word.isascii()))
+    pieces = (str(piece).lower() for piece in tokenizer.get_vocabulary())
+    return list(dict.fromkeys(piece for piece in pieces if piece.isalnum() and piece.isascii()))

@@ -5,7 +5,7 @@ A word-level student (`"bilstm"`, `"cnn"`, `"bilstm_tagger"`, or one registered 
 (a `TextVectorization` for text classification, a `WordLookup` for tagging). With
 `init_from_teacher=True` its embedding table starts from the teacher's word vectors
 (`teacher_word_vectors`) instead of random ones. With `teacher_words=True` its
-vocabulary also holds the teacher's whole words (`teacher_whole_words`), so that
+vocabulary also holds the teacher's whole words (`whole_words`), so that
 words no training text holds are not all unknown to it: the ones the training texts
 leave untrained keep the teacher's vectors, or learn from a transfer set's texts.
 """
@@ -13,7 +13,8 @@ leave untrained keep the teacher's vectors, or learn from a transfer set's texts
 import numpy as np
 
 from tfdistill.data.encoders import build_vectorizer
-from tfdistill.models.word_vectors import teacher_whole_words
+from tfdistill.models.teachers import check_has_tokenizer
+from tfdistill.models.word_vectors import whole_words
 from tfdistill.models.word_vectors import teacher_word_vectors
 
 # The vectorizer's first two ids: padding and out-of-vocabulary, no word of their own.
@@ -68,10 +69,11 @@ def build_word_student(
             "A word-level student learns its vocabulary from train_texts; got "
             "train_texts=None."
         )
-    if teacher_words and teacher is None:
-        raise ValueError("teacher_words=True reads the teacher's vocabulary; pass the teacher.")
+    extra_words = ()
+    if teacher_words:
+        check_has_tokenizer(teacher, "teacher_words=True reads the teacher's vocabulary")
+        extra_words = whole_words(teacher.preprocessor.tokenizer)
     options = {key: sizes[key] for key in PREPROCESSOR_SIZES if key in sizes}
-    extra_words = teacher_whole_words(teacher) if teacher_words else ()
     preprocessor = word_vectorizer(
         train_texts, vocabulary_size, sequence_length, extra_words=extra_words, **options
     )
