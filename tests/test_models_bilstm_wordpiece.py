@@ -150,7 +150,7 @@ def deterministic_undone():
     tf_config.disable_op_determinism()
 
 
-@pytest.mark.slow
+@pytest.mark.long  # export, reload and serving per kind: test_export and the reload test above
 def test_a_smoke_run_exports_a_savedmodel_that_serves_raw_strings(
     tmp_path, tiny_teacher, deterministic_undone
 ):
