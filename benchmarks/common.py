@@ -37,6 +37,11 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # 3, as the command sets it: level 2 still let through ERROR lines that are only
 # notices (oneDNN's DT_INT64, tf.data's use_unbounded_threadpool).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Tables are for people: TensorFlow's C++ start-up lines are hidden as the command
+# hides them (`tfdistill.run.quiet`; TFDISTILL_TF_LOGS=1 shows them). tfdistill
+# imports TensorFlow first, before the script does.
+os.environ.setdefault("TFDISTILL_QUIET_IMPORT", "1")
+import tfdistill  # noqa: E402, F401
 
 import contextlib  # noqa: E402
 import dataclasses  # noqa: E402

@@ -5,6 +5,9 @@ and `--verbosity=1` brings them back.
 """
 
 import os
+import pathlib
+import subprocess
+import sys
 
 from tfdistill.run import quiet
 
@@ -46,6 +49,26 @@ OPT_INS = (
 def test_only_the_command_is_quiet():
     for orig_argv, expected in COMMAND_LINES:
         assert quiet.is_command(orig_argv) is expected, orig_argv
+
+
+def test_a_program_that_asks_is_quiet_unless_the_user_asks_for_tensorflows_lines():
+    benchmark = ["python", "benchmarks/accuracy.py"]
+    assert not quiet.is_quiet(benchmark, benchmark[1:], {})
+    assert quiet.is_quiet(benchmark, benchmark[1:], {"TFDISTILL_QUIET_IMPORT": "1"})
+    both = {"TFDISTILL_QUIET_IMPORT": "1", "TFDISTILL_TF_LOGS": "1"}
+    assert not quiet.is_quiet(benchmark, benchmark[1:], both)
+
+
+def test_a_benchmark_prints_no_tensorflow_start_up_line():
+    script = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "unknown_words.py"
+    environ = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TFDISTILL_TF_LOGS")}
+    done = subprocess.run(
+        [sys.executable, str(script), "--help"], capture_output=True, text=True, env=environ, timeout=300
+    )
+    # absl's --help exits with 1 once it has printed the flags.
+    assert "--vocabulary_size" in done.stdout, done.stderr
+    for line in ("cpu_feature_guard", "oneDNN custom operations", "cuInit", "InitializeLog"):
+        assert line not in done.stderr, done.stderr
 
 
 def test_verbosity_or_the_environment_variable_asks_for_tensorflows_lines():

@@ -18,6 +18,8 @@ TensorFlow 2.21 on a CPU-only machine):
   to a temporary file, whose lines are then written to stderr, less those that
   `TF_CPP_MIN_LOG_LEVEL` would have hidden.
 
+A program of ours that prints for people other than the command (the benchmarks)
+asks for the same by setting `TFDISTILL_QUIET_IMPORT=1` before importing tfdistill.
 `TFDISTILL_TF_LOGS=1`, or absl's `--verbosity=1` (debug) or higher, leaves
 TensorFlow's lines alone. Our own log lines and Keras's progress are not touched:
 they are written after the import.
@@ -43,6 +45,8 @@ import tempfile
 
 # Set to 1 to see TensorFlow's C++ lines on the command line.
 OPT_IN_VARIABLE = "TFDISTILL_TF_LOGS"
+# Set to 1 by a program that is not the command but hides them as it does.
+QUIET_IMPORT_VARIABLE = "TFDISTILL_QUIET_IMPORT"
 # What absl's C++ logging writes first when it is used before being set up.
 EARLY_LOG_BANNER = "WARNING: All log messages before absl::InitializeLog() is called"
 # A line of TensorFlow's C++ logging: severity, date, time, thread, file:line].
@@ -60,17 +64,19 @@ def import_tensorflow(orig_argv=None, argv=None, environ=None):
     orig_argv = sys.orig_argv if orig_argv is None else orig_argv
     argv = sys.argv if argv is None else argv
     environ = os.environ if environ is None else environ
-    quiet = (
-        "tensorflow" not in sys.modules
-        and is_command(orig_argv)
-        and not wants_tensorflow_logs(argv, environ)
-    )
-    if not quiet:
+    if "tensorflow" in sys.modules or not is_quiet(orig_argv, argv, environ):
         import tensorflow  # noqa: F401
         return
     environ.setdefault("TF_CPP_MIN_LOG_LEVEL", _DEFAULT_MIN_LEVEL)
     with filtered_stderr(_min_level(environ)):
         import tensorflow  # noqa: F401, F811
+
+
+def is_quiet(orig_argv, argv, environ):
+    """Whether this process hides TensorFlow's lines: the command, or a program that
+    set `QUIET_IMPORT_VARIABLE`, unless `wants_tensorflow_logs`."""
+    asked = is_command(orig_argv) or environ.get(QUIET_IMPORT_VARIABLE) == "1"
+    return asked and not wants_tensorflow_logs(argv, environ)
 
 
 def is_command(orig_argv):
