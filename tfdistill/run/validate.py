@@ -48,6 +48,7 @@ def validate(config, output_dir):
     _check_names(config)
     check_task(config)
     _check_source(config.data, config.task)
+    _check_transfer_texts(config.distillation.transfer_texts)
     try:
         models.resolve_preset(config.teacher.preset)
     except (FileNotFoundError, ValueError) as error:
@@ -102,9 +103,7 @@ def _check_source(data_config, task):
     registered = _registered_source("data.source", data_config.source, task)
     for index, source in enumerate(data_config.extra_test):
         _registered_source(f"data.extra_test[{index}]", source, task)
-    repeated = [source for source in data_config.extra_test if data_config.extra_test.count(source) > 1]
-    if repeated:
-        raise ConfigError(f"data.extra_test names {repeated[0]!r} twice; each set is scored once.")
+    _check_once("data.extra_test", data_config.extra_test, "each set is scored once")
     label_names = data_config.label_names
     if label_names is None:
         return
@@ -121,16 +120,47 @@ def _check_source(data_config, task):
 
 def _registered_source(key, source, task):
     """The registered source that serves `source`, which must serve `task`."""
-    try:
-        registered, _ = data.sources.resolve(source)
-    except ValueError as error:
-        raise ConfigError(f"{key}: {error}") from None
-    source_task = data.SOURCES.attributes(registered)["task"]
+    registered, source_task = _resolve(key, source, (task,))
+    if source_task == data.sources.UNLABELLED:
+        raise ConfigError(
+            f"{key}: {source!r} has no labels; name it in distillation.transfer_texts "
+            "for the teacher to label."
+        )
     if source_task != task:
         raise ConfigError(
             f"{key}: {source!r} is a {source_task} source; this run's task is {task}."
         )
     return registered
+
+
+def _check_transfer_texts(sources):
+    """Each transfer source is unlabelled or labelled text, named once."""
+    kinds = data.sources.TEXT_SOURCE_TASKS
+    for index, source in enumerate(sources):
+        key = f"distillation.transfer_texts[{index}]"
+        _, source_task = _resolve(key, source, kinds)
+        if source_task not in kinds:
+            raise ConfigError(
+                f"{key}: {source!r} is a {source_task} source; transfer texts come from "
+                f"{' or '.join(kinds)} sources."
+            )
+    _check_once("distillation.transfer_texts", sources, "each source's texts are taken once")
+
+
+def _resolve(key, source, tasks):
+    """`(registered source, its task)` for `source`; when no registered name matches,
+    a ConfigError naming `key` and the sources of `tasks`."""
+    try:
+        registered, _ = data.sources.resolve(source, tasks)
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None
+    return registered, data.SOURCES.attributes(registered)["task"]
+
+
+def _check_once(key, sources, why):
+    repeated = [source for source in sources if sources.count(source) > 1]
+    if repeated:
+        raise ConfigError(f"{key} names {repeated[0]!r} twice; {why}.")
 
 
 def _at_least(low):
@@ -173,6 +203,7 @@ _RANGES = {
     "distillation.augment.ngram_probability": _PROBABILITY,
     "distillation.augment.max_ngram": _at_least(1),
     "distillation.augment.neighbours": _at_least(1),
+    "distillation.max_transfer_texts": _at_least(1),
     "distillation.tune.trials": _at_least(0),
     "distillation.tune.epochs": _at_least(1),
     "distillation.tune.temperature": _above(0),

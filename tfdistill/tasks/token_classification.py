@@ -71,8 +71,13 @@ class TokenClassification(Task):
     report_columns = (("entity F1", "f1", 10, ".3f"), ("token acc.", "token_accuracy", 11, ".2%"))
     # A source's tag set names B- and I- of every type; a rare I- tag may be absent.
     every_class_in_train = False
-    # Not yet for tagging: ensembles of taggers and extra test sets are untested.
-    fixed_config = {"teacher.ensemble_seeds": [], "data.extra_test": []}
+    # Not yet for tagging: ensembles of taggers and extra test sets are untested, and
+    # unlabelled transfer texts would need the teacher's tags per word.
+    fixed_config = {
+        "teacher.ensemble_seeds": [],
+        "data.extra_test": [],
+        "distillation.transfer_texts": [],
+    }
 
     def check_labels(self, labels, num_classes, where):
         for number, sentence in enumerate(labels):
