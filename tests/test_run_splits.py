@@ -11,10 +11,12 @@ from tfdistill import tasks
 from tfdistill.data.sources import drug_reviews
 from tfdistill.data.sources import rotten_tomatoes
 from tfdistill.data.sources import vader_snippets
+from tfdistill.run import config as run_config
 from tfdistill.run.config import DataConfig
 from tfdistill.run.splits import DataError
 from tfdistill.run.splits import prepare_extra_tests
 from tfdistill.run.splits import prepare_splits
+from tfdistill.run.splits import prepare_transfer_texts
 
 TASK = tasks.get("text_classification")
 
@@ -226,3 +228,89 @@ def test_a_missing_vader_sdist_is_one_data_error_line_that_says_how_to_download_
         f"Download it with: pip download --no-deps --no-binary :all: vaderSentiment==3.3.2 -d {vader_sdist_dir}"
     )
     assert "\n" not in str(error.value)
+
+
+# --- Transfer texts (distillation.transfer_texts). ---
+
+
+@pytest.fixture
+def unlabelled_source():
+    """`unlabelled_source(name, texts)` registers an unlabelled source for one test."""
+    registered = []
+
+    def register(name, texts):
+        data.register_source(name, lambda _: list(texts), task=data.sources.UNLABELLED)
+        registered.append(name)
+
+    yield register
+    for name in registered:
+        data.SOURCES.unregister(name)
+
+
+def _transfer_texts(source, *assignments, extra_test=()):
+    config = run_config.override(
+        run_config.RunConfig(), [f"data.source={source}", *assignments]
+    )
+    splits, class_names = prepare_splits(config.data, TASK)
+    extra_tests = prepare_extra_tests(
+        DataConfig(extra_test=list(extra_test)), TASK, class_names
+    )
+    return prepare_transfer_texts(config, TASK, splits, extra_tests)
+
+
+def test_transfer_texts_lose_what_the_run_is_scored_or_trained_on(tmp_path, unlabelled_source, caplog):
+    source = write_splits(
+        tmp_path, train=[("a Training text", 0), ("another", 1)],
+        validation=[("a validation text", 0), ("v", 1)], test=[("a test text", 1), ("t", 0)],
+    )
+    (tmp_path / "ood").mkdir()
+    ood = write_splits(tmp_path / "ood", test=[("an ood text", 1), ("o", 0)])
+    unlabelled_source("news", [
+        "fresh one", "A VALIDATION text", "a  test\ntext ", "an ood text", "a training TEXT",
+        "fresh two", "Fresh one",
+    ])
+    unlabelled_source("more_news", ["fresh two", "fresh three"])
+    with caplog.at_level(logging.INFO):
+        transfer = _transfer_texts(
+            source, "distillation.transfer_texts=[news, more_news]", extra_test=[ood]
+        )
+    assert transfer.texts == ["fresh one", "fresh two", "fresh three"]
+    np.testing.assert_array_equal(transfer.labels, [-1, -1, -1])
+    assert (
+        "distillation.transfer_texts[0] (news): 7 texts; dropped 3 of the validation, test "
+        "or extra test texts, 1 of the training texts and 1 repeated; kept 2." in caplog.text
+    )
+    assert "distillation.transfer_texts[1] (more_news): 2 texts; dropped 0 of the" in caplog.text
+
+
+def test_a_labelled_source_gives_its_training_texts_and_the_cap_applies_per_source(tmp_path, unlabelled_source):
+    source = write_splits(
+        tmp_path, train=two_classes("train"), validation=two_classes("val"), test=two_classes("test"),
+    )
+    unlabelled_source("news", ["n1", "n2", "n3"])
+    transfer = _transfer_texts(
+        source, "distillation.transfer_texts=[news, drug_reviews]", "distillation.max_transfer_texts=2"
+    )
+    assert transfer.texts == ["n1", "n2", *data.load_texts("drug_reviews")[:2]]
+    # Without a cap, all of them; the drug reviews' train file shares one review with
+    # its test file, which an extra test set makes a text the run is scored on.
+    everything = _transfer_texts(source, "distillation.transfer_texts=[drug_reviews]")
+    assert len(everything.texts) == 546
+    scored = _transfer_texts(
+        source, "distillation.transfer_texts=[drug_reviews]", "data.label_names=[negative, positive]",
+        extra_test=["drug_reviews"],
+    )
+    assert len(scored.texts) == 545
+
+
+def test_no_transfer_sources_give_no_texts_and_an_unreadable_one_names_its_key(tmp_path):
+    source = write_splits(
+        tmp_path, train=two_classes("train"), validation=two_classes("val"), test=two_classes("test"),
+    )
+    assert _transfer_texts(source).texts == []
+    missing = str(tmp_path / "missing.csv")
+    with pytest.raises(DataError, match=r"^distillation\.transfer_texts\[0\] \(.*missing\.csv\): "):
+        _transfer_texts(source, f"distillation.transfer_texts=[{missing}]")
+    # A labelled source gives its train split, which an evaluation set lacks.
+    with pytest.raises(DataError, match=r"^distillation\.transfer_texts\[1\] \(vader_tweets\): Unknown split 'train'"):
+        _transfer_texts(source, "distillation.transfer_texts=[drug_reviews, vader_tweets]")

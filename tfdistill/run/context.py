@@ -11,8 +11,10 @@ from tfdistill import tasks
 from tfdistill.run.layout import RunLayout
 from tfdistill.run.lengths import resolve_sequence_lengths
 from tfdistill.run.precision import resolve_dtype_policy
+from tfdistill.run.splits import Split
 from tfdistill.run.splits import prepare_extra_tests
 from tfdistill.run.splits import prepare_splits
+from tfdistill.run.splits import prepare_transfer_texts
 
 
 @dataclasses.dataclass
@@ -26,6 +28,8 @@ class RunContext:
         splits: `{"train" | "validation" | "test": Split}`.
         class_names: the class names, indexed by label id.
         extra_tests: `{source: Split}`, the test split of each `data.extra_test`.
+        transfer_texts: the `distillation.transfer_texts`, a `Split` with no gold
+            labels (empty without sources), leak-checked against the splits above.
         teacher_policy, student_policy: the resolved dtype policies.
         trainings: per trained model, `{"history": ..., "optimizer_steps": ...}`.
     """
@@ -39,19 +43,23 @@ class RunContext:
     student_policy: str
     trainings: dict = dataclasses.field(default_factory=dict)
     extra_tests: dict = dataclasses.field(default_factory=dict)
+    transfer_texts: Split = dataclasses.field(default_factory=Split.empty)
 
     @classmethod
     def create(cls, config, run_dir):
-        """Loads and checks the splits and extra test sets, resolves the policies and
-        any `auto` sequence length of `config` (`tfdistill.run.lengths`), for `run_dir`.
+        """Loads and checks the splits, extra test sets and transfer texts, resolves
+        the policies and any `auto` sequence length of `config`
+        (`tfdistill.run.lengths`), for `run_dir`.
 
         Raises:
             tfdistill.run.splits.DataError: for splits that cannot train and evaluate
-                the run (see `prepare_splits`), or an extra test set it cannot score.
+                the run (see `prepare_splits`), an extra test set it cannot score, or
+                transfer texts it cannot read.
         """
         task = tasks.get(config.task)
         splits, class_names = prepare_splits(config.data, task)
         extra_tests = prepare_extra_tests(config.data, task, class_names)
+        transfer_texts = prepare_transfer_texts(config, task, splits, extra_tests)
         config = resolve_sequence_lengths(config, task, splits["train"].texts)
         recurrent = models.STUDENTS.attributes(config.student.kind)["recurrent"]
         return cls(
@@ -61,6 +69,7 @@ class RunContext:
             splits=splits,
             class_names=class_names,
             extra_tests=extra_tests,
+            transfer_texts=transfer_texts,
             teacher_policy=resolve_dtype_policy(config.runtime.dtype_policy),
             student_policy=resolve_dtype_policy(
                 config.runtime.student_dtype_policy, recurrent=recurrent

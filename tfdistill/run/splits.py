@@ -22,6 +22,9 @@ drops them from train.
 same way, and stops the run with a `DataError` naming the key when one cannot be
 read (a missing wheel too), is empty, or has other classes than the run.
 
+`prepare_transfer_texts` loads the `distillation.transfer_texts` sources, without
+labels, less every text the run is scored on or trains on already.
+
 Example:
 
 >>> from tfdistill import tasks
@@ -57,6 +60,11 @@ class Split:
 
     texts: list
     labels: np.ndarray
+
+    @classmethod
+    def empty(cls):
+        """A split of no texts: a run's transfer texts when it names no source."""
+        return cls([], np.zeros(0, np.int32))
 
 
 def load_split(data_config, split, task):
@@ -156,6 +164,95 @@ def prepare_extra_tests(data_config, task, class_names):
             raise DataError(f"data.extra_test[{index}] ({source}): {error}") from error
         extra_tests[source] = split
     return extra_tests
+
+
+def prepare_transfer_texts(config, task, splits, extra_tests):
+    """The texts of the `distillation.transfer_texts` sources, for the teacher to label.
+
+    Each source's texts (`data.load_texts`; a labelled source's train split, read
+    with the run's text and label columns) lose their copies of:
+
+    - a text the run is scored on: of its validation or test split, or of a
+      `data.extra_test` set. Trained on with the teacher's label, it would leak
+      that split into training;
+    - a training text, already in the transfer set with its gold label;
+    - a text an earlier source (or this one) already gave.
+
+    Texts are compared as `_comparable` makes them. Of what is left, each source
+    keeps its first `distillation.max_transfer_texts` (null: all). One log line per
+    source says what it gave, dropped and kept.
+
+    Args:
+        config: the run's `RunConfig`.
+        task: the run's `tfdistill.tasks.Task`, which labels the texts as having
+            no gold label.
+        splits: the run's splits, from `prepare_splits`.
+        extra_tests: the run's extra test sets, from `prepare_extra_tests`.
+
+    Returns:
+        A `Split` of the kept texts, in source order, with no gold labels; empty
+        without transfer sources.
+
+    Raises:
+        DataError: naming `distillation.transfer_texts[<index>]`, for a source that
+            cannot be read.
+    """
+    if not config.distillation.transfer_texts:
+        return Split.empty()
+    scored = [splits["validation"], splits["test"], *extra_tests.values()]
+    seen = {
+        "scored": {_comparable(text) for split in scored for text in split.texts},
+        "training": {_comparable(text) for text in splits["train"].texts},
+        "repeated": set(),
+    }
+    kept = []
+    for index, source in enumerate(config.distillation.transfer_texts):
+        key = f"distillation.transfer_texts[{index}]"
+        try:
+            texts = data.load_texts(
+                source, text_column=config.data.text_column, label_column=config.data.label_column
+            )
+        except (ValueError, OSError, ModuleNotFoundError) as error:
+            raise DataError(f"{key} ({source}): {error}") from error
+        new, dropped = _new_texts(texts, seen, config.distillation.max_transfer_texts)
+        logging.info(
+            "%s (%s): %d texts; dropped %d of the validation, test or extra test texts, "
+            "%d of the training texts and %d repeated; kept %d.",
+            key, source, len(texts), dropped["scored"], dropped["training"],
+            dropped["repeated"], len(new),
+        )
+        kept += new
+    return Split(kept, task.no_gold_labels(kept))
+
+
+def _new_texts(texts, seen, limit):
+    """`(kept texts, {reason: count dropped})`: those of `texts` whose `_comparable`
+    form is in none of `seen`'s sets (each a reason to drop), up to `limit` of them.
+
+    Kept texts join `seen["repeated"]`, so later copies, in any source, are dropped.
+    """
+    kept, dropped = [], dict.fromkeys(seen, 0)
+    for text in texts:
+        form = _comparable(text)
+        reason = next((reason for reason, forms in seen.items() if form in forms), None)
+        if reason is not None:
+            dropped[reason] += 1
+        elif limit is None or len(kept) < limit:
+            kept.append(text)
+            seen["repeated"].add(form)
+    return kept, dropped
+
+
+def _comparable(text):
+    """`text` as the leak check compares it: case-folded, with one space for each
+    whitespace run and none at the ends. Sources clean their texts each in their own
+    way (the snippets are stripped, the headlines' line breaks are spaces), and a
+    text that differs from a test text only in case or spacing is still that text.
+
+    >>> _comparable("  A  Gem,\\n truly ")
+    'a gem, truly'
+    """
+    return " ".join(text.split()).casefold()
 
 
 def _extra_config(data_config, source, class_names):

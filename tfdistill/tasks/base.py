@@ -138,6 +138,12 @@ class Task:
         """
         raise NotImplementedError
 
+    def no_gold_labels(self, texts):
+        """Labels that mark each of `texts` as having no gold label, so that it learns
+        from the teacher alone (an unlabelled transfer text, see
+        `tfdistill.losses.labels`)."""
+        raise NotImplementedError
+
     def loss(self):
         """The loss of a model's logits against gold labels (fine-tuning, baselines)."""
         raise NotImplementedError

@@ -85,7 +85,10 @@ class TextClassification(Task):
         options = dict(options)
         options.pop("keep_entities")  # Always false: see `fixed_config`.
         new_texts = data.augment_texts(texts, **options)
-        return new_texts, np.full(len(new_texts), NO_GOLD_LABEL, dtype=np.int32)
+        return new_texts, self.no_gold_labels(new_texts)
+
+    def no_gold_labels(self, texts):
+        return np.full(len(texts), NO_GOLD_LABEL, dtype=np.int32)
 
     def bert_student_preprocessor(self, teacher_preprocessor, sequence_length):
         """A `BertTextClassifierPreprocessor` on the teacher's tokenizer."""
