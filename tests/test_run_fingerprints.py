@@ -1,6 +1,8 @@
 """Stage fingerprints: a rerun with another config never silently reuses a result
 (tfdistill.run.fingerprints)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ from tfdistill.run import fingerprints
 from tfdistill.run.checkpoint import STATE_FILE
 from tfdistill.run.context import RunContext
 from tfdistill.run.folders import RunFolderError
+from tfdistill.run.layout import BASELINE
+from tfdistill.run.layout import DISTILLED
 from tfdistill.run.layout import RunLayout
 from tfdistill.run.splits import Split
 
@@ -85,6 +89,48 @@ def test_new_test_sets_reuse_every_stage(tmp_path):
         _context(tmp_path, "data.extra_test=[drug_reviews]", "data.test_split=validation")
     )
     assert _stages_in(_context(tmp_path)) == ["bilstm_baseline", "bilstm_distilled", "teacher"]
+
+
+def _with_transfer_texts(context, texts=("headline one", "headline two")):
+    """`context` as RunContext.create leaves it when its transfer sources gave `texts`."""
+    return dataclasses.replace(
+        context, transfer_texts=Split(list(texts), np.full(len(texts), -1, np.int32))
+    )
+
+
+def test_transfer_texts_redo_the_distilled_student_and_a_word_level_baseline_never_the_teacher(tmp_path):
+    _finish_every_stage(_context(tmp_path))
+    changed = _with_transfer_texts(_context(tmp_path, "distillation.transfer_texts=[guardian_headlines]"))
+    for variant in (DISTILLED, BASELINE):
+        assert fingerprints.student_fingerprint(changed, variant) != fingerprints.student_fingerprint(
+            _context(tmp_path), variant
+        )
+    with pytest.raises(RunFolderError) as error:
+        fingerprints.check_stages(changed)
+    assert (
+        "bilstm_distilled was made with other settings "
+        "(distillation.transfer_texts (unset) -> ['guardian_headlines']; the transfer texts)"
+    ) in str(error.value)
+    fingerprints.check_stages(changed, overwrite=True)
+    assert _stages_in(changed) == ["teacher"]
+    # The same sources keeping other texts (a new extra test set held one) redo it too.
+    _finish_every_stage(changed)
+    fingerprints.check_stages(_with_transfer_texts(changed, ["headline one"]), overwrite=True)
+    assert _stages_in(changed) == ["teacher"]
+
+
+def test_transfer_texts_keep_a_bert_students_baseline_which_has_no_vocabulary_of_its_own(tmp_path):
+    _finish_every_stage(_context(tmp_path, "student.kind=small_bert"))
+    changed = _context(tmp_path, "student.kind=small_bert", "distillation.transfer_texts=[drug_reviews]")
+    fingerprints.check_stages(_with_transfer_texts(changed), overwrite=True)
+    assert _stages_in(changed) == ["small_bert_baseline", "teacher"]
+
+
+def test_without_transfer_texts_their_keys_are_not_recorded(tmp_path):
+    """So that the runs made before the keys existed are still reused."""
+    for variant in (DISTILLED, BASELINE):
+        keys = fingerprints.student_fingerprint(_context(tmp_path), variant)["config"]
+        assert not [key for key in keys if "transfer_texts" in key], keys
 
 
 def test_changed_data_redoes_the_teacher_and_what_follows(tmp_path):

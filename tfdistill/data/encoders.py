@@ -145,8 +145,9 @@ def build_vectorizer(train_texts, vocabulary_size=20000, sequence_length=64, ext
 
     Args:
         train_texts: Training texts: a list or array of strings or a
-            `tf.data.Dataset` of scalar strings. Never validation or test
-            texts, whose words must count as unseen.
+            `tf.data.Dataset` of scalar strings. Unlabelled texts may join them
+            (a run's transfer texts); never validation or test texts, whose
+            words must count as unseen.
         vocabulary_size: Vocabulary size, including padding and OOV.
         sequence_length: Length of every output row.
         extra_words: Words to add after the training texts' `vocabulary_size`

@@ -3,7 +3,8 @@ silently reuses a result that another config made.
 
 A fingerprint records the config keys that shape the stage (by their dotted names),
 a digest of the training and validation data, for a distilled student the digests
-of its teachers' fingerprints, and the tfdistill version. A finished stage keeps its
+of its teachers' fingerprints and of its transfer texts (also for a word-level
+baseline, whose vocabulary reads them), and the tfdistill version. A finished stage keeps its
 fingerprint in `stage.json` beside its result, and so does an unfinished stage's
 checkpoint. Before any work, `check_stages` compares them with the config's: a
 matching stage is reused; a differing one stops the run in one line naming what
@@ -41,8 +42,14 @@ STAGE_FILE = "stage.json"
 _BASELINE_KEYS = ("epochs", "batch_size", "learning_rate", "patience", "trim_padding")
 # The `data` keys that name test sets.
 _TEST_SETS = ("test_split", "extra_test")
+# The distillation keys that choose the transfer texts (`distillation.transfer_texts`).
+_TRANSFER_KEYS = ("transfer_texts", "max_transfer_texts")
 # How each part of a fingerprint other than its config keys is named in a message.
-_PARTS = {"data": "the training or validation data", "teachers": "the teacher(s)"}
+_PARTS = {
+    "data": "the training or validation data",
+    "teachers": "the teacher(s)",
+    "transfer_texts": "the transfer texts",
+}
 
 
 def digest(value):
@@ -99,7 +106,8 @@ def teacher_fingerprint(context, seed):
 
 def student_fingerprint(context, variant):
     """What a student variant depends on; a distilled one also on its teachers, and a
-    baseline on the first teacher when it is built from it (`built_from_teacher`)."""
+    baseline on the first teacher when it is built from it (`built_from_teacher`);
+    either on the transfer texts when they shape it (`_add_transfer_texts`)."""
     config = context.config
     keep = _BASELINE_KEYS if variant == BASELINE else None
     fingerprint = _base(context, context.student_policy, "distillation", keep)
@@ -112,8 +120,10 @@ def student_fingerprint(context, variant):
     elif built_from_teacher(config):
         members = members[:1]  # The baseline is built from the first teacher alone.
     else:
-        return fingerprint
-    fingerprint["teachers"] = [digest(teacher_fingerprint(context, seed)) for _, seed in members]
+        members = []
+    if members:
+        fingerprint["teachers"] = [digest(teacher_fingerprint(context, seed)) for _, seed in members]
+    _add_transfer_texts(fingerprint, context, variant)
     return fingerprint
 
 
@@ -125,6 +135,28 @@ def built_from_teacher(config):
     sizes = config.student.sizes
     word_level = models.STUDENTS.attributes(config.student.kind)["word_level"]
     return not word_level or any(sizes.get(key) for key in ("init_from_teacher", "teacher_words"))
+
+
+def _add_transfer_texts(fingerprint, context, variant):
+    """Records in a student's `fingerprint` the transfer texts, if they shape it.
+
+    They shape the distilled student, which trains on them, and a word-level
+    baseline, whose vocabulary is learned from them too (`students.build`). Their
+    digest is of the texts kept, so a change in what the leak check drops (a new
+    `data.extra_test` set that holds one of them) redoes the student, though the
+    test sets are otherwise left out. Without transfer texts their keys shape
+    nothing, and runs made before they existed recorded none.
+    """
+    distillation = context.config.distillation
+    word_level = models.STUDENTS.attributes(context.config.student.kind)["word_level"]
+    shaped = bool(distillation.transfer_texts) and (variant == DISTILLED or word_level)
+    keys = fingerprint["config"]
+    for name in _TRANSFER_KEYS:
+        keys.pop(f"distillation.{name}", None)
+        if shaped:
+            keys[f"distillation.{name}"] = getattr(distillation, name)
+    if shaped:
+        fingerprint["transfer_texts"] = digest(context.transfer_texts.texts)
 
 
 def _drop_tuning_keys(keys, tune):

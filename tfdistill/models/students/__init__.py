@@ -62,9 +62,10 @@ def build_student(
     strips punctuation, splits on whitespace, and pads or truncates to
     `sequence_length` word ids (0 is padding, 1 out-of-vocabulary). Its vocabulary
     is the `vocabulary_size - 2` most frequent words of `train_texts`, so pass
-    training texts only. It runs outside the model because it cannot be
-    XLA-compiled. A BERT-like or piece-level student gets a preprocessor on the
-    teacher's tokenizer (the task's `bert_student_preprocessor`).
+    training texts (and unlabelled ones, if any), never validation or test texts.
+    It runs outside the model because it cannot be XLA-compiled. A BERT-like or
+    piece-level student gets a preprocessor on the teacher's tokenizer (the task's
+    `bert_student_preprocessor`).
 
     Args:
         kind: a name registered in `STUDENTS`.

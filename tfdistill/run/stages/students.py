@@ -51,7 +51,12 @@ def train_students(context, teachers, transfer, distilled_config=None):
 def build(context, teacher):
     """A fresh student of the run's kind, its head from the run's task.
 
-    The same seed before each build: distilled and baseline start identical.
+    The same seed before each build: distilled and baseline start identical. A
+    word-level student's vocabulary comes from the training texts and the transfer
+    texts (`distillation.transfer_texts`): unlabelled text is fair for a vocabulary,
+    and without it their new words would stay out-of-vocabulary, which is what the
+    transfer texts are for. The baseline gets the same vocabulary, so the two stay
+    a paired comparison; it never trains on the transfer texts.
     """
     config = context.config
     with dtype_policy(context.student_policy):
@@ -60,7 +65,7 @@ def build(context, teacher):
             config.student.kind,
             len(context.class_names),
             teacher=teacher,
-            train_texts=context.splits["train"].texts,
+            train_texts=[*context.splits["train"].texts, *context.transfer_texts.texts],
             sequence_length=config.student.sequence_length,
             task=config.task,
             **config.student.sizes,

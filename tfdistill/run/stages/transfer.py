@@ -1,9 +1,10 @@
 """Stage 3a: the transfer set, and the teachers' logits on it, computed once.
 
-The transfer set is the training split plus any augmented texts (Tang et al. 2019),
-which carry no gold label. The teachers' logits on it, and on the validation and
-test splits, are cached in the run's `cache/` under a fingerprint of everything
-they depend on.
+The transfer set is the training split plus any augmented texts (Tang et al. 2019)
+and any `distillation.transfer_texts` (the run context has read and leak-checked
+them), which carry no gold label. The teachers' logits on each part, and on the
+validation and test splits, are cached in the run's `cache/` under a fingerprint of
+everything they depend on.
 """
 
 import dataclasses
@@ -39,6 +40,8 @@ def transfer_set(context, teachers):
     parts = {"train": context.splits["train"]}
     if config.augment.factor > 0:
         parts["augmented"] = _augmented_split(context, teachers[0])
+    if context.transfer_texts.texts:
+        parts["transfer_texts"] = context.transfer_texts
     split = concatenate(*parts.values())
     if not config.cache_teacher_logits or config.intermediate:
         return TransferSet(split)
