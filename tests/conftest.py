@@ -87,3 +87,26 @@ def vader_sdist_dir(tmp_path, monkeypatch):
     vader_snippets._snippets.cache_clear()
     yield tmp_path
     vader_snippets._snippets.cache_clear()
+
+
+@pytest.fixture
+def absl_messages():
+    """The messages absl's logger emits in the test, at INFO and up, read straight from
+    its logger: other tests (a command run in-process) can leave it not propagating
+    to pytest's `caplog`."""
+    import logging
+
+    from absl import logging as absl_logging
+
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    absl_logger = absl_logging.get_absl_logger()
+    verbosity = absl_logging.get_verbosity()
+    absl_logger.addHandler(handler)
+    absl_logging.set_verbosity(absl_logging.INFO)
+    try:
+        yield messages
+    finally:
+        absl_logger.removeHandler(handler)
+        absl_logging.set_verbosity(verbosity)

@@ -1,13 +1,11 @@
 """A stage killed after some epochs resumes exactly where an uninterrupted run would be."""
 
 import json
-import logging
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from absl import logging as absl_logging
 
 import tfdistill
 from tfdistill import data
@@ -103,26 +101,14 @@ def test_a_resumed_stage_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
     assert len(backup.history()["loss"]) == EPOCHS
 
 
-def test_resume_logs_where_it_starts(tmp_path):
+def test_resume_logs_where_it_starts(tmp_path, absl_messages):
     crashed, train, _ = fresh_run()
     with pytest.raises(Crash):
         fit(crashed, train, [ResumableBackup(tmp_path / "s"), CrashAtEpoch(3)])
     backup = ResumableBackup(tmp_path / "s")
     resumed, train, _ = fresh_run(first_epoch=3)
-    # Straight from absl's logger: other tests may leave it not propagating to pytest.
-    messages = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    absl_logger = absl_logging.get_absl_logger()
-    verbosity = absl_logging.get_verbosity()
-    absl_logger.addHandler(handler)
-    absl_logging.set_verbosity(absl_logging.INFO)
-    try:
-        fit(resumed, train, [backup], initial_epoch=3)
-    finally:
-        absl_logger.removeHandler(handler)
-        absl_logging.set_verbosity(verbosity)
-    assert "Resuming s from epoch 3 (optimizer step 24)" in messages
+    fit(resumed, train, [backup], initial_epoch=3)
+    assert "Resuming s from epoch 3 (optimizer step 24)" in absl_messages
 
 
 def test_checkpoint_files_are_whole_after_each_epoch(tmp_path):

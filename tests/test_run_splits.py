@@ -258,7 +258,7 @@ def _transfer_texts(source, *assignments, extra_test=()):
     return prepare_transfer_texts(config, TASK, splits, extra_tests)
 
 
-def test_transfer_texts_lose_what_the_run_is_scored_or_trained_on(tmp_path, unlabelled_source, caplog):
+def test_transfer_texts_lose_what_the_run_is_scored_or_trained_on(tmp_path, unlabelled_source, absl_messages):
     source = write_splits(
         tmp_path, train=[("a Training text", 0), ("another", 1)],
         validation=[("a validation text", 0), ("v", 1)], test=[("a test text", 1), ("t", 0)],
@@ -270,17 +270,17 @@ def test_transfer_texts_lose_what_the_run_is_scored_or_trained_on(tmp_path, unla
         "fresh two", "Fresh one",
     ])
     unlabelled_source("more_news", ["fresh two", "fresh three"])
-    with caplog.at_level(logging.INFO):
-        transfer = _transfer_texts(
-            source, "distillation.transfer_texts=[news, more_news]", extra_test=[ood]
-        )
+    transfer = _transfer_texts(
+        source, "distillation.transfer_texts=[news, more_news]", extra_test=[ood]
+    )
     assert transfer.texts == ["fresh one", "fresh two", "fresh three"]
     np.testing.assert_array_equal(transfer.labels, [-1, -1, -1])
+    log = "\n".join(absl_messages)
     assert (
         "distillation.transfer_texts[0] (news): 7 texts; dropped 3 of the validation, test "
-        "or extra test texts, 1 of the training texts and 1 repeated; kept 2." in caplog.text
+        "or extra test texts, 1 of the training texts and 1 repeated; kept 2." in log
     )
-    assert "distillation.transfer_texts[1] (more_news): 2 texts; dropped 0 of the" in caplog.text
+    assert "distillation.transfer_texts[1] (more_news): 2 texts; dropped 0 of the" in log
 
 
 def test_a_labelled_source_gives_its_training_texts_and_the_cap_applies_per_source(tmp_path, unlabelled_source):
