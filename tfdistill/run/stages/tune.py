@@ -7,10 +7,10 @@ early-stopped on the task's headline metric on the validation split, and scores 
 best epoch's value of that metric. The first trial is the config's own values, so
 the winner scores no worse on validation (over the trials' epochs) than what the
 user wrote; the later ones are drawn at random from the ranges. The test split is
-never read. The search is a KerasTuner project in the run's `tuning/` folder: an interrupted search resumes
-there, keeping its finished trials and running the interrupted one again from its
-start. `tuning/trials.json` lists every trial and the winner, whose values the
-distilled student then trains with.
+never read. The search is a KerasTuner project in the run's `tuning/` folder: an
+interrupted search resumes there, keeping its finished trials and running the
+interrupted one again from its start. `tuning/trials.json` lists every trial and the
+winner, whose values the distilled student then trains with.
 """
 
 import dataclasses
