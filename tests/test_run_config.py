@@ -210,6 +210,11 @@ CONFIG_ERRORS = (
      r"transfer texts come from unlabelled or text_classification sources\.$"),
     (["distillation.transfer_texts=[guardian_headlines, drug_reviews, guardian_headlines]"],
      r"distillation\.transfer_texts names 'guardian_headlines' twice"),
+    # A source of fixed splits (an evaluation set) cannot lend what it lacks.
+    (["distillation.transfer_texts=[guardian_headlines, vader_tweets]"],
+     r"^distillation\.transfer_texts\[1\]: 'vader_tweets' has no 'train' split, only \['test'\] "
+     r"\(an evaluation set, for data\.extra_test\)\.$"),
+    (["data.source=vader_tweets"], r"^data\.source: 'vader_tweets' has no 'train' split, only \['test'\]"),
     (["distillation.max_transfer_texts=0"], r"distillation\.max_transfer_texts must be >= 1, got 0"),
 )
 

@@ -101,8 +101,12 @@ def check_task(config):
 
 def _check_source(data_config, task):
     registered = _registered_source("data.source", data_config.source, task)
+    for role in ("train", "validation", "test"):
+        split = getattr(data_config, f"{role}_split")
+        _check_has_split("data.source", data_config.source, registered, split)
     for index, source in enumerate(data_config.extra_test):
-        _registered_source(f"data.extra_test[{index}]", source, task)
+        key = f"data.extra_test[{index}]"
+        _check_has_split(key, source, _registered_source(key, source, task), "test")
     _check_once("data.extra_test", data_config.extra_test, "each set is scored once")
     label_names = data_config.label_names
     if label_names is None:
@@ -138,13 +142,24 @@ def _check_transfer_texts(sources):
     kinds = data.sources.TEXT_SOURCE_TASKS
     for index, source in enumerate(sources):
         key = f"distillation.transfer_texts[{index}]"
-        _, source_task = _resolve(key, source, kinds)
+        registered, source_task = _resolve(key, source, kinds)
         if source_task not in kinds:
             raise ConfigError(
                 f"{key}: {source!r} is a {source_task} source; transfer texts come from "
                 f"{' or '.join(kinds)} sources."
             )
+        if source_task != data.sources.UNLABELLED:  # A labelled source lends its train texts.
+            _check_has_split(key, source, registered, "train")
     _check_once("distillation.transfer_texts", sources, "each source's texts are taken once")
+
+
+def _check_has_split(key, source, registered, split):
+    """A ConfigError naming `key` when `source` is registered with fixed splits
+    (`register_source(splits=...)`) and `split` is not one of them."""
+    splits = data.SOURCES.attributes(registered).get("splits")
+    if splits is not None and split not in splits:
+        use = " (an evaluation set, for data.extra_test)" if splits == ("test",) else ""
+        raise ConfigError(f"{key}: {source!r} has no {split!r} split, only {list(splits)}{use}.")
 
 
 def _resolve(key, source, tasks):

@@ -108,7 +108,14 @@ def packaged_file(source, wheel, *path):
 
 
 def register_source(
-    name, loader=None, *, match="name", options=(), task="text_classification", override=False
+    name,
+    loader=None,
+    *,
+    match="name",
+    options=(),
+    task="text_classification",
+    splits=None,
+    override=False,
 ):
     """Registers a source loader; without `loader`, returns a decorator.
 
@@ -126,6 +133,9 @@ def register_source(
             arguments; only these are passed, and `load` rejects `label_names`
             for other sources.
         task: the task the source serves, a key of `SOURCE_TASKS`.
+        splits: the only split names the loader has, when they are fixed (e.g.
+            `("test",)` for an evaluation set), so that a config naming another is
+            refused before the run starts; None: the loader finds out when it reads.
         override: replace a source registered under the same name.
 
     Raises:
@@ -141,7 +151,13 @@ def register_source(
             f"Unknown source options {unknown}; expected some of {list(SOURCE_TASKS[task])}."
         )
     return SOURCES.register(
-        name, loader, override=override, match=match, options=tuple(options), task=task
+        name,
+        loader,
+        override=override,
+        match=match,
+        options=tuple(options),
+        task=task,
+        splits=None if splits is None else tuple(splits),
     )
 
 

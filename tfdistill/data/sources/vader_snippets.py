@@ -107,7 +107,7 @@ def load_vader_snippets(name, split):
 
 
 for _name in SETS:
-    register_source(_name, load_vader_snippets)
+    register_source(_name, load_vader_snippets, splits=("test",))
 del _name
 
 
