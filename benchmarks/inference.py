@@ -11,9 +11,9 @@ tokenizer included), the models taking turns. Ratios are to the teacher.
 With --run_dir, the models are the run's exports (listed in its metrics.json), with
 their test accuracy; if the run computed in another precision than float32, float32
 copies of its teacher and student are also built and timed. Without --run_dir, the
-packaged MiniLM teacher and one student of each kind are built in float32 with the
-default config sizes (untrained: speed and size do not depend on the weights; accuracy
-is then not measured).
+packaged MiniLM teacher and one student of each text-classification kind are built
+in float32 with the default config sizes (untrained: speed and size do not depend on
+the weights; accuracy is then not measured).
 
 Target: one student keeps >= 97% of the teacher's accuracy with >= 10x fewer parameters
 and >= 10x the throughput at batch 32. Reference (hand-rolled Keras, batch 32, length
@@ -240,7 +240,8 @@ def benchmark(report):
             if any(entry.policy != "float32" for entry in exported):
                 exported += build_float32(config, [config.student.kind], export_dir)
         else:
-            exported = build_float32(run_config.RunConfig(), models.STUDENTS.names(), export_dir)
+            config = run_config.RunConfig()
+            exported = build_float32(config, models.students_for(config.task), export_dir)
         speeds = time_all(exported, texts, batch_sizes, sizes)
         records = records_of(exported, speeds, batch_sizes)
     report.table(
