@@ -235,3 +235,14 @@ def test_predict_logits_traces_once_per_model_across_calls():
         data.predict_logits(teacher, inputs, verbose=0)
     # The full batch, then one generalised trace for every smaller batch.
     assert cache._traced_forward(teacher).experimental_get_tracing_count() <= 2
+
+
+def test_predicting_with_many_models_gives_no_retracing_warning(caplog):
+    # A run predicts with its teacher, each student and each exported model: every
+    # model's one trace must not add up to TensorFlow's "retracing" warning.
+    inputs = tf.data.Dataset.from_tensor_slices(np.ones((10, 4), "float32")).batch(4)
+    models = [keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]) for _ in range(8)]
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for model in models:
+            data.predict_logits(model, inputs, verbose=0)
+    assert not [record for record in caplog.records if "retracing" in record.getMessage()]

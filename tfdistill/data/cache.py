@@ -20,6 +20,7 @@ Example:
 (10, 2)
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -119,12 +120,16 @@ def _traced_forward(model):
     """`model(x, training=False)` as one `tf.function`; reduce_retracing keeps the
     smaller last batch (and trimmed lengths) from tracing once each."""
     if model not in _FORWARD_PASSES:
-        # A weak reference: the function must not keep its own key alive.
-        model_ref = weakref.ref(model)
-        _FORWARD_PASSES[model] = tf.function(
-            lambda x: model_ref()(x, training=False), reduce_retracing=True
-        )
+        # A weak reference: the function must not keep its own key alive. A partial,
+        # not a lambda: TensorFlow counts traces per code object, so every model's
+        # first trace through one shared lambda added up to a "retracing" warning.
+        forward = functools.partial(_call_in_inference, weakref.ref(model))
+        _FORWARD_PASSES[model] = tf.function(forward, reduce_retracing=True)
     return _FORWARD_PASSES[model]
+
+
+def _call_in_inference(model_ref, x):
+    return model_ref()(x, training=False)
 
 
 def predict_logits(teacher, inputs, *, verbose=1):
