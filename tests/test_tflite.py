@@ -2,6 +2,7 @@
 
 import os
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -63,6 +64,26 @@ def test_int8_logits_come_back_as_floats_through_the_output_scale(tmp_path):
 
     assert file.run(file.feeds(ids), 0).dtype == np.int8
     np.testing.assert_allclose(file.predict(ids), model(ids).numpy(), atol=3 * scale)
+
+
+def test_converting_and_running_a_file_shows_none_of_tensorflows_own_notices(tmp_path, caplog):
+    # An LSTM (a loop) over a lookup-free model, converted calibrated and run: each
+    # step printed a notice the user could do nothing about (see LIBRARY_NOTICES).
+    model = keras.Sequential(
+        [keras.Input((5,), dtype="int32", name="token_ids"), keras.layers.Embedding(30, 8),
+         keras.layers.LSTM(4), keras.layers.Dense(2)]
+    )
+    ids = np.random.default_rng(0).integers(0, 30, (20, 5)).astype("int32")
+    with warnings.catch_warnings(record=True) as shown, caplog.at_level("INFO"):
+        warnings.simplefilter("always")
+        for mode in ("float32", "full_int8"):
+            path = export.export_tflite(model, tmp_path / f"{mode}.tflite", mode, lambda: ids[:, None])
+            tflite.TFLiteModel(path).predict(ids[:2])
+    said = [str(warning.message) for warning in shown] + [r.getMessage() for r in caplog.records]
+    assert not [line for line in said if any(n in line for n in tflite.LIBRARY_NOTICES)], said
+    # Other warnings still show.
+    with pytest.warns(UserWarning, match="a warning of the user's own"), tflite.library_notices_hidden():
+        warnings.warn("a warning of the user's own")
 
 
 def test_latency_is_the_median_of_single_calls_timed_for_long_enough(bert_file, monkeypatch):

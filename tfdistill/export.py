@@ -166,9 +166,10 @@ def export_tflite(
 
     # Weights become constants first: TFLite cannot read resource variables inside
     # the while loop of a recurrent layer (the file converts, then fails to run).
-    frozen = convert_to_constants.convert_variables_to_constants_v2(
-        logits.get_concrete_function()
-    )
+    with tflite.library_notices_hidden():
+        frozen = convert_to_constants.convert_variables_to_constants_v2(
+            logits.get_concrete_function()
+        )
     calibration = None
     if mode == "full_int8":
         # Where the calibrator would kill the process, the float file shows it first.
@@ -212,20 +213,21 @@ def _calibration_inputs(representative_dataset, specs):
 
 def _convert(frozen, mode, calibration, name):
     """The TFLite flatbuffer of the concrete function `frozen` in `mode`."""
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if mode != "float32":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if mode == "full_int8":
-        converter.representative_dataset = calibration
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_output_type = tf.int8
-    try:
-        return converter.convert()
-    except Exception as error:  # The converter raises several unrelated types.
-        raise ValueError(f"TFLite {mode} conversion of {name} failed: {_why(error)}") from error
+    with tflite.library_notices_hidden():
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if mode != "float32":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if mode == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if mode == "full_int8":
+            converter.representative_dataset = calibration
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_output_type = tf.int8
+        try:
+            return converter.convert()
+        except Exception as error:  # The converter raises several unrelated types.
+            raise ValueError(f"TFLite {mode} conversion of {name} failed: {_why(error)}") from error
 
 
 def _why(error):

@@ -24,10 +24,13 @@ Example:
 True
 """
 
+import contextlib
 import json
+import logging
 import os
 import pathlib
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -61,6 +64,41 @@ def arrays_by_name(inputs, names):
     return [np.asarray(inputs)]
 
 
+# What TensorFlow's converter and interpreter say on every use, about their own
+# internals, that a user can do nothing about: the same flatbuffer runs under the
+# LiteRT interpreter they point to, and the deprecated conversion path is the one that
+# freezes the model's lookup tables.
+LIBRARY_NOTICES = (
+    "tf.lite.Interpreter is deprecated",
+    "Please consider providing the trackable_obj argument",
+    "Issue encountered when serializing table_initializer",
+    "Statistics for quantized inputs were expected",
+)
+
+
+class _NoticeFilter(logging.Filter):
+    def filter(self, record):
+        return not any(notice in record.getMessage() for notice in LIBRARY_NOTICES)
+
+
+@contextlib.contextmanager
+def library_notices_hidden():
+    """Within it, TensorFlow's `LIBRARY_NOTICES` (Python warnings and log lines) are
+    dropped; every other warning still shows."""
+    notice_filter = _NoticeFilter()
+    loggers = [tf.get_logger(), logging.getLogger("absl")]  # TensorFlow writes to both.
+    for logger in loggers:
+        logger.addFilter(notice_filter)
+    try:
+        with warnings.catch_warnings():
+            for notice in LIBRARY_NOTICES:
+                warnings.filterwarnings("ignore", message=rf"\s*(Warning: )?{notice}")
+            yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(notice_filter)
+
+
 class TFLiteModel:
     """A TFLite file of `export_tflite`: model inputs in, float32 logits out.
 
@@ -70,7 +108,8 @@ class TFLiteModel:
     """
 
     def __init__(self, path, num_threads=None):
-        self.interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=num_threads)
+        with library_notices_hidden():
+            self.interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=num_threads)
         self.interpreter.allocate_tensors()
         self._inputs = self.interpreter.get_input_details()
         (self._output,) = self.interpreter.get_output_details()
