@@ -48,8 +48,12 @@ LIGHT_SMOKE = (
 )
 
 
-# What TensorFlow's C++ writes at start-up (and tf.data later), which the command hides.
-TENSORFLOW_NOISE = ("cuInit", "oneDNN", "cpu_feature_guard", "absl::InitializeLog", "node_def_util")
+# What TensorFlow's C++ writes at start-up (and tf.data later), and its Python INFO
+# lines on saving and converting, which the command hides.
+TENSORFLOW_NOISE = (
+    "cuInit", "oneDNN", "cpu_feature_guard", "absl::InitializeLog", "node_def_util",
+    "Assets written to", "Writing fingerprint", "Using new converter",
+)
 
 
 def _tensorflow_noise(output):

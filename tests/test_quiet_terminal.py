@@ -4,6 +4,7 @@ The command itself is run in tests/test_cli.py: its errors print no TensorFlow l
 and `--verbosity=1` brings them back.
 """
 
+import logging
 import os
 import pathlib
 import subprocess
@@ -82,6 +83,22 @@ def test_early_lines_are_dropped_by_level_with_their_continuations():
     # Level 2 keeps errors; level 0 keeps everything, as TF_CPP_MIN_LOG_LEVEL would.
     assert quiet.kept_lines(text, min_level=2) == "a line before\n" + AN_ERROR
     assert quiet.kept_lines(text, min_level=0) == text
+
+
+def test_tensorflows_own_info_records_are_dropped_and_its_warnings_and_ours_kept(tmp_path):
+    tensorflow_dir = tmp_path / "site-packages" / "tensorflow"
+    info_filter = quiet.TensorFlowInfoFilter(package_dirs=[str(tensorflow_dir)])
+
+    def kept(path, level):
+        record = logging.LogRecord("absl", level, str(path), 1, "a message", None, None)
+        return info_filter.filter(record)
+
+    saver = tensorflow_dir / "python" / "saved_model" / "builder_impl.py"
+    assert not kept(saver, logging.INFO)
+    assert kept(saver, logging.WARNING)
+    assert kept(tmp_path / "tfdistill" / "run" / "pipeline.py", logging.INFO)
+    # A sibling package whose name starts the same is not TensorFlow's.
+    assert kept(tmp_path / "site-packages" / "tensorflow_text" / "ops.py", logging.INFO)
 
 
 def test_the_import_window_filters_file_descriptor_2(capfd):

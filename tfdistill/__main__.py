@@ -9,7 +9,8 @@
 `python -m tfdistill` takes the same commands and flags. A config or data error prints
 one line, `tfdistill: error: ...`, and exits with status 2 (`--verbosity=1` logs its
 traceback too); any other error keeps its traceback. TensorFlow's C++ start-up lines are hidden
-(see `tfdistill.run.quiet`): `TFDISTILL_TF_LOGS=1` or `--verbosity=1` shows them.
+(see `tfdistill.run.quiet`), and so are its Python INFO lines: `TFDISTILL_TF_LOGS=1`
+or `--verbosity=1` shows them.
 """
 
 import os
@@ -22,6 +23,7 @@ from absl import logging
 
 from tfdistill.run import config as run_config
 from tfdistill.run import pipeline
+from tfdistill.run import quiet
 from tfdistill.run import report
 from tfdistill.predict import InputError
 from tfdistill.run.splits import DataError
@@ -107,6 +109,8 @@ def main(argv):
     command = argv[1] if len(argv) > 1 else "run"
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.INFO)
+    if not quiet.wants_tensorflow_logs(sys.argv, os.environ):
+        quiet.hide_tensorflow_info()
     try:
         if command not in COMMANDS or len(argv) > 2:
             raise UsageError(

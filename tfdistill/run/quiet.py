@@ -38,6 +38,8 @@ True
 """
 
 import contextlib
+import importlib.util
+import logging
 import os
 import re
 import sys
@@ -153,3 +155,31 @@ def filtered_stderr(min_level):
             captured.seek(0)
             sys.stderr.write(kept_lines(captured.read().decode("utf-8", "replace"), min_level))
             sys.stderr.flush()
+
+
+class TensorFlowInfoFilter(logging.Filter):
+    """Drops the INFO and DEBUG records logged from TensorFlow's own Python files: its
+    bookkeeping ("Assets written to", "Using new converter"), not the run's progress,
+    which our lines give. Its warnings pass, and so does every other file's record.
+
+    Args:
+        package_dirs: where TensorFlow's files are; by default, found without
+            importing it.
+    """
+
+    def __init__(self, package_dirs=None):
+        super().__init__()
+        if package_dirs is None:
+            package_dirs = importlib.util.find_spec("tensorflow").submodule_search_locations
+        self._prefixes = tuple(os.path.join(directory, "") for directory in package_dirs)
+
+    def filter(self, record):
+        return record.levelno >= logging.WARNING or not record.pathname.startswith(self._prefixes)
+
+
+def hide_tensorflow_info():
+    """Adds a `TensorFlowInfoFilter` to the loggers TensorFlow's files write to: its
+    own, and absl's (which ours share, so a logger's level cannot do it)."""
+    info_filter = TensorFlowInfoFilter()
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).addFilter(info_filter)
