@@ -478,12 +478,13 @@ def predict_tag_logits(teacher, sentences, *, batch_size=64, verbose=0):
     packer = teacher.preprocessor
     padded = _padded(_words_of(sentences), packer.max_words, _PADDING, object)
 
-    def pack(raw_words):
+    def pack(raw_words, _):
         # The mask rides as the "label", which predict_logits ignores.
         inputs = packer(raw_words)
         return inputs, packer.word_mask(inputs)
 
-    inputs = tf.data.Dataset.from_tensor_slices(padded).batch(batch_size).map(pack).cache()
+    sentences = tf.data.Dataset.from_tensor_slices((padded, np.zeros(len(padded))))
+    inputs = _encode_batches(sentences, pack, **_pipeline_options(batch_size, False, 0, {}))
     logits = predict_logits(teacher, inputs, verbose=verbose)
     word_mask = np.concatenate([mask.numpy() for _, mask in inputs])
     return logits, word_mask
