@@ -15,6 +15,7 @@ from tfdistill.distillation.checks import check_classes
 from tfdistill.distillation.checks import check_logits_rank
 from tfdistill.distillation.checks import check_temperature
 from tfdistill.distillation.checks import resolve_teacher_average
+from tfdistill.distillation.optimizers import build_optimizer
 
 
 @keras.saving.register_keras_serializable(package="tfdistill")
@@ -338,7 +339,9 @@ class Distiller(keras.Model):
         return self.compute_metrics(x, y, student_logits, sample_weight=metric_weight)
 
     def fit(self, *args, callbacks=None, **kwargs):
-        """`keras.Model.fit`; a jit-compiled distiller also gets its NaN guard callback."""
+        """`keras.Model.fit`, with the optimizer built first (`build_optimizer`); a
+        jit-compiled distiller also gets its NaN guard callback."""
+        build_optimizer(self)
         if self.jit_compile:
             callbacks = [*(callbacks or []), nonfinite.NonFiniteGuard(self)]
         return super().fit(*args, callbacks=callbacks, **kwargs)

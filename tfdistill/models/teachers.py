@@ -22,6 +22,7 @@ from tfdistill import tasks
 from tfdistill.distillation.nonfinite import NonFiniteLossGuard
 from tfdistill.models.bert_tagger import BertTokenClassifier
 from tfdistill.distillation.nonfinite import check_finite_weights
+from tfdistill.distillation.optimizers import build_optimizer
 
 PACKAGED_MINILM = "minilm_l6_packaged"
 
@@ -477,6 +478,7 @@ def finetune_teacher(
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )
+    build_optimizer(teacher)
     early_stopping = early_stopping or keras.callbacks.EarlyStopping(
         monitor="val_accuracy",
         mode="max",

@@ -31,6 +31,7 @@ import numpy as np
 from absl import logging
 
 from tfdistill.atomic import write_text
+from tfdistill.distillation.optimizers import build_optimizer
 
 # Its presence marks a folder that holds a checkpoint to resume.
 STATE_FILE = "state.json"
@@ -102,9 +103,8 @@ class ResumableBackup(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self._state is None:
             return
+        build_optimizer(self.model)  # Its variables are in the checkpoint.
         optimizer = self.model.optimizer
-        if optimizer is not None and not optimizer.built:
-            optimizer.build(self.model.trainable_variables)
         self.model.load_weights(self.backup_dir / self._state["weights"])
         for variable, value in zip(_seed_states(self.model), self._state["seed_states"]):
             variable.assign(value)

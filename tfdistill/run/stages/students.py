@@ -16,6 +16,7 @@ from tfdistill.atomic import write_json
 from tfdistill.distillation import schedules
 from tfdistill.distillation.distiller import Distiller
 from tfdistill.distillation.nonfinite import NonFiniteLossGuard
+from tfdistill.distillation.optimizers import build_optimizer
 from tfdistill.run import fingerprints
 from tfdistill.run.checkpoint import ResumableBackup
 from tfdistill.run.context import best_epoch_stopping
@@ -167,6 +168,7 @@ def fit(context, trainer, data, callbacks, initial_epoch=0):
     """Trains `trainer` on `data`, `datasets`'s triple, up to `distillation.epochs`."""
     train, validation, train_split = data
     distillation = context.config.distillation
+    build_optimizer(trainer)  # The baseline is a plain Keras model.
     trainer.fit(
         train,
         validation_data=validation,

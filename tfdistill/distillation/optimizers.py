@@ -1,0 +1,27 @@
+"""Optimizer set-up shared by every `fit` of the package: the teacher's, the
+students', the `Distiller`'s."""
+
+
+def build_optimizer(model):
+    """Creates `model`'s optimizer variables for its trainable variables, once.
+
+    Without a distribution strategy, Keras creates them while it traces the first
+    training step, and a `tf.function` that creates variables is traced twice:
+    for the packaged MiniLM, 4 to 5 s more before its first step on 2 CPU cores
+    (a second trace of the whole step, measured under a profiler at half the time).
+    Under a strategy, Keras builds them first itself, in its scope; this does the same.
+
+    Example:
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> build_optimizer(model)
+    >>> model.optimizer.built, len(model.optimizer.variables) > 2
+    (True, True)
+    """
+    optimizer = model.optimizer
+    if optimizer is not None and not optimizer.built:
+        # In the strategy the model was made in, as `fit` would be, wherever it is called.
+        with model.distribute_strategy.scope():
+            optimizer.build(model.trainable_variables)
