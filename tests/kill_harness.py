@@ -192,7 +192,11 @@ def run_until(output_dir, overrides, kill_point, log_path, timeout=1800):
 
 
 def _environment():
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    # TFDISTILL_TF_LOGS: the export kill points wait for TensorFlow's own "Assets
+    # written to" line, written in the middle of a save, which the command hides.
+    return {
+        **os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1", "TFDISTILL_TF_LOGS": "1",
+    }
 
 
 def results(output_dir):
