@@ -91,44 +91,6 @@ def _two_learning_rates(tune_config):
     return hp
 
 
-def test_a_search_of_two_trials_picks_the_one_that_learned_and_trains_with_it(
-    tmp_path, tiny_teacher, calls, monkeypatch
-):
-    monkeypatch.setattr(tune, "_search_space", _two_learning_rates)
-    # The config's own values are the first trial's: a learning rate that learns nothing.
-    config = _config(
-        tmp_path, tiny_teacher, "distillation.baseline=true", "distillation.epochs=3",
-        "distillation.tune.epochs=2", "distillation.temperature=2.0", "distillation.alpha=0.9",
-        "distillation.learning_rate=1e-9",
-    )
-    summary = pipeline.run(config, tmp_path / "run")
-
-    trials = _trials(tmp_path / "run")
-    assert [trial["status"] for trial in trials["trials"]] == ["COMPLETED", "COMPLETED"]
-    assert trials["trials"][0]["values"] == {"temperature": 2.0, "alpha": 0.9, "learning_rate": 1e-9}
-    assert trials["objective"] == "val_accuracy"
-    by_rate = {trial["values"]["learning_rate"]: trial["score"] for trial in trials["trials"]}
-    assert by_rate[0.05] > by_rate[1e-9], trials
-    assert trials["best"]["values"]["learning_rate"] == 0.05
-    assert trials["best"]["score"] == max(by_rate.values())
-    # Two trials of `tune.epochs` each, then the distilled student with the winner's
-    # values for its own epochs, then the baseline with the run's learning rate.
-    assert [call[0] for call in calls["trainers"]] == [DISTILLED, DISTILLED, DISTILLED, "baseline"]
-    assert [call[4] for call in calls["trainers"][:2]] == [2, 2]
-    assert calls["trainers"][2][1:] == (2.0, 0.9, 0.05, 3)
-    assert calls["trainers"][3][3] == config.distillation.learning_rate
-    assert summary["tuning"] == trials
-    report = (tmp_path / "run" / "report.md").read_text()
-    winner = trials["best"]["trial"]
-    assert re.search(rf"^\| {winner} \(winner\) \|", report, re.M), report
-    assert report.count("(winner)") == 1
-    # The student trained with the winner recorded the config's fingerprint: a
-    # rerun of the same config trains nothing.
-    calls["trainers"] = []
-    pipeline.run(config, tmp_path / "run")
-    assert calls["trainers"] == []
-
-
 def test_the_first_trial_is_the_configs_own_values_and_the_rest_stay_in_range(tmp_path):
     tune_config = run_config.TuneConfig(
         trials=50, temperature=[1.5, 3.0], alpha=[0.2, 0.4], learning_rate=[1e-4, 1e-3]
@@ -151,33 +113,65 @@ def test_the_first_trial_is_the_configs_own_values_and_the_rest_stay_in_range(tm
             assert low <= values[name] <= high, (name, values)
 
 
-def test_an_interrupted_search_resumes_without_rerunning_finished_trials(tmp_path, tiny_teacher, calls, monkeypatch):
-    config = _config(tmp_path, tiny_teacher, "distillation.epochs=1")
-    fit = students.fit
-    fits = []
+def _interrupted_in_the_second_fit(monkeypatch):
+    """Makes `students.fit` raise KeyboardInterrupt (Ctrl-C) in its second call."""
+    fit, fits = students.fit, []
 
     def interrupted_fit(*args, **kwargs):
         fits.append(1)
         if len(fits) == 2:
-            raise KeyboardInterrupt  # Ctrl-C in the second trial.
+            raise KeyboardInterrupt
         return fit(*args, **kwargs)
 
     monkeypatch.setattr(students, "fit", interrupted_fit)
+    return fit
+
+
+def test_an_interrupted_search_resumes_picks_the_trial_that_learned_and_trains_with_it(
+    tmp_path, tiny_teacher, calls, monkeypatch
+):
+    monkeypatch.setattr(tune, "_search_space", _two_learning_rates)
+    # The config's own values are the first trial's: a learning rate that learns nothing.
+    config = _config(
+        tmp_path, tiny_teacher, "distillation.baseline=true", "distillation.epochs=3",
+        "distillation.tune.epochs=2", "distillation.temperature=2.0", "distillation.alpha=0.9",
+        "distillation.learning_rate=1e-9",
+    )
+    fit = _interrupted_in_the_second_fit(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         pipeline.run(config, tmp_path / "run")
     assert calls["build"] == 2
-    first = calls["trainers"][0]
+    assert [call[1:] for call in calls["trainers"]] == [(2.0, 0.9, 1e-9, 2), (2.0, 0.9, 0.05, 2)]
 
     monkeypatch.setattr(students, "fit", fit)
-    calls["build"], calls["trainers"] = 0, []
+    calls["trainers"] = []
+    summary = pipeline.run(config, tmp_path / "run")
+    # The interrupted second trial again (the finished first one is not trained
+    # again), then the distilled student with the winner's values for its own
+    # epochs, then the baseline with the run's learning rate.
+    assert [call[0] for call in calls["trainers"]] == [DISTILLED, DISTILLED, "baseline"]
+    assert calls["trainers"][0][1:] == (2.0, 0.9, 0.05, 2)
+    assert calls["trainers"][1][1:] == (2.0, 0.9, 0.05, 3)
+    assert calls["trainers"][2][3] == config.distillation.learning_rate
+
+    trials = _trials(tmp_path / "run")
+    assert [trial["status"] for trial in trials["trials"]] == ["COMPLETED", "COMPLETED"]
+    assert trials["trials"][0]["values"] == {"temperature": 2.0, "alpha": 0.9, "learning_rate": 1e-9}
+    assert trials["objective"] == "val_accuracy"
+    by_rate = {trial["values"]["learning_rate"]: trial["score"] for trial in trials["trials"]}
+    assert by_rate[0.05] > by_rate[1e-9], trials
+    assert trials["best"]["values"]["learning_rate"] == 0.05
+    assert trials["best"]["score"] == max(by_rate.values())
+    assert summary["tuning"] == trials
+    report = (tmp_path / "run" / "report.md").read_text()
+    winner = trials["best"]["trial"]
+    assert re.search(rf"^\| {winner} \(winner\) \|", report, re.M), report
+    assert report.count("(winner)") == 1
+    # The student trained with the winner recorded the config's fingerprint: a
+    # rerun of the same config trains nothing.
+    calls["trainers"] = []
     pipeline.run(config, tmp_path / "run")
-    # The second trial again (with the same values) and the distilled student: the
-    # finished first trial is not trained again.
-    assert calls["build"] == 2
-    assert len(calls["trainers"]) == 2 and calls["trainers"][0] != first
-    trials = _trials(tmp_path / "run")["trials"]
-    assert [trial["status"] for trial in trials] == ["COMPLETED", "COMPLETED"]
-    assert trials[0]["values"]["learning_rate"] == first[3]
+    assert calls["trainers"] == []
 
 
 TUNE_ERRORS = (
