@@ -401,10 +401,7 @@ def _encode_batches(
             )
         return inputs, label
 
-    batches = _eagerly_encoded(dataset, encode_batch, batch_size, full_batches_only)
-    if batches is None:
-        batches = dataset.batch(batch_size, drop_remainder=full_batches_only)
-        batches = batches.map(encode_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    batches = _encoded(dataset, encode_batch, batch_size, full_batches_only)
     if cache:
         batches = batches.cache()
     if shuffle:
@@ -449,11 +446,20 @@ def _encode_batches(
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
+def _encoded(dataset, encode_batch, batch_size, drop_remainder):
+    """The batches of `encode_batch` over `dataset`: encoded now when it can be
+    (`_eagerly_encoded`), else by `Dataset.map`."""
+    batches = _eagerly_encoded(dataset, encode_batch, batch_size, drop_remainder)
+    if batches is None:
+        batches = dataset.batch(batch_size, drop_remainder=drop_remainder)
+        batches = batches.map(encode_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    return batches
+
+
 def _eagerly_encoded(dataset, encode_batch, batch_size, drop_remainder):
     """The batches of `encode_batch` over `dataset`, encoded now, as a dataset that
-    holds them; None (encode in tf.data) for a dataset of unknown size or over
-    `EAGER_ENCODING_LIMIT`, an empty one, or one whose examples encode to unequal
-    shapes."""
+    holds them; None for a dataset of unknown size or over `EAGER_ENCODING_LIMIT`,
+    an empty one, or one whose examples encode to unequal shapes."""
     cardinality = int(dataset.cardinality())
     if not tf.executing_eagerly() or not 0 < cardinality <= EAGER_ENCODING_LIMIT:
         return None

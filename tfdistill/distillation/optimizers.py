@@ -7,8 +7,8 @@ def build_optimizer(model):
 
     Without a distribution strategy, Keras creates them while it traces the first
     training step, and a `tf.function` that creates variables is traced twice:
-    for the packaged MiniLM, 4 to 5 s more before its first step on 2 CPU cores
-    (a second trace of the whole step, measured under a profiler at half the time).
+    for the packaged MiniLM, its first step took 23 to 26 s that way and 20 s
+    built first (2 Xeon cores, one run each).
     Under a strategy, Keras builds them first itself, in its scope; this does the same.
 
     Example:
