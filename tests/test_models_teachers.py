@@ -298,6 +298,30 @@ def test_a_teacher_with_a_nan_weight_after_fit_is_not_saved(tiny_preset, tmp_pat
     assert not (tmp_path / "teacher").exists()
 
 
+def test_texts_encoded_before_finetuning_train_the_same_weights_and_keep_the_preprocessor(
+    tiny_preset,
+):
+    """The run encodes the texts once, outside `fit` (keras-hub's `fit` would run the
+    preprocessor on every batch again): the same steps as raw strings, and the teacher
+    keeps its preprocessor, to be saved with it."""
+    texts = np.array(["a good film", "Bad films", "hello", "a cafe"] * 4)
+    labels = np.array([1, 0, 1, 0] * 4)
+    weights = []
+    for encoded in (False, True):
+        keras.utils.set_random_seed(0)
+        teacher = load_teacher(tiny_preset, num_classes=2, sequence_length=SEQUENCE_LENGTH)
+        preprocessor = teacher.preprocessor
+        batches = _labelled_batches(texts, labels, batch_size=4)
+        if encoded:
+            batches = batches.map(lambda text, label: (preprocessor(text), label))
+        finetune_teacher(teacher, batches, batches.take(1), epochs=1, verbose=0)
+        assert teacher.preprocessor is preprocessor
+        weights.append([weight.numpy() for weight in teacher.weights])
+
+    for from_text, from_tokens in zip(*weights, strict=True):
+        np.testing.assert_array_equal(from_text, from_tokens)
+
+
 @pytest.mark.parametrize(
     "make_unsized, message",
     [

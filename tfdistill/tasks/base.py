@@ -148,10 +148,6 @@ class Task:
         """The loss of a model's logits against gold labels (fine-tuning, baselines)."""
         raise NotImplementedError
 
-    def fit_inputs(self, teacher):
-        """What maps a batch of texts to the inputs the teacher's `fit` takes."""
-        raise NotImplementedError
-
     def word_vectorizer(self, train_texts, vocabulary_size, sequence_length, extra_words=(), **options):
         """A word-level student's preprocessor, its vocabulary from `train_texts`
         and then `extra_words`; `options` are the student's sizes that shape its

@@ -139,10 +139,6 @@ class TextClassification(Task):
     def loss(self):
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-    def fit_inputs(self, teacher):
-        # keras-hub's `fit` runs the classifier's attached preprocessor itself.
-        return lambda texts: texts
-
     def word_vectorizer(self, train_texts, vocabulary_size, sequence_length, extra_words=()):
         return data.build_vectorizer(train_texts, vocabulary_size, sequence_length, extra_words)
 

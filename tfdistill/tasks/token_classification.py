@@ -225,9 +225,6 @@ class TokenClassification(Task):
     def loss(self):
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=NO_TAG)
 
-    def fit_inputs(self, teacher):
-        return teacher.preprocessor
-
     def word_vectorizer(self, train_texts, vocabulary_size, sequence_length, extra_words=(), **options):
         """A `WordLookup`; `options` (`characters`, `max_chars`) make it spell words."""
         return data.build_word_lookup(

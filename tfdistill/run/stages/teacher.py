@@ -64,7 +64,9 @@ def _finetune(context, name, seed):
     keras.utils.set_random_seed(seed)
     teacher = _load(context, config.preset)
     fingerprint = fingerprints.teacher_fingerprint(context, seed)
-    inputs = context.task.fit_inputs(teacher)
+    # Encoded once here (eagerly, see `data.encode`), not by keras-hub's `fit` on
+    # every batch.
+    inputs = teacher.preprocessor
     early_stopping = best_epoch_stopping(context, config.patience, teacher, inputs, config.batch_size)
     backup = ResumableBackup(layout.checkpoint(name), early_stopping=early_stopping)
     fingerprints.record(backup.backup_dir, fingerprint)
