@@ -31,6 +31,7 @@ from tfdistill.run import distribute
 from tfdistill.run import fingerprints
 from tfdistill.run import folders
 from tfdistill.run import report
+from tfdistill.run import scored
 from tfdistill.run.config import ConfigError
 from tfdistill.run.context import RunContext
 from tfdistill.run.layout import TEACHER
@@ -96,6 +97,22 @@ def _make_strategy(runtime):
     return strategy
 
 
+def _scores(context, served, teacher_test_logits, kept, digests):
+    """`{name: scores}` of each served model: its `kept` scores (`scored.kept_models`),
+    or evaluated and exported, recording its digest of `digests`."""
+    results = {}
+    for name, model, preprocessor in served:
+        if name in kept:
+            logging.info("%s: its scores and exported files are kept (nothing they came from changed)", name)
+            results[name] = kept[name]
+            continue
+        known_logits = teacher_test_logits if name == TEACHER else None
+        results[name] = evaluate.evaluate(context, name, model, preprocessor, known_logits)
+        results[name].update(export.export(context, name, model, preprocessor))
+        results[name][scored.SCORED_WITH] = digests[name]
+    return results
+
+
 def _run_stages(context, strategy, overwrite):
     """Every stage of the run, in its partial folder; returns the summary written there.
 
@@ -119,15 +136,16 @@ def _run_stages(context, strategy, overwrite):
     served = [(TEACHER, teachers[0], teachers[0].preprocessor)]
     served += [(name, student.model, student.preprocessor) for name, student in trained]
     first_teacher_logits = test_logits if len(teachers) == 1 else test_logits[:, 0]
-    results = {}
-    for name, model, preprocessor in served:
-        known_logits = first_teacher_logits if name == TEACHER else None
-        results[name] = evaluate.evaluate(context, name, model, preprocessor, known_logits)
-        results[name].update(export.export(context, name, model, preprocessor))
+    previous, digests = scored.previous_summary(context), scored.digests(context)
+    kept = scored.kept_models(previous, digests, context.layout.root)
+    results = _scores(context, served, first_teacher_logits, kept, digests)
     # Every stage finished, so no checkpoint is left to resume from.
     shutil.rmtree(context.layout.checkpoints, ignore_errors=True)
-    extra_test = evaluate.extra_test_scores(context, served)
-    summary = report.summarize(config, context.class_names, results, extra_test)
+    kept_extra = scored.kept_extra_test(previous, context, kept)
+    extra_test = evaluate.extra_test_scores(context, served, kept_extra)
+    summary = report.summarize(
+        config, context.class_names, results, scored.record_extra_test(extra_test, context)
+    )
     if tuning:
         summary["tuning"] = json.loads(context.layout.tuning_trials.read_text(encoding="utf-8"))
     if len(teachers) > 1:

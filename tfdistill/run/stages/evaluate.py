@@ -36,23 +36,27 @@ def evaluate(context, name, model, preprocessor, test_logits=None):
     return scores
 
 
-def extra_test_scores(context, served):
+def extra_test_scores(context, served, known=None):
     """The task's metrics of every served model on each `data.extra_test` set.
 
     Args:
         context: the run's `RunContext`, its `extra_tests` loaded.
         served: `(name, model, preprocessor)` of each model, the teacher first.
+        known: `{source: {name: scores}}` already measured (`scored.kept_extra_test`),
+            taken as they are.
 
     Returns:
         `{source: {"num_examples": ..., "models": {name: scores}}}`, in the order of
         `data.extra_test`, each model's scores those of the test split's (for text
         classification `accuracy`, `f1`, ...); `{}` without extra sets.
     """
+    known = known or {}
     return {
         source: {
             "num_examples": len(split.texts),
             "models": {
-                name: context.task.evaluate(
+                name: known.get(source, {}).get(name)
+                or context.task.evaluate(
                     split.labels, _logits(context, model, preprocessor, split), context.class_names
                 )
                 for name, model, preprocessor in served
