@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 
 import keras
 import numpy as np
@@ -87,6 +88,16 @@ def test_fit_logs_every_loss_term_and_metric_for_training_and_validation():
     history = distiller.fit(x, y, validation_data=(x, y), epochs=1, verbose=0)
     expected = {"loss", "student_loss", "distillation_loss", "accuracy"}
     assert set(history.history) == expected | {f"val_{name}" for name in expected}
+
+
+def test_fit_on_a_dataset_warns_about_nothing():
+    """Keras warned on every fit on a dataset that its default `shuffle=True` is ignored."""
+    x, y = toy_data()
+    distiller = tfdistill.Distiller(dense_model(), dense_model())
+    distiller.compile(optimizer="adam")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        distiller.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(16), epochs=1, verbose=0)
 
 
 @pytest.mark.parametrize("temperature", [1.0, 2.0, 4.0, 8.0])

@@ -1,4 +1,6 @@
-"""The README's Keras examples run as written, on a 64-example slice of each split."""
+"""The README's Keras examples run as written, on a 64-example slice of each split,
+with a tiny random BERT in place of the packaged teacher: the packaged teacher's own
+path is run whole by tests/test_cli.py, tests/test_run_tagging.py and the notebooks."""
 
 import pathlib
 import re
@@ -10,6 +12,7 @@ import pytest
 import tfdistill
 from tfdistill import data
 from tfdistill import models
+from tfdistill.models import teachers
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 
@@ -21,9 +24,24 @@ def readme_block(containing):
 
 
 @pytest.fixture
-def fewer_epochs(monkeypatch):
+def tiny_packaged_teacher(monkeypatch, tmp_path_factory):
+    """`models.load_teacher("minilm_l6_packaged", ...)` loads a random 2-layer BERT
+    instead, as wide (96) and as long (128 tokens) as the examples ask of it."""
+    from tiny_models import save_tiny_teacher
+
+    tiny = str(save_tiny_teacher(tmp_path_factory.mktemp("tiny"), 96, max_sequence_length=128))
+    resolve = teachers.resolve_preset
+
+    def resolve_to_tiny(preset):
+        return tiny if preset == models.PACKAGED_MINILM else resolve(preset)
+
+    monkeypatch.setattr(teachers, "resolve_preset", resolve_to_tiny)
+
+
+@pytest.fixture
+def fewer_epochs(monkeypatch, tiny_packaged_teacher):
     """The README's code as written, with 1 teacher epoch and at most 3 student
-    epochs: on the tests' slices, more epochs test nothing more and cost a minute."""
+    epochs (and the tiny teacher): on the tests' slices, more test nothing more."""
     finetune_teacher, fit = models.finetune_teacher, tfdistill.Distiller.fit
 
     def finetune_briefly(*args, epochs=2, **kwargs):
@@ -52,7 +70,7 @@ def test_readme_keras_example_runs(monkeypatch, tmp_path, fewer_epochs):
     assert student.count_params() == namespace["student"].num_params
     assert namespace["teacher"].trainable is False
 
-    # "Beyond logits": a BiLSTM from the (here barely fine-tuned) teacher's vectors.
+    # "Beyond logits": a BiLSTM from the (here random) teacher's vectors.
     exec(compile(readme_block("init_from_teacher=True"), str(README), "exec"), namespace)
     embeddings = namespace["student"].model.get_layer("token_embedding").get_weights()[0]
     assert embeddings.shape[1] == 96

@@ -41,12 +41,15 @@ def tiny_bert_classifier(
     )
 
 
-def save_tiny_teacher(preset_dir):
+def save_tiny_teacher(preset_dir, hidden_dim=16, max_sequence_length=32):
     """Saves a random 2-layer BERT as a keras-hub preset (for `teacher.preset`), which
     fine-tunes and exports in a fraction of the packaged teacher's time."""
     keras_hub.models.BertTokenizer(vocabulary=_TINY_VOCABULARY).save_to_preset(preset_dir)
     bert = tiny_bert_classifier(
-        hidden_dim=16, vocabulary_size=len(_TINY_VOCABULARY), max_sequence_length=32, seed=0
+        hidden_dim=hidden_dim,
+        vocabulary_size=len(_TINY_VOCABULARY),
+        max_sequence_length=max_sequence_length,
+        seed=0,
     )
     bert.backbone.save_to_preset(preset_dir)
     return pathlib.Path(preset_dir)

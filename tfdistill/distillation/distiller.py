@@ -340,8 +340,14 @@ class Distiller(keras.Model):
 
     def fit(self, *args, callbacks=None, **kwargs):
         """`keras.Model.fit`, with the optimizer built first (`build_optimizer`); a
-        jit-compiled distiller also gets its NaN guard callback."""
+        jit-compiled distiller also gets its NaN guard callback. A `tf.data.Dataset`
+        is not shuffled by `fit` (shuffle it yourself, as `data.encode_for_distillation`
+        does), so `shuffle` defaults to False for one."""
         build_optimizer(self)
+        if isinstance(args[0] if args else kwargs.get("x"), tf.data.Dataset):
+            # Keras ignores `shuffle` for a dataset, but warns on every fit that its
+            # default, True, is ignored.
+            kwargs.setdefault("shuffle", False)
         if self.jit_compile:
             callbacks = [*(callbacks or []), nonfinite.NonFiniteGuard(self)]
         return super().fit(*args, callbacks=callbacks, **kwargs)
