@@ -1,5 +1,7 @@
 """Run the `tfdistill` command as a user does, from the repository (shared by test files)."""
 
+import dataclasses
+import logging
 import os
 import pathlib
 import subprocess
@@ -33,3 +35,36 @@ def finished_run(tmp_path_factory, config, name):
     result = tfdistill(f"--config={config}", f"--output_dir={output_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
     return output_dir, result
+
+
+@dataclasses.dataclass(frozen=True)
+class InProcessResult:
+    """What `tfdistill_in_process` saw, named as `subprocess.CompletedProcess` names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def tfdistill_in_process(capsys, *args):
+    """`tfdistill *args` through the command's own `main`, in this process: for a
+    mistake the command stops at before any work, its one line and exit status
+    without a TensorFlow start-up (about 10 s each). Whether that start-up stays off
+    the terminal is for `tfdistill`, in a fresh process."""
+    from absl import flags
+    from absl import logging as absl_logging
+
+    from tfdistill import __main__ as command
+
+    loggers = [logging.getLogger(name) for name in ("tensorflow", "absl")]
+    filters, verbosity = [list(logger.filters) for logger in loggers], absl_logging.get_verbosity()
+    capsys.readouterr()
+    try:
+        returncode = command.main(flags.FLAGS(["tfdistill", *args]))
+    finally:
+        flags.FLAGS.unparse_flags()
+        absl_logging.set_verbosity(verbosity)
+        for logger, kept in zip(loggers, filters):
+            logger.filters[:] = kept
+    out, err = capsys.readouterr()
+    return InProcessResult(returncode, out, err)

@@ -18,6 +18,7 @@ from command import REPO
 from command import USER_ENV
 from command import finished_run
 from command import tfdistill
+from command import tfdistill_in_process
 
 SMOKE = REPO / "configs" / "smoke.yaml"
 # configs/smoke.yaml: 64 training texts in batches of 16, six student epochs.
@@ -142,9 +143,9 @@ def _assert_one_line_error(result, *fragments):
         (["--set=student.sizes={lstm_unit: 4}"], ["student.sizes: unknown key 'lstm_unit' for bilstm; accepted:"]),
     ],
 )
-def test_bad_config_fails_in_one_line_and_writes_nothing(tmp_path, extra, fragments):
+def test_bad_config_fails_in_one_line_and_writes_nothing(tmp_path, capsys, extra, fragments):
     output_dir = tmp_path / "run"
-    result = tfdistill(f"--config={SMOKE}", f"--output_dir={output_dir}", *extra)
+    result = tfdistill_in_process(capsys, f"--config={SMOKE}", f"--output_dir={output_dir}", *extra)
     _assert_one_line_error(result, *fragments)
     assert list(tmp_path.iterdir()) == []
 
@@ -160,12 +161,12 @@ def test_verbosity_brings_back_tensorflows_lines_and_the_errors_traceback(tmp_pa
     )
 
 
-def test_bad_data_fails_in_one_line_before_any_training(tmp_path):
+def test_bad_data_fails_in_one_line_before_any_training(tmp_path, capsys):
     # Label ids 1 and 2: a phantom class 0 that no training example has.
     for split in ("train", "validation", "test"):
         (tmp_path / f"{split}.csv").write_text("text,label\ngood film,2\nbad film,1\n")
-    result = tfdistill(
-        f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}",
+    result = tfdistill_in_process(
+        capsys, f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}",
         f"--set=data.source={tmp_path / '{split}.csv'}",
     )
     _assert_one_line_error(
@@ -199,11 +200,11 @@ def test_an_unexpected_error_keeps_its_traceback(tmp_path):
     assert "tfdistill: error:" not in result.stderr
 
 
-def test_unwritable_output_directory_fails_in_one_line(tmp_path):
+def test_unwritable_output_directory_fails_in_one_line(tmp_path, capsys):
     # A path below a regular file cannot be created, even by root.
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = tfdistill(f"--config={SMOKE}", f"--output_dir={blocker / 'run'}")
+    result = tfdistill_in_process(capsys, f"--config={SMOKE}", f"--output_dir={blocker / 'run'}")
     _assert_one_line_error(result, "cannot be written", str(blocker / "run"))
     assert sorted(path.name for path in tmp_path.iterdir()) == ["file"]
 
@@ -311,8 +312,8 @@ def test_small_bert_with_intermediate_terms_and_a_temperature_schedule(tmp_path,
         ),
     ],
 )
-def test_bad_ensemble_config_fails_in_one_line(tmp_path, extra, fragments):
-    result = tfdistill(f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}", *extra)
+def test_bad_ensemble_config_fails_in_one_line(tmp_path, capsys, extra, fragments):
+    result = tfdistill_in_process(capsys, f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}", *extra)
     _assert_one_line_error(result, *fragments)
     assert list(tmp_path.iterdir()) == []
 
@@ -399,9 +400,9 @@ def test_multi_worker_strategy_without_tf_config_fails_in_one_line(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_intermediate_terms_need_a_bert_student(tmp_path):
-    result = tfdistill(
-        f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}",
+def test_intermediate_terms_need_a_bert_student(tmp_path, capsys):
+    result = tfdistill_in_process(
+        capsys, f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}",
         "--set=distillation.intermediate={hidden: 1.0}",
     )
     _assert_one_line_error(result, "distillation.intermediate", "small_bert")
@@ -423,11 +424,11 @@ def test_a_rerun_with_another_config_stops_in_one_line_and_keeps_the_run(smoke_r
     assert after == before
 
 
-def test_a_users_folder_is_refused_in_one_line_and_kept(tmp_path):
+def test_a_users_folder_is_refused_in_one_line_and_kept(tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()
     (folder / "cat.jpg").write_text("mine")
-    result = tfdistill(f"--config={SMOKE}", f"--output_dir={folder}")
+    result = tfdistill_in_process(capsys, f"--config={SMOKE}", f"--output_dir={folder}")
     _assert_one_line_error(result, "was not made by tfdistill")
     assert [p.name for p in folder.iterdir()] == ["cat.jpg"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]

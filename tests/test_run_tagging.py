@@ -14,6 +14,7 @@ from tfdistill.tasks.token_classification import entity_spans
 from command import REPO
 from command import finished_run
 from command import tfdistill
+from command import tfdistill_in_process
 
 SMOKE_NER = REPO / "configs" / "smoke_ner.yaml"
 MODELS = ("teacher", "bilstm_tagger_distilled", "bilstm_tagger_baseline")
@@ -158,8 +159,8 @@ def test_a_small_bert_tagger_distills_from_the_same_teacher(tagging_run, tmp_pat
         ("--set=task=text_classification", "The bilstm_tagger student serves ['token_classification']"),
     ],
 )
-def test_a_config_a_tagging_run_cannot_do_fails_in_one_line(tmp_path, extra, fragment):
-    result = tfdistill(f"--config={SMOKE_NER}", f"--output_dir={tmp_path / 'run'}", extra)
+def test_a_config_a_tagging_run_cannot_do_fails_in_one_line(tmp_path, capsys, extra, fragment):
+    result = tfdistill_in_process(capsys, f"--config={SMOKE_NER}", f"--output_dir={tmp_path / 'run'}", extra)
     assert result.returncode == 2, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("tfdistill: error:")]
     assert len(errors) == 1 and fragment in errors[0], result.stderr[-2000:]
