@@ -3,7 +3,9 @@
 teacher (fine-tune, freeze) -> transfer set and teacher logits -> [a search of
 the distillation's values] -> students (distilled, baseline) -> evaluate -> export
 -> report. Each stage lives in
-`tfdistill.run.stages` and reuses what an earlier attempt left whole.
+`tfdistill.run.stages` and reuses what an earlier attempt left whole; evaluation and
+export keep a finished run's scores and files when nothing they measured changed
+(`tfdistill.run.scored`).
 
 The run is built in `<output_dir>.partial/` and put at `<output_dir>` when it
 finishes, so a finished directory is always whole, and a failed rerun leaves the
