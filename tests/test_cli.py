@@ -54,6 +54,7 @@ LIGHT_SMOKE = (
 TENSORFLOW_NOISE = (
     "cuInit", "oneDNN", "cpu_feature_guard", "absl::InitializeLog", "node_def_util",
     "Assets written to", "Writing fingerprint", "Using new converter",
+    "XNNPACK delegate", "fully_quantize",
 )
 
 

@@ -41,6 +41,7 @@ from tfdistill.atomic import write_json
 from tfdistill.data.word_ids import WordIds
 from tfdistill.models.students.saving import load_preprocessor
 from tfdistill.models.students.saving import save_preprocessor
+from tfdistill.run import quiet
 
 # Beside a run's TFLite files: the task and the class names their logits stand for.
 LABELS_FILE = "labels.json"
@@ -84,13 +85,14 @@ class _NoticeFilter(logging.Filter):
 @contextlib.contextmanager
 def library_notices_hidden():
     """Within it, TensorFlow's `LIBRARY_NOTICES` (Python warnings and log lines) are
-    dropped; every other warning still shows."""
+    dropped, and so are TFLite's C++ INFO lines in the command
+    (`quiet.library_lines_hidden`); every other warning still shows."""
     notice_filter = _NoticeFilter()
     loggers = [tf.get_logger(), logging.getLogger("absl")]  # TensorFlow writes to both.
     for logger in loggers:
         logger.addFilter(notice_filter)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), quiet.library_lines_hidden():
             for notice in LIBRARY_NOTICES:
                 warnings.filterwarnings("ignore", message=rf"\s*(Warning: )?{notice}")
             yield
@@ -110,7 +112,8 @@ class TFLiteModel:
     def __init__(self, path, num_threads=None):
         with library_notices_hidden():
             self.interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+            # Where TFLite applies its default (XNNPACK) delegate, and says so.
+            self.interpreter.allocate_tensors()
         self._inputs = self.interpreter.get_input_details()
         (self._output,) = self.interpreter.get_output_details()
 

@@ -17,6 +17,10 @@ TensorFlow 2.21 on a CPU-only machine):
   environment variable hides them. So the import runs with file descriptor 2 sent
   to a temporary file, whose lines are then written to stderr, less those that
   `TF_CPP_MIN_LOG_LEVEL` would have hidden.
+- TFLite's converter (`fully_quantize: ...`) and interpreter (`INFO: Created
+  TensorFlow Lite XNNPACK delegate for CPU.`) print INFO lines of their own, without
+  the log format, whatever `TF_CPP_MIN_LOG_LEVEL` says: `library_lines_hidden`
+  filters file descriptor 2 the same way around them.
 
 A program of ours that prints for people other than the command (the benchmarks)
 asks for the same by setting `TFDISTILL_QUIET_IMPORT=1` before importing tfdistill.
@@ -35,6 +39,8 @@ True
 >>> line = "I0000 00:00:1796168123.632 25205 port.cc:153] oneDNN custom operations are on."
 >>> kept_lines("a line of ours\\n" + line + "\\n", min_level=3)
 'a line of ours\\n'
+>>> kept_lines("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n", min_level=3)
+''
 """
 
 import contextlib
@@ -53,6 +59,10 @@ QUIET_IMPORT_VARIABLE = "TFDISTILL_QUIET_IMPORT"
 EARLY_LOG_BANNER = "WARNING: All log messages before absl::InitializeLog() is called"
 # A line of TensorFlow's C++ logging: severity, date, time, thread, file:line].
 _LOG_LINE = re.compile(r"^([IWEF])\d{4} [\d:.]+ +\d+ [^ \]]+:\d+\] ")
+# The INFO lines TensorFlow Lite prints without its log format: the interpreter's
+# "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." and the converter's
+# "fully_quantize: 0, inference_type: 6, ..." when it quantizes.
+_TFLITE_INFO_LINE = re.compile(r"^(INFO: Created TensorFlow Lite |fully_quantize: \d)")
 # TF_CPP_MIN_LOG_LEVEL's levels, by the severity letter that starts a line.
 _LEVELS = {"I": 0, "W": 1, "E": 2, "F": 3}
 _DEFAULT_MIN_LEVEL = "3"
@@ -121,6 +131,8 @@ def kept_lines(text, min_level):
         record = _LOG_LINE.match(line)
         if record:
             dropping = _LEVELS[record[1]] < min_level
+        elif _TFLITE_INFO_LINE.match(line):
+            dropping = min_level > _LEVELS["I"]
         elif line.startswith(EARLY_LOG_BANNER):
             dropping = min_level > _LEVELS["I"]
         if not dropping:
@@ -133,6 +145,15 @@ def _min_level(environ):
         return int(environ["TF_CPP_MIN_LOG_LEVEL"])
     except ValueError:
         return _LEVELS["I"]  # Hide nothing rather than guess.
+
+
+def library_lines_hidden():
+    """In a process that hides TensorFlow's lines (`is_quiet`), `filtered_stderr` for
+    a block in which its C++ libraries print (the TFLite converter and interpreter);
+    elsewhere a block left alone."""
+    if not is_quiet(sys.orig_argv, sys.argv, os.environ):
+        return contextlib.nullcontext()
+    return filtered_stderr(_min_level(os.environ))
 
 
 @contextlib.contextmanager
