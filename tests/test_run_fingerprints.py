@@ -157,6 +157,15 @@ def test_a_result_without_a_fingerprint_is_not_trusted(tmp_path):
         fingerprints.check_stages(context)
 
 
+def test_a_part_an_older_tfdistill_did_not_record_is_named_as_such():
+    """A baseline recorded before its teacher's digest was part of its fingerprint was
+    said to have been made with another teacher."""
+    expected = {"config": {"seed": 1}, "data": "ab", "teachers": ["cd"]}
+    older = {"config": {"seed": 1}, "data": "ab"}
+    assert fingerprints.changes(older, expected) == ["the teacher(s) (not recorded by an older tfdistill)"]
+    assert fingerprints.changes({**older, "teachers": ["ef"]}, expected) == ["the teacher(s)"]
+
+
 def test_a_stage_killed_before_its_fingerprint_is_written_is_resumed(tmp_path):
     """A kill can fall after a folder is made and before its `stage.json` is: in a
     student's folder after `training.json`, in a checkpoint's before its first epoch."""

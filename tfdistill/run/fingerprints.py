@@ -185,7 +185,14 @@ def changes(recorded, expected):
         for key in sorted(set(old) | set(new))
         if old.get(key) != new.get(key)
     ]
-    found += [phrase for part, phrase in _PARTS.items() if recorded.get(part) != expected.get(part)]
+    # With the same config, a part missing from the record was not recorded yet by
+    # the tfdistill that made it: say so, rather than that it changed.
+    older = not found
+    found += [
+        f"{phrase} (not recorded by an older tfdistill)" if older and part not in recorded else phrase
+        for part, phrase in _PARTS.items()
+        if recorded.get(part) != expected.get(part)
+    ]
     if recorded.get("tfdistill") != expected.get("tfdistill"):
         found.append(f"tfdistill {recorded.get('tfdistill')} -> {expected.get('tfdistill')}")
     return found
