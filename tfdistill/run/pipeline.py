@@ -143,10 +143,11 @@ def _run_stages(context, strategy, overwrite):
     results = _scores(context, served, first_teacher_logits, kept, digests)
     # Every stage finished, so no checkpoint is left to resume from.
     shutil.rmtree(context.layout.checkpoints, ignore_errors=True)
-    kept_extra = scored.kept_extra_test(previous, context, kept)
+    extra_digests = scored.extra_test_digests(context)
+    kept_extra = scored.kept_extra_test(previous, extra_digests, kept)
     extra_test = evaluate.extra_test_scores(context, served, kept_extra)
     summary = report.summarize(
-        config, context.class_names, results, scored.record_extra_test(extra_test, context)
+        config, context.class_names, results, scored.record_extra_test(extra_test, extra_digests)
     )
     if tuning:
         summary["tuning"] = json.loads(context.layout.tuning_trials.read_text(encoding="utf-8"))

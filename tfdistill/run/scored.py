@@ -56,22 +56,27 @@ def kept_models(summary, model_digests, root):
     }
 
 
-def kept_extra_test(summary, context, kept):
+def extra_test_digests(context):
+    """`{source: digest}` of the texts and labels of each `data.extra_test` set."""
+    return {source: _split_digest(split) for source, split in context.extra_tests.items()}
+
+
+def kept_extra_test(summary, extra_digests, kept):
     """`{source: {name: scores}}` of `summary`'s extra test scores that still hold: of
-    a set whose texts and labels are unchanged, for a model in `kept`."""
+    a set whose digest is unchanged (`extra_test_digests`), for a model in `kept`."""
     previous = summary.get("extra_test", {})
     found = {}
-    for source, split in context.extra_tests.items():
+    for source, digest in extra_digests.items():
         entry = previous.get(source, {})
-        if entry.get(SCORED_WITH) == _split_digest(split):
+        if entry.get(SCORED_WITH) == digest:
             found[source] = {name: s for name, s in entry["models"].items() if name in kept}
     return found
 
 
-def record_extra_test(extra_test, context):
+def record_extra_test(extra_test, extra_digests):
     """Adds each extra test set's digest to its entry of `extra_test`."""
     for source, entry in extra_test.items():
-        entry[SCORED_WITH] = _split_digest(context.extra_tests[source])
+        entry[SCORED_WITH] = extra_digests[source]
     return extra_test
 
 
