@@ -23,8 +23,10 @@ entity F1 difference over sentences (tagging). A gain the test cannot tell from 
 
 With extra test sets, e.g. `--set=data.extra_test=[drug_reviews]` (drug reviews: out of
 the movie-review domain), it also reports each model's headline score and retention on
-each set beside the test split's, mean ± std over seeds. A finished run given a new set
-is reused: its models are only scored on it.
+each set beside the test split's, mean ± std over seeds, and per seed the same paired
+test of the distilled student against its baseline on each set. A finished run given a
+new set is reused: its models are only scored on it. `--compare_to` pairs this recipe's
+distilled student with another's on the test split and on each extra set.
 
 Targets: retention >= 97% for the default (bilstm) student, >= 99% for small_bert and
 >= 90% for the BiLSTM tagger; a gain over the baseline that the test supports in every
@@ -44,6 +46,7 @@ from tfdistill import export
 from tfdistill import tasks
 from tfdistill.run import config as run_config
 from tfdistill.run.layout import TEACHER
+from tfdistill.run.splits import prepare_extra_tests
 from tfdistill.run.splits import prepare_splits
 
 flags.DEFINE_string(
@@ -434,38 +437,93 @@ def benchmark(report):
         if config.task == "token_classification":
             recall_by_seen_words(report, runs, config, splits, class_names)
             teacher_on_training_sentences(report, runs, splits["train"], class_names)
+        extra_tests = prepare_extra_tests(config.data, tasks.get(config.task), class_names)
+        # Read from the runs' SavedModels, before a --quick run's folder is removed.
+        gains = extra_test_gains(runs, config, extra_tests, class_names)
+        sets = {"test": splits["test"], **extra_tests}
+        against = FLAGS.compare_to and compare_recipes(runs, config, sets, class_names, FLAGS.compare_to)
     per_seed_table(report, records, config.task, len(splits["test"].texts))
     summarize(report, records, config)
-    if config.data.extra_test:
+    if extra_tests:
         extra_test_table(report, runs, config)
-    if FLAGS.compare_to:
-        compare_recipes(report, runs, config, splits["test"], class_names, FLAGS.compare_to)
+        caption = "Per seed and extra test set, the distilled student against its baseline (paired, two-sided)"
+        paired_table(report, "extra_test_gains", caption, gains, ("distilled", "baseline"), config)
+    if against:
+        caption = f"Per seed, this recipe's distilled student against {FLAGS.compare_to}'s (paired, two-sided)"
+        paired_table(report, "against_other_recipe", caption, against, ("this", "other"), config)
 
 
-def compare_recipes(report, runs, config, test, class_names, other_root):
-    """Per seed, this recipe's distilled student against `other_root`'s (paired)."""
-    name, (headline, title, fmt) = f"{config.student.kind}_distilled", SCORES[config.task][0]
+def paired_by_set(pairs, sets, task, class_names):
+    """Per seed and evaluation set, the task's paired test of two models.
+
+    `pairs` is `{seed: [(run_dir, scores), (run_dir, scores)]}` (as `PAIRED_TESTS`
+    takes them) and `sets` is `{name: Split}`. Returns one record per seed and set:
+    both models' headline scores from their SavedModels, the difference in points and
+    the test's p-value.
+    """
     records = []
+    for seed, pair in pairs.items():
+        for label, split in sets.items():
+            (first, second), fields = PAIRED_TESTS[task](pair, split, class_names)
+            records.append({"seed": seed, "set": label, "first": first, "second": second,
+                            "difference": 100 * (first - second), "p": fields["p"]})
+    return records
+
+
+def paired_table(report, key, caption, records, roles, config):
+    """Prints `paired_by_set`'s records, then per set the mean difference and in how
+    many seeds the test finds it (p < SIGNIFICANCE) in favour of the first model.
+
+    Example:
+
+    >>> from tfdistill.run.config import RunConfig
+    >>> records = [{"seed": seed, "set": "tweets", "first": 0.7, "second": 0.6,
+    ...             "difference": 10.0, "p": p} for seed, p in ((42, 0.001), (43, 0.2))]
+    >>> paired_table(common.Report("demo"), "gains", "Distilled vs baseline", records,
+    ...              ("distilled", "baseline"), RunConfig.from_dict({}))
+    <BLANKLINE>
+    Distilled vs baseline
+    seed     set  distilled accuracy  baseline accuracy  difference pts      p
+    --------------------------------------------------------------------------
+    42    tweets              70.00%             60.00%          +10.00  0.001
+    43    tweets              70.00%             60.00%          +10.00    0.2
+    tweets: distilled minus baseline 10.00 ± 0.00 points; in its favour with p < 0.05 in 1 of 2 seed(s).
+    """
+    _, title, fmt = SCORES[config.task][0]
+    report.table(
+        key, caption, records,
+        [("seed", "seed", "{}"), ("set", "set", "{}"), ("first", f"{roles[0]} {title}", fmt),
+         ("second", f"{roles[1]} {title}", fmt), ("difference", "difference pts", "{:+.2f}"),
+         ("p", "p", "{:.3g}")],
+    )
+    for label in dict.fromkeys(record["set"] for record in records):
+        of_set = [record for record in records if record["set"] == label]
+        difference = common.mean_and_std(record["difference"] for record in of_set)
+        found = sum(r["p"] < SIGNIFICANCE and r["difference"] > 0 for r in of_set)
+        report.note(
+            f"{label}: {roles[0]} minus {roles[1]} {_plus_minus(difference, '{:.2f}')} points; "
+            f"in its favour with p < {SIGNIFICANCE} in {found} of {len(of_set)} seed(s)."
+        )
+
+
+def extra_test_gains(runs, config, extra_tests, class_names):
+    """`paired_by_set` of the distilled student against its baseline on each extra
+    test set (the test split's is in the per-seed table)."""
+    names = [f"{config.student.kind}_{role}" for role in ("distilled", "baseline")]
+    pairs = {seed: [(run_dir, summary["models"][name]) for name in names]
+             for seed, (run_dir, summary) in runs.items()}
+    return paired_by_set(pairs, extra_tests, config.task, class_names)
+
+
+def compare_recipes(runs, config, sets, class_names, other_root):
+    """`paired_by_set` of this recipe's distilled student against `other_root`'s."""
+    name = f"{config.student.kind}_distilled"
+    pairs = {}
     for seed, (run_dir, summary) in runs.items():
         other_dir = pathlib.Path(other_root) / f"seed_{seed}"
         other = json.loads((other_dir / "metrics.json").read_text(encoding="utf-8"))["models"]
-        pair = [(run_dir, summary["models"][name]), (other_dir, other[name])]
-        (this_score, other_score), fields = PAIRED_TESTS[config.task](pair, test, class_names)
-        records.append({"seed": seed, "this": this_score, "other": other_score,
-                        "difference": 100 * (this_score - other_score), "p": fields["p"]})
-    report.table(
-        "against_other_recipe",
-        f"Per seed, this recipe's distilled student against {other_root}'s ({fields['test']}, two-sided)",
-        records,
-        [("seed", "seed", "{}"), ("this", f"this {title}", fmt), ("other", f"other {title}", fmt),
-         ("difference", "difference pts", "{:+.2f}"), ("p", "p", "{:.3g}")],
-    )
-    difference = common.mean_and_std(record["difference"] for record in records)
-    report.note(
-        f"This recipe minus the other: {_plus_minus(difference, '{:.2f}')} points; p < "
-        f"{SIGNIFICANCE} in {sum(r['p'] < SIGNIFICANCE for r in records)} of {len(records)} seed(s)."
-    )
-
+        pairs[seed] = [(run_dir, summary["models"][name]), (other_dir, other[name])]
+    return paired_by_set(pairs, sets, config.task, class_names)
 
 if __name__ == "__main__":
     common.main(__doc__, benchmark)
