@@ -77,7 +77,9 @@ def _vocabulary(run_dir, name):
 
 
 @pytest.mark.slow
-def test_transfer_texts_are_labelled_by_the_teacher_once_and_never_a_test_text(tmp_path, tiny_teacher, spies):
+def test_transfer_texts_are_labelled_by_the_teacher_once_and_never_a_test_text(
+    tmp_path, tiny_teacher, spies, monkeypatch
+):
     config = _config(tmp_path, tiny_teacher)
     pipeline.run(config, tmp_path / "run")
 
@@ -105,7 +107,16 @@ def test_transfer_texts_are_labelled_by_the_teacher_once_and_never_a_test_text(t
         recorded = json.loads((tmp_path / "run" / "students" / f"bilstm_{variant}" / "stage.json").read_text())
         assert recorded == fingerprints.student_fingerprint(rerun, variant)
         assert "transfer_texts" in recorded
-    again = transfer.transfer_set(rerun, teacher.teachers(rerun))
-    assert spies["computed"] == []
+    teachers = teacher.teachers(rerun)
+    # Nor does it tokenize any text for the teacher: on the default config's 80,000
+    # transfer texts that alone took minutes.
+    encoded = []
+    task_encode = type(rerun.task).encode
+    monkeypatch.setattr(
+        type(rerun.task), "encode",
+        lambda self, texts, *args, **kwargs: encoded.append(len(texts)) or task_encode(self, texts, *args, **kwargs),
+    )
+    again = transfer.transfer_set(rerun, teachers)
+    assert spies["computed"] == [] and encoded == []
     assert again.split.texts == made.split.texts
     np.testing.assert_array_equal(again.logits, made.logits)

@@ -265,7 +265,9 @@ class TeacherLogitCache:
         Args:
             teacher: A frozen `keras.Model` returning logits.
             inputs: A batched, unshuffled dataset of teacher inputs, or of
-                `(inputs, label)` pairs as `encode` yields.
+                `(inputs, label)` pairs as `encode` yields; or a function that
+                returns one, called only on a miss (tokenizing tens of thousands
+                of texts takes minutes that a hit does not need).
             key: Usually `fingerprint(teacher, texts, preprocessing)`.
             verbose: 1 shows a progress bar while computing, 0 is silent.
 
@@ -283,6 +285,7 @@ class TeacherLogitCache:
         """
         logits = self.get(key)
         if logits is None:
+            inputs = inputs() if callable(inputs) else inputs
             logits = predict_logits(teacher, inputs, verbose=verbose)
             self.put(key, logits)
         return logits

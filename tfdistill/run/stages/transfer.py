@@ -62,15 +62,18 @@ def teacher_logits(context, teacher, split, name):
     """`teacher`'s logits on `split`, from the run's cache or computed into it."""
     preprocessing = data.teacher_preprocessing(teacher, context.teacher_policy)
     key = data.fingerprint(teacher, split.texts, preprocessing)
-    inputs = context.task.encode(
-        split.texts,
-        split.labels,
-        teacher.preprocessor,
-        batch_size=context.config.teacher.batch_size,
-        cache=False,
-        trim_padding=True,
-    )
-    logging.info("Teacher logits for %s (%d texts)", name, len(split.texts))
+
+    def inputs():
+        logging.info("Teacher logits for %s (%d texts)", name, len(split.texts))
+        return context.task.encode(
+            split.texts,
+            split.labels,
+            teacher.preprocessor,
+            batch_size=context.config.teacher.batch_size,
+            cache=False,
+            trim_padding=True,
+        )
+
     return data.TeacherLogitCache(context.layout.cache).get_or_compute(
         teacher, inputs, key, verbose=fit_verbosity()
     )
