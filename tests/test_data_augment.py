@@ -125,6 +125,19 @@ def test_copies_are_new_texts_at_most_factor_per_text():
     assert data.augment_texts(REVIEWS, factor=0) == []
 
 
+def test_copy_numbers_count_each_texts_copies_and_skip_dropped_ones():
+    long_texts = [" ".join(f"w{i}{j}" for j in range(30)) for i in range(2)]
+    texts, numbers = augment_with(long_texts, factor=4, mask_probability=0.5, return_copy_numbers=True)
+    assert texts == augment_with(long_texts, factor=4, mask_probability=0.5)
+    assert numbers.tolist() == [0, 1, 2, 3, 0, 1, 2, 3]
+    # Copy 1 repeats copy 0 and is dropped; the next text's copies count from 0.
+    texts, numbers = augment_with(
+        ["good film", *long_texts[:1]], factor=2, mask_probability=1.0, return_copy_numbers=True
+    )
+    assert texts == ["[MASK] [MASK]", " ".join(["[MASK]"] * 30)]
+    assert numbers.tolist() == [0, 0]
+
+
 def test_copies_equal_to_an_original_up_to_whitespace_are_dropped():
     assert augment_with(["a  good film"], factor=3) == []
     neighbours = {"good": ["great"]}

@@ -7,16 +7,21 @@ import pathlib
 import re
 
 import keras_tuner
+import numpy as np
 import pytest
 
 from tfdistill.run import config as run_config
 from tfdistill.run import fingerprints
 from tfdistill.run import pipeline
+from tfdistill.run.report import tuning_section
 from tfdistill.run import validate
 from tfdistill.run.layout import DISTILLED
 from tfdistill.run.stages import students
 from tfdistill.run.folders import RunFolderError
+from tfdistill.run.splits import Split
+from tfdistill.run.stages import transfer
 from tfdistill.run.stages import tune
+from tfdistill.run.stages.transfer import TransferSet
 
 from test_run_fingerprints import _context
 from test_run_fingerprints import _finish_every_stage
@@ -174,6 +179,80 @@ def test_an_interrupted_search_resumes_picks_the_trial_that_learned_and_trains_w
     assert calls["trainers"] == []
 
 
+def test_a_transfer_set_with_a_smaller_factor_keeps_each_texts_first_copies():
+    texts = ["t0", "t1", "a0", "a1", "b0", "x"]
+    # Two training texts, three augmented ones (copies 0 and 1 of one text, 0 of the
+    # other), one transfer text; logits that name their row.
+    copies = np.array([-1, -1, 0, 1, 0, -1], np.int32)
+    logits = np.arange(6, dtype=np.float32)[:, None]
+    full = TransferSet(Split(texts, np.arange(6)), logits, "validation", copies)
+    one = full.with_factor(1)
+    assert one.split.texts == ["t0", "t1", "a0", "b0", "x"]
+    assert one.split.labels.tolist() == one.logits[:, 0].tolist() == [0, 1, 2, 4, 5]
+    assert one.validation_logits == "validation" and one.copy_numbers.tolist() == [-1, -1, 0, 0, -1]
+    assert full.with_factor(0).split.texts == ["t0", "t1", "x"]
+    assert full.with_factor(2) is full and full.with_factor(5) is full
+    assert TransferSet(Split(texts, np.arange(6))).with_factor(0).split.texts == texts
+
+
+@pytest.fixture
+def augmented(monkeypatch):
+    """Records the copy numbers of each augmented transfer set the run makes, and
+    the number of texts each distilled student trains on with its factor:
+    `{"copies": [array], "trained": [(factor, texts)]}`."""
+    seen = {"copies": [], "trained": []}
+    augmented_split, datasets = transfer._augmented_split, students.datasets
+
+    def recorded_augmented_split(context, teacher):
+        split, copies = augmented_split(context, teacher)
+        seen["copies"].append(copies)
+        return split, copies
+
+    def recorded_datasets(context, variant, *args):
+        train, validation, split = datasets(context, variant, *args)
+        seen["trained"].append((context.config.distillation.augment.factor, len(split.texts)))
+        return train, validation, split
+
+    monkeypatch.setattr(transfer, "_augmented_split", recorded_augmented_split)
+    monkeypatch.setattr(students, "datasets", recorded_datasets)
+    return seen
+
+
+class _StudentsTrained(Exception):
+    """Stops a run once its students are trained: what follows is not under test."""
+
+
+def test_a_search_of_the_augmentation_factor_augments_once_and_trains_each_trial_on_its_copies(
+    tmp_path, tiny_teacher, augmented, monkeypatch
+):
+    config = _config(
+        tmp_path, tiny_teacher, "distillation.augment.factor=1",
+        "distillation.tune.augment_factor=[2, 6]", "distillation.tune.epochs=1",
+    )
+    train_students = students.train_students
+
+    def train_students_then_stop(*args):
+        train_students(*args)
+        raise _StudentsTrained
+
+    monkeypatch.setattr(students, "train_students", train_students_then_stop)
+    with pytest.raises(_StudentsTrained):
+        pipeline.run(config, tmp_path / "run")
+    # One augmentation, with the largest factor tried, which every trial shares.
+    (copies,) = augmented["copies"]
+    assert copies.max() == 5
+    trials = _trials(tmp_path / "run.partial")
+    factors = [trial["values"]["augment_factor"] for trial in trials["trials"]]
+    assert factors[0] == 1 and all(2 <= factor <= 6 for factor in factors[1:]), factors
+    winner = trials["best"]["values"]["augment_factor"]
+    train = 48
+    expected = [(factor, train + int((copies < factor).sum())) for factor in [*factors, winner]]
+    assert augmented["trained"] == expected
+    assert len({texts for _, texts in expected}) > 1, expected
+    header = "| trial | temperature | alpha | learning rate | augmentation factor | score | status |"
+    assert header in tuning_section(trials)
+
+
 TUNE_ERRORS = (
     (["distillation.tune.alpha=[0.9, 0.1]"], r"distillation\.tune\.alpha must be a range \[low, high\] with low < high, got \[0\.9, 0\.1\]"),
     (["distillation.tune.temperature=[2.0]"], r"distillation\.tune\.temperature must be a range \[low, high\]"),
@@ -182,6 +261,8 @@ TUNE_ERRORS = (
     (["distillation.tune.learning_rate=[-1e-3, 1e-2]"], r"distillation\.tune\.learning_rate\[0\] must be > 0"),
     (["distillation.tune.trials=-1"], r"distillation\.tune\.trials must be >= 0, got -1"),
     (["distillation.tune.epochs=0"], r"distillation\.tune\.epochs must be >= 1, got 0"),
+    (["distillation.tune.augment_factor=[8, 2]"], r"distillation\.tune\.augment_factor must be a range \[low, high\] with low < high, got \[8, 2\]"),
+    (["distillation.tune.augment_factor=[-1, 2]"], r"distillation\.tune\.augment_factor\[0\] must be >= 0, got -1"),
     (
         ["distillation.tune.trials=2", "distillation.cache_teacher_logits=false"],
         r"^distillation\.tune\.trials > 0 needs distillation\.cache_teacher_logits: true\.$",
@@ -217,6 +298,11 @@ def test_a_searched_student_is_fingerprinted_by_the_config_it_was_searched_from(
     narrower = _context(tmp_path, "distillation.tune.trials=2", "distillation.tune.alpha=[0.2, 0.8]")
     with pytest.raises(RunFolderError, match=r"tuning was made with other settings \(distillation\.tune\.alpha \[0\.1, 0\.9\] -> \[0\.2, 0\.8\]\)"):
         fingerprints.check_stages(narrower)
+    # Searches made before the factor could be searched recorded no such key.
+    assert "distillation.tune.augment_factor" not in fingerprints.student_fingerprint(searched, DISTILLED)["config"]
+    with_factor = _context(tmp_path, "distillation.tune.trials=2", "distillation.tune.augment_factor=[0, 8]")
+    with pytest.raises(RunFolderError, match=r"tuning was made with other settings \(distillation\.tune\.augment_factor \(unset\) -> \[0, 8\]\)"):
+        fingerprints.check_stages(with_factor)
 
 
 def test_without_a_search_its_settings_shape_nothing(tmp_path):

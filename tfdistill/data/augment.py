@@ -56,6 +56,7 @@ def augment_texts(
     mask_token=MASK_TOKEN,
     keep=None,
     match_case=False,
+    return_copy_numbers=False,
 ):
     """Makes up to `factor` perturbed copies of each text (Tang et al. 2019).
 
@@ -101,9 +102,15 @@ def augment_texts(
             whitespace-separated tokens): the words never masked or replaced (e.g.
             a tagged sentence's entity words).
         match_case: Whether a replacement takes the case of the word it replaces.
+        return_copy_numbers: Whether to return, beside the texts, which of its
+            source text's copies each one is (`0..factor-1`). The texts whose
+            number is below `k` are `k` copies of each text at most, so one
+            augmentation serves every smaller factor (`distillation.tune`'s
+            search of the factor).
 
     Returns:
-        A list of the new texts, in the order of their source texts.
+        A list of the new texts, in the order of their source texts; with
+        `return_copy_numbers`, `(texts, copy_numbers)`, the numbers an int32 array.
 
     Example:
 
@@ -117,6 +124,9 @@ def augment_texts(
     ...     replace_probability=1.0, ngram_probability=0.0, keep=[[False, False, True]],
     ...     neighbours={"paris": ["london"], "good": ["great"]}, match_case=True)
     ['London is good']
+    >>> augment_texts(["A gripping, moving film."], factor=3, seed=1,
+    ...     return_copy_numbers=True)
+    (['film.', 'A [MASK], moving film.'], array([0, 2], dtype=int32))
     """
     _check_augment_arguments(
         factor,
@@ -137,27 +147,28 @@ def augment_texts(
                 f"{type(text).__name__}: {text!r:.80}."
             )
         seen.add(" ".join(text.split()))
-    augmented = []
+    perturbation = {
+        "mask_probability": mask_probability,
+        "replace_probability": replace_probability,
+        "ngram_probability": ngram_probability,
+        "max_ngram": max_ngram,
+        "neighbours": neighbours,
+        "mask_token": mask_token,
+        "match_case": match_case,
+    }
+    augmented, copy_numbers = [], []
     for text, kept in zip(texts, keep):
         words = [_split_affixes(word) for word in text.split()]
         if not words:
             continue
-        for copy in _perturbed_copies(
-            words,
-            kept,
-            factor,
-            rng,
-            mask_probability=mask_probability,
-            replace_probability=replace_probability,
-            ngram_probability=ngram_probability,
-            max_ngram=max_ngram,
-            neighbours=neighbours,
-            mask_token=mask_token,
-            match_case=match_case,
-        ):
+        copies = _perturbed_copies(words, kept, factor, rng, **perturbation)
+        for number, copy in enumerate(copies):
             if copy not in seen:
                 seen.add(copy)
                 augmented.append(copy)
+                copy_numbers.append(number)
+    if return_copy_numbers:
+        return augmented, np.asarray(copy_numbers, np.int32)
     return augmented
 
 

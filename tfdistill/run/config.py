@@ -122,7 +122,8 @@ class AugmentConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TuneConfig:
-    """A KerasTuner random search of `temperature`, `alpha` and `learning_rate`.
+    """A KerasTuner random search of `temperature`, `alpha`, `learning_rate` and,
+    optionally, `augment.factor`.
 
     Each trial trains the distilled student with values drawn from the ranges
     (`[low, high]`; the learning rate on a log scale) and is scored on the
@@ -137,9 +138,13 @@ class TuneConfig:
     temperature: list[float] = dataclasses.field(default_factory=lambda: [1.0, 8.0])
     alpha: list[float] = dataclasses.field(default_factory=lambda: [0.1, 0.9])
     learning_rate: list[float] = dataclasses.field(default_factory=lambda: [1e-4, 3e-3])
+    # `[low, high]` (ints): also search `augment.factor`. The transfer set is then
+    # augmented with `high` copies of each text (the teacher labels them once), and
+    # a trial of factor k trains on the first k copies of each.
+    augment_factor: Optional[list[int]] = None
 
 
-# The `distillation` values that `distillation.tune` searches, each over its range.
+# The `distillation` values that `distillation.tune` always searches, each over its range.
 TUNED_KEYS = ("temperature", "alpha", "learning_rate")
 
 

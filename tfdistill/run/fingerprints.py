@@ -167,9 +167,12 @@ def _drop_tuning_keys(keys, tune):
     trains with the winner records the fingerprint of the config before the search
     (`students.train_students`), so a rerun of that config reuses it. Without a
     search, its settings shape nothing (and runs made before it existed recorded
-    none).
+    none). Nor does an unset `augment_factor`, which searches made before it existed
+    did not record.
     """
     if tune.trials:
+        if tune.augment_factor is None:
+            keys.pop("distillation.tune.augment_factor", None)
         return
     for key in [key for key in keys if key.startswith("distillation.tune.")]:
         del keys[key]

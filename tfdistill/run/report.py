@@ -262,6 +262,15 @@ def _plot_tradeoff(summary, path):
     plt.close(figure)
 
 
+# The values a search may vary (`distillation.tune`), as its table's columns name them.
+_SEARCHED_COLUMNS = {
+    "temperature": "temperature",
+    "alpha": "alpha",
+    "learning_rate": "learning rate",
+    "augment_factor": "augmentation factor",
+}
+
+
 def tuning_section(tuning):
     """The search's trials (`tuning/trials.json`) as Markdown, the winner marked.
 
@@ -275,18 +284,19 @@ def tuning_section(tuning):
     """
     if not tuning:
         return []
+    keys = [key for key in _SEARCHED_COLUMNS if any(key in t["values"] for t in tuning["trials"])]
     lines = [
         "## Hyperparameter search",
         "",
         f"Each trial scored by its best epoch's {tuning['objective']} (validation split); "
         "the distilled student trained with the winner's values.",
         "",
-        "| trial | temperature | alpha | learning rate | score | status |",
-        "|---|---|---|---|---|---|",
+        "| trial | " + " | ".join(_SEARCHED_COLUMNS[key] for key in keys) + " | score | status |",
+        "|---" * (len(keys) + 3) + "|",
     ]
     for trial in tuning["trials"]:
         name = trial["trial"] + (" (winner)" if trial == tuning["best"] else "")
-        values = " | ".join(f"{trial['values'][key]:.3g}" for key in ("temperature", "alpha", "learning_rate"))
+        values = " | ".join(f"{trial['values'][key]:.3g}" for key in keys)
         score = "-" if trial["score"] is None else f"{trial['score']:.4f}"
         lines.append(f"| {name} | {values} | {score} | {trial['status']} |")
     return lines + [""]

@@ -224,6 +224,7 @@ _RANGES = {
     "distillation.tune.temperature": _above(0),
     "distillation.tune.alpha": _PROBABILITY,
     "distillation.tune.learning_rate": _above(0),
+    "distillation.tune.augment_factor": _at_least(0),
     "runtime.cpu_devices": _at_least(1),
     "export.latency_batch_sizes": _at_least(1),
     "export.latency_seconds": _above(0),
@@ -412,7 +413,8 @@ def _check_ensemble(config):
 
 def _check_tune(distillation):
     """The search's ranges, and what its trials need: the cached teacher logits."""
-    for name in TUNED_KEYS:
+    searched = TUNED_KEYS + (("augment_factor",) if distillation.tune.augment_factor else ())
+    for name in searched:
         bounds = getattr(distillation.tune, name)
         if len(bounds) != 2 or not bounds[0] < bounds[1]:
             raise ConfigError(

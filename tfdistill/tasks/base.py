@@ -129,8 +129,9 @@ class Task:
         raise NotImplementedError
 
     def augment(self, texts, labels, class_names, options):
-        """`(texts, labels)`: new transfer texts made from training `texts` by
-        `tfdistill.data.augment_texts`, labelled as having no gold label.
+        """`(texts, labels, copy_numbers)`: new transfer texts made from training
+        `texts` by `tfdistill.data.augment_texts`, labelled as having no gold label,
+        and which of its source text's copies each one is (`return_copy_numbers`).
 
         `labels` and `class_names` are the training split's; `options` are
         `augment_texts`'s arguments and `keep_entities` (see the run's

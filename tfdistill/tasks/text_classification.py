@@ -84,8 +84,8 @@ class TextClassification(Task):
     def augment(self, texts, labels, class_names, options):
         options = dict(options)
         options.pop("keep_entities")  # Always false: see `fixed_config`.
-        new_texts = data.augment_texts(texts, **options)
-        return new_texts, self.no_gold_labels(new_texts)
+        new_texts, copy_numbers = data.augment_texts(texts, return_copy_numbers=True, **options)
+        return new_texts, self.no_gold_labels(new_texts), copy_numbers
 
     def no_gold_labels(self, texts):
         return np.full(len(texts), NO_GOLD_LABEL, dtype=np.int32)

@@ -215,12 +215,14 @@ class TokenClassification(Task):
         if options.pop("keep_entities"):
             outside = list(class_names).index("O")
             keep = [row[: len(words)] != outside for row, words in zip(labels, _words(texts))]
-        new_texts = data.augment_texts(texts, keep=keep, match_case=True, **options)
+        new_texts, copy_numbers = data.augment_texts(
+            texts, keep=keep, match_case=True, return_copy_numbers=True, **options
+        )
         lengths = [len(words) for words in _words(new_texts)]
         new_labels = np.full((len(new_texts), max(lengths, default=0)), NO_TAG, np.int32)
         for row, length in enumerate(lengths):
             new_labels[row, :length] = losses.UNTAGGED_WORD
-        return new_texts, new_labels
+        return new_texts, new_labels, copy_numbers
 
     def loss(self):
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=NO_TAG)

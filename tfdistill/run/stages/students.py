@@ -189,6 +189,9 @@ def datasets(context, variant, built, teacher, transfer, initial_epoch):
     """
     epochs = (initial_epoch, context.config.distillation.epochs)
     if variant == DISTILLED:
+        # Fewer augmented copies than the transfer set holds: a search's trial, or
+        # the student trained with its winner.
+        transfer = transfer.with_factor(context.config.distillation.augment.factor)
         batches = functools.partial(_batches, context, built, teacher)
         train = batches(transfer.split, transfer.logits, epochs=epochs)
         validation = batches(context.splits["validation"], transfer.validation_logits)

@@ -32,24 +32,50 @@ class TransferSet:
     split: Split
     logits: Optional[np.ndarray] = None
     validation_logits: Optional[np.ndarray] = None
+    # Per text of `split`: which copy of its training text an augmented text is
+    # (`augment_texts`'s copy numbers), -1 for the others; None: no augmented texts.
+    copy_numbers: Optional[np.ndarray] = None
+
+    def with_factor(self, factor):
+        """This set with the augmented texts of the first `factor` copies of each
+        training text only: what a search's trial of that factor trains on."""
+        if self.copy_numbers is None or factor >= self.copy_numbers.max() + 1:
+            return self
+        rows = np.flatnonzero(self.copy_numbers < factor)
+        split = Split([self.split.texts[row] for row in rows], self.split.labels[rows])
+        logits = None if self.logits is None else self.logits[rows]
+        return TransferSet(split, logits, self.validation_logits, self.copy_numbers[rows])
+
+
+def augmented_factor(distillation):
+    """How many copies of each training text the transfer set is augmented with: the
+    config's `augment.factor`, or the largest factor its search tries, since a trial
+    of a smaller one takes the first copies of each text (`TransferSet.with_factor`)."""
+    searched = distillation.tune.augment_factor if distillation.tune.trials else None
+    return max(distillation.augment.factor, searched[1] if searched else 0)
 
 
 def transfer_set(context, teachers):
     """The `TransferSet` of the run, its logits read from the cache or computed."""
     config = context.config.distillation
     parts = {"train": context.splits["train"]}
-    if config.augment.factor > 0:
-        parts["augmented"] = _augmented_split(context, teachers[0])
+    copies = {}
+    if augmented_factor(config) > 0:
+        parts["augmented"], copies["augmented"] = _augmented_split(context, teachers[0])
     if context.transfer_texts.texts:
         parts["transfer_texts"] = context.transfer_texts
     split = concatenate(*parts.values())
+    copy_numbers = None
+    if copies:
+        not_copies = {name: np.full(len(part.texts), -1, np.int32) for name, part in parts.items()}
+        copy_numbers = np.concatenate([copies.get(name, not_copies[name]) for name in parts])
     if not config.cache_teacher_logits or config.intermediate:
-        return TransferSet(split)
+        return TransferSet(split, copy_numbers=copy_numbers)
     logits = np.concatenate(
         [ensemble_logits(context, teachers, part, name) for name, part in parts.items()]
     )
     validation = ensemble_logits(context, teachers, context.splits["validation"], "validation")
-    return TransferSet(split, logits, validation)
+    return TransferSet(split, logits, validation, copy_numbers)
 
 
 def ensemble_logits(context, teachers, split, name):
@@ -80,7 +106,8 @@ def teacher_logits(context, teacher, split, name):
 
 
 def _augmented_split(context, teacher):
-    """Augmented variants of the training texts, labelled as having no gold label."""
+    """`(Split, copy_numbers)`: augmented variants of the training texts, labelled as
+    having no gold label, and which copy of its training text each one is."""
     augment = context.config.distillation.augment
     neighbours = (
         data.teacher_neighbours(teacher, k=augment.neighbours)
@@ -89,7 +116,7 @@ def _augmented_split(context, teacher):
     )
     train = context.splits["train"]
     options = {
-        "factor": augment.factor,
+        "factor": augmented_factor(context.config.distillation),
         "seed": context.config.seed,
         "mask_probability": augment.mask_probability,
         "replace_probability": augment.replace_probability,
@@ -98,6 +125,8 @@ def _augmented_split(context, teacher):
         "neighbours": neighbours,
         "keep_entities": augment.keep_entities,
     }
-    texts, labels = context.task.augment(train.texts, train.labels, context.class_names, options)
-    logging.info("Augmented transfer set: %d new texts", len(texts))
-    return Split(texts, labels)
+    texts, labels, copy_numbers = context.task.augment(
+        train.texts, train.labels, context.class_names, options
+    )
+    logging.info("Augmented transfer set: %d new texts (factor %d)", len(texts), options["factor"])
+    return Split(texts, labels), copy_numbers

@@ -1,5 +1,6 @@
-"""Stage 3a': a KerasTuner search of the distillation's temperature, alpha and
-learning rate (`distillation.tune`), before the distilled student trains.
+"""Stage 3a': a KerasTuner search of the distillation's temperature, alpha,
+learning rate and, optionally, augmentation factor (`distillation.tune`), before the
+distilled student trains.
 
 Each trial builds a fresh student (from the run's seed, as the final one), distils
 it on the teachers' cached logits with the trial's values for `tune.epochs` epochs,
@@ -7,10 +8,12 @@ early-stopped on the task's headline metric on the validation split, and scores 
 best epoch's value of that metric. The first trial is the config's own values, so
 the winner scores no worse on validation (over the trials' epochs) than what the
 user wrote; the later ones are drawn at random from the ranges. The test split is
-never read. The search is a KerasTuner project in the run's `tuning/` folder: an
-interrupted search resumes there, keeping its finished trials and running the
-interrupted one again from its start. `tuning/trials.json` lists every trial and the
-winner, whose values the distilled student then trains with.
+never read. A trial of augmentation factor k trains on the first k augmented copies
+of each training text, out of the transfer set's (`transfer.augmented_factor`), so
+no trial needs the teacher. The search is a KerasTuner project in the run's
+`tuning/` folder: an interrupted search resumes there, keeping its finished trials
+and running the interrupted one again from its start. `tuning/trials.json` lists
+every trial and the winner, whose values the distilled student then trains with.
 """
 
 import dataclasses
@@ -20,13 +23,14 @@ from absl import logging
 
 from tfdistill.atomic import write_json
 from tfdistill.run import fingerprints
+from tfdistill.run.config import TUNED_KEYS
 from tfdistill.run.layout import DISTILLED
 from tfdistill.run.layout import TUNING
 from tfdistill.run.stages import students
 
 
 def tuned_config(context, teachers, transfer):
-    """The run's config with the best trial's temperature, alpha and learning rate.
+    """The run's config with the best trial's values of what the search varies.
 
     Runs (or resumes) the search in `tuning/` and writes `tuning/trials.json`.
 
@@ -51,14 +55,22 @@ def tuned_config(context, teachers, transfer):
     return _with(context.config, **best["values"])
 
 
-def _with(config, **values):
-    """`config` with `values` in its `distillation` section."""
-    return dataclasses.replace(config, distillation=dataclasses.replace(config.distillation, **values))
+def _with(config, augment_factor=None, **values):
+    """`config` with `values` in its `distillation` section, and `augment_factor` as
+    its `augment.factor`."""
+    distillation = dataclasses.replace(config.distillation, **values)
+    if augment_factor is not None:
+        augment = dataclasses.replace(distillation.augment, factor=augment_factor)
+        distillation = dataclasses.replace(distillation, augment=augment)
+    return dataclasses.replace(config, distillation=distillation)
 
 
 def _searched_values(distillation):
     """The config's own values of what the search varies: the first trial's."""
-    return {name: getattr(distillation, name) for name in ("temperature", "alpha", "learning_rate")}
+    values = {name: getattr(distillation, name) for name in TUNED_KEYS}
+    if distillation.tune.augment_factor:
+        values["augment_factor"] = distillation.augment.factor
+    return values
 
 
 def _search_space(tune):
@@ -67,6 +79,8 @@ def _search_space(tune):
     hp.Float("alpha", *tune.alpha)
     # Good learning rates spread over orders of magnitude.
     hp.Float("learning_rate", *tune.learning_rate, sampling="log")
+    if tune.augment_factor:
+        hp.Int("augment_factor", *tune.augment_factor)
     return hp
 
 
