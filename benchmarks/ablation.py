@@ -46,12 +46,7 @@ flags.DEFINE_list("seeds", ["42", "43", "44"], "One run per row and seed.")
 flags.DEFINE_multi_string(
     "set", [], "Override one config value for every row: --set=section.key=value."
 )
-flags.DEFINE_multi_string(
-    "pool_from",
-    [],
-    "Run directories of the same teacher whose fine-tuned teachers and cached logits "
-    "seed the shared pool.",
-)
+common.define_pool_from()
 flags.DEFINE_string(
     "output_dir",
     None,
@@ -187,9 +182,7 @@ def benchmark(report):
     seeds = [int(seed) for seed in FLAGS.seeds]
     per_seed, summary_records = [], []
     with common.runs_directory(FLAGS.output_dir, "runs/benchmarks/ablation") as output_root:
-        pool = output_root / "shared"
-        for source in FLAGS.pool_from:
-            common.copy_shared(source, pool)
+        pool = common.seeded_pool(output_root / "shared")
         for kind in FLAGS.students:
             kind_per_seed, kind_summary = ablate(report, kind, seeds, output_root, pool)
             per_seed += kind_per_seed

@@ -3,13 +3,16 @@ and does it beat the same student trained alone by more than noise?
 
     .venv/bin/python benchmarks/accuracy.py [--quick] \\
         [--config=configs/rotten_tomatoes_minilm_to_small_bert.yaml] [--set=key=value ...] \\
-        [--seeds=0,1,2] [--output_dir=runs/benchmarks/accuracy/<config name>]
+        [--seeds=0,1,2] [--pool_from=<run dir> ...] \\
+        [--output_dir=runs/benchmarks/accuracy/<config name>]
 
 Runs `tfdistill.run.pipeline.run` on a real config once per seed (the `seed` key: the
 students' initialisation and data order). The teacher is fine-tuned once, in the first
 seed's run (`teacher.seed` fixed to the first seed), and shared with the later ones
-through `<output_dir>/shared/` (see `common.run_seeds`). A full run is resumed where it
-stopped if started again.
+through `<output_dir>/shared/` (see `common.run_seeds`); `--pool_from` fills it from
+another recipe's runs of the same teacher, e.g. `--pool_from=runs/benchmarks/accuracy/
+<other>/shared`, so that its fine-tuned teacher and labelled texts are reused. A full
+run is resumed where it stopped if started again.
 
 The headline score is the task's: accuracy for text classification, entity F1 for
 token classification. Reports the mean ± std over seeds of the scores of the teacher,
@@ -60,6 +63,7 @@ flags.DEFINE_string(
     "Another recipe's finished --output_dir (the same seeds and teacher): also pair each "
     "seed's distilled student here with that one's, by the same paired test.",
 )
+common.define_pool_from()
 flags.DEFINE_string(
     "output_dir",
     None,
@@ -431,7 +435,8 @@ def benchmark(report):
             f"\n{config.name}: {config.student.kind} student, seeds {seeds}, runs in {output_root}",
             flush=True,
         )
-        runs = common.run_seeds(report, config, seeds, output_root, output_root / "shared")
+        pool = common.seeded_pool(output_root / "shared")
+        runs = common.run_seeds(report, config, seeds, output_root, pool)
         splits, class_names = prepare_splits(config.data, tasks.get(config.task))
         records = per_seed_records(report, runs, config, splits["test"], class_names)
         if config.task == "token_classification":

@@ -439,6 +439,24 @@ def _copy_whole(copy, source, target):
     replace_atomically(lambda tmp: copy(source, tmp), target)
 
 
+def define_pool_from():
+    """Defines `--pool_from`, for a script that shares teachers through a pool."""
+    flags.DEFINE_multi_string(
+        "pool_from",
+        [],
+        "Run directories of the same teacher (or their shared/ pools) whose fine-tuned "
+        "teachers and cached logits seed the shared pool, so that a new recipe on that "
+        "teacher neither fine-tunes it nor labels its texts again.",
+    )
+
+
+def seeded_pool(pool):
+    """`pool`, with what the `--pool_from` directories hold that it lacks copied in."""
+    for source in FLAGS.pool_from:
+        copy_shared(source, pool)
+    return pool
+
+
 def run_seeds(report, config, seeds, output_root, pool):
     """Runs the pipeline on `config` once per seed into `output_root/seed_<seed>`.
 
