@@ -152,15 +152,25 @@ def _f1(counts):
     return np.divide(2 * correct, predicted + gold, out=np.zeros_like(correct), where=predicted + gold > 0)
 
 
+# What `served` returned, by (SavedModel, output, texts): the tables pair a model on
+# the same set more than once (the per-seed table, the extra sets, --compare_to).
+_SERVED = {}
+
+
 def served(run_dir, scores, texts, output, batch_size=64):
-    """One output of a model's exported SavedModel on `texts`, batch by batch."""
-    serve = export.load_savedmodel(pathlib.Path(run_dir) / scores["savedmodel"])
-    return np.concatenate(
-        [
-            serve(texts=tf.constant(texts[start : start + batch_size]))[output].numpy()
-            for start in range(0, len(texts), batch_size)
-        ]
-    )
+    """One output of a model's exported SavedModel on `texts`, batch by batch; each
+    model is served once per set of texts."""
+    path = (pathlib.Path(run_dir) / scores["savedmodel"]).resolve()
+    key = (str(path), output, tuple(texts))
+    if key not in _SERVED:
+        serve = export.load_savedmodel(path)
+        _SERVED[key] = np.concatenate(
+            [
+                serve(texts=tf.constant(texts[start : start + batch_size]))[output].numpy()
+                for start in range(0, len(texts), batch_size)
+            ]
+        )
+    return _SERVED[key]
 
 
 def mcnemar_on_texts(pair, test, class_names):
