@@ -249,7 +249,7 @@ def test_a_search_of_the_augmentation_factor_augments_once_and_trains_each_trial
     expected = [(factor, train + int((copies < factor).sum())) for factor in [*factors, winner]]
     assert augmented["trained"] == expected
     assert len({texts for _, texts in expected}) > 1, expected
-    header = "| trial | temperature | alpha | learning rate | augmentation factor | score | status |"
+    header = "| trial | temperature | alpha | learning rate | augment factor | score | status |"
     assert header in tuning_section(trials)
 
 

@@ -262,15 +262,6 @@ def _plot_tradeoff(summary, path):
     plt.close(figure)
 
 
-# The values a search may vary (`distillation.tune`), as its table's columns name them.
-_SEARCHED_COLUMNS = {
-    "temperature": "temperature",
-    "alpha": "alpha",
-    "learning_rate": "learning rate",
-    "augment_factor": "augmentation factor",
-}
-
-
 def tuning_section(tuning):
     """The search's trials (`tuning/trials.json`) as Markdown, the winner marked.
 
@@ -284,14 +275,15 @@ def tuning_section(tuning):
     """
     if not tuning:
         return []
-    keys = [key for key in _SEARCHED_COLUMNS if any(key in t["values"] for t in tuning["trials"])]
+    # What the search varied, in the order the search names it (`tune._search_space`).
+    keys = list(dict.fromkeys(key for trial in tuning["trials"] for key in trial["values"]))
     lines = [
         "## Hyperparameter search",
         "",
         f"Each trial scored by its best epoch's {tuning['objective']} (validation split); "
         "the distilled student trained with the winner's values.",
         "",
-        "| trial | " + " | ".join(_SEARCHED_COLUMNS[key] for key in keys) + " | score | status |",
+        "| trial | " + " | ".join(key.replace("_", " ") for key in keys) + " | score | status |",
         "|---" * (len(keys) + 3) + "|",
     ]
     for trial in tuning["trials"]:

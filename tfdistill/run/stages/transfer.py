@@ -67,8 +67,10 @@ def transfer_set(context, teachers):
     split = concatenate(*parts.values())
     copy_numbers = None
     if copies:
-        not_copies = {name: np.full(len(part.texts), -1, np.int32) for name, part in parts.items()}
-        copy_numbers = np.concatenate([copies.get(name, not_copies[name]) for name in parts])
+        copy_numbers = np.concatenate([
+            copies[name] if name in copies else np.full(len(part.texts), -1, np.int32)
+            for name, part in parts.items()
+        ])
     if not config.cache_teacher_logits or config.intermediate:
         return TransferSet(split, copy_numbers=copy_numbers)
     logits = np.concatenate(
