@@ -59,7 +59,8 @@ def _train_tagger(train, characters):
     )
     student.model.compile(keras.optimizers.Adam(3e-3), tasks.get("token_classification").loss())
     batches = data.encode_tagged(train, ids, student.preprocessor, batch_size=32, shuffle=True)
-    student.model.fit(batches, epochs=20, verbose=0)
+    # The dataset shuffles itself; Keras warns that fit's shuffle=True ignores a dataset.
+    student.model.fit(batches, epochs=20, shuffle=False, verbose=0)
     return student
 
 

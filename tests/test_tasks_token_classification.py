@@ -141,11 +141,12 @@ def test_tiny_tagger_distillation_on_the_bundled_tweets():
         intermediate_dim=32, max_sequence_length=SEQUENCE_LENGTH)
     teacher = task.bert_model(
         backbone, data.FirstPiecePacker(tokenizer, SEQUENCE_LENGTH, MAX_WORDS), len(names), 0.1)
-    # Teacher fine-tune: -1 marks the slots without a word to learn.
+    # Teacher fine-tune: -1 marks the slots without a word to learn. The dataset shuffles
+    # itself (Keras warns that fit's own shuffle=True ignores a dataset).
     teacher.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.
                     SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1))
     teacher.fit(data.encode_tagged(train, train_ids, teacher.preprocessor, batch_size=32,
-                                   shuffle=True), epochs=1, verbose=0)
+                                   shuffle=True), epochs=1, shuffle=False, verbose=0)
     teacher.trainable = False
 
     logits, word_mask = data.predict_tag_logits(teacher, train)
