@@ -29,7 +29,10 @@ the movie-review domain), it also reports each model's headline score and retent
 each set beside the test split's, mean ± std over seeds, and per seed the same paired
 test of the distilled student against its baseline on each set. A finished run given a
 new set is reused: its models are only scored on it. `--compare_to` pairs this recipe's
-distilled student with another's on the test split and on each extra set.
+distilled student with another's on the test split and on each extra set. With
+`--set=distillation.baseline=false` a run trains the distilled student alone (about half
+the time): the tables give its scores and retention, and `--compare_to`'s pairing, but
+no gain.
 
 Targets: retention >= 97% for the default (bilstm) student, >= 99% for small_bert and
 >= 90% for the BiLSTM tagger; a gain over the baseline that the test supports in every
@@ -275,45 +278,61 @@ PAIRED_TESTS = {
 }
 
 
+def student_roles(config):
+    """The students each run trains: the distilled one, then its baseline unless
+    `distillation.baseline` is off (then no gain is measured, which halves the cost
+    of comparing two recipes with `--compare_to`)."""
+    return ("distilled", "baseline") if config.distillation.baseline else ("distilled",)
+
+
 def per_seed_records(report, runs, config, test, class_names):
     kind, headline = config.student.kind, SCORES[config.task][0][0]
-    names = (f"{kind}_distilled", f"{kind}_baseline")
+    roles = ("teacher", *student_roles(config))
+    names = dict(zip(roles, (TEACHER, *(f"{kind}_{role}" for role in roles[1:]))))
     records = []
     for seed, (run_dir, summary) in runs.items():
         models = summary["models"]
-        pair = [(run_dir, models[name]) for name in names]
-        served_scores, fields = PAIRED_TESTS[config.task](pair, test, class_names)
-        for name, score in zip(names, served_scores):
-            if not math.isclose(score, models[name][headline], abs_tol=1e-9):
-                report.note(
-                    f"Seed {seed}: {name}'s SavedModel scores {score:.4f} {headline} on the "
-                    f"test texts, metrics.json says {models[name][headline]:.4f}."
-                )
-        record = {"seed": seed, **fields}
-        for role, name in (("teacher", TEACHER), ("distilled", names[0]), ("baseline", names[1])):
+        record = {"seed": seed}
+        if "baseline" in names:
+            pair = [(run_dir, models[names[role]]) for role in ("distilled", "baseline")]
+            served_scores, fields = PAIRED_TESTS[config.task](pair, test, class_names)
+            _check_served(report, seed, pair, served_scores, headline)
+            record.update(fields)
+        for role, name in names.items():
             record.update({f"{role}_{key}": models[name][key] for key, _, _ in SCORES[config.task]})
         record["retention"] = common.ratio(record[f"distilled_{headline}"], record[f"teacher_{headline}"])
-        record["gain_points"] = 100 * (record[f"distilled_{headline}"] - record[f"baseline_{headline}"])
+        if "baseline" in names:
+            record["gain_points"] = 100 * (record[f"distilled_{headline}"] - record[f"baseline_{headline}"])
         records.append(record)
     return records
 
 
+def _check_served(report, seed, pair, served_scores, headline):
+    """Notes a model whose SavedModel scores otherwise than its `metrics.json` says."""
+    for (_, scores), score in zip(pair, served_scores):
+        if not math.isclose(score, scores[headline], abs_tol=1e-9):
+            report.note(
+                f"Seed {seed}: a SavedModel ({scores['savedmodel']}) scores {score:.4f} "
+                f"{headline} on the test texts, metrics.json says {scores[headline]:.4f}."
+            )
+
+
 def per_seed_table(report, records, task, num_examples):
     headline, title, fmt = SCORES[task][0]
+    roles = [role for role in ("teacher", "distilled", "baseline") if f"{role}_{headline}" in records[0]]
     columns = [("seed", "seed", "{}")]
-    columns += [(f"{role}_{headline}", f"{role} {title}", fmt) for role in ("teacher", "distilled", "baseline")]
-    columns += [("retention", "retention", "{:.1%}"), ("gain_points", "gain pts", "{:+.2f}")]
-    if task == "text_classification":
-        columns += [("only_distilled_right", "only distilled right", "{}"),
-                    ("only_baseline_right", "only baseline right", "{}")]
-    test = records[0]["test"]
-    columns.append(("p", f"{test} p", "{:.3g}"))
-    report.table(
-        "per_seed",
-        f"Per seed, {num_examples} test examples ({test}: two-sided, distilled vs baseline)",
-        records,
-        columns,
-    )
+    columns += [(f"{role}_{headline}", f"{role} {title}", fmt) for role in roles]
+    columns.append(("retention", "retention", "{:.1%}"))
+    caption = f"Per seed, {num_examples} test examples"
+    if "baseline" in roles:
+        columns.append(("gain_points", "gain pts", "{:+.2f}"))
+        if task == "text_classification":
+            columns += [("only_distilled_right", "only distilled right", "{}"),
+                        ("only_baseline_right", "only baseline right", "{}")]
+        test = records[0]["test"]
+        columns.append(("p", f"{test} p", "{:.3g}"))
+        caption += f" ({test}: two-sided, distilled vs baseline)"
+    report.table("per_seed", caption, records, columns)
 
 
 def summarize(report, records, config):
@@ -321,8 +340,8 @@ def summarize(report, records, config):
     summary_records = [
         {"model": name, **{key: common.mean_and_std(r[f"{role}_{key}"] for r in records)
                            for key, _, _ in SCORES[task]}}
-        for name, role in ((TEACHER, "teacher"), (f"{kind}_distilled", "distilled"),
-                           (f"{kind}_baseline", "baseline"))
+        for name, role in ((TEACHER, "teacher"),
+                           *((f"{kind}_{role}", role) for role in student_roles(config)))
     ]
     report.table(
         "summary",
@@ -334,13 +353,17 @@ def summarize(report, records, config):
     # A teacher that scores 0 (a smoke run's) leaves the retention undefined.
     retentions = [r["retention"] for r in records if r["retention"] is not None]
     retention = common.mean_and_std(retentions) if retentions else None
-    gain = common.mean_and_std(r["gain_points"] for r in records)
     report.record("retention", retention)
+    report.note(_retention_note(kind, SCORES[task][0][1], retention))
+    if not config.distillation.baseline:
+        report.note("No baseline (distillation.baseline=false): no gain measured.")
+        return
+    gain = common.mean_and_std(r["gain_points"] for r in records)
     report.record("gain_points", gain)
     significant = [r["seed"] for r in records if r["p"] < SIGNIFICANCE and r["gain_points"] > 0]
     claimed = len(significant) == len(records)
     report.record("gain_claimed", claimed)
-    _note_targets(report, kind, task, retention, gain, claimed, len(significant), len(records))
+    _note_gain(report, task, gain, claimed, len(significant), len(records))
 
 
 def _plus_minus(summary, fmt):
@@ -350,8 +373,7 @@ def _plus_minus(summary, fmt):
     return common.plus_minus(summary, 1, fmt)
 
 
-def _note_targets(report, kind, task, retention, gain, claimed, num_significant, num_seeds):
-    report.note(_retention_note(kind, SCORES[task][0][1], retention))
+def _note_gain(report, task, gain, claimed, num_significant, num_seeds):
     report.note(
         f"Gain over the baseline: {common.plus_minus(gain)} points; a gain with p < "
         f"{SIGNIFICANCE} in {num_significant} of {num_seeds} seed(s). "
@@ -412,7 +434,7 @@ def extra_test_table(report, runs, config):
             (f"{label}_retention", f"{label} retention", lambda s: common.plus_minus(s, 100, "{:.1f}") + "%"),
         ]
     records = []
-    for name in (TEACHER, f"{kind}_distilled", f"{kind}_baseline"):
+    for name in (TEACHER, *(f"{kind}_{role}" for role in student_roles(config))):
         record = {"model": name}
         for label, models_of in sets.items():
             scores = [models_of(summary)[name] for _, summary in runs.values()]
@@ -433,10 +455,6 @@ def extra_test_table(report, runs, config):
 def benchmark(report):
     overrides = [*(QUICK_OVERRIDES if FLAGS.quick else ()), *FLAGS.set]
     config = run_config.override(run_config.load(FLAGS.config), overrides)
-    if not config.distillation.baseline:
-        raise ValueError(
-            "The accuracy benchmark compares with the baseline: set distillation.baseline=true."
-        )
     report.record("config", config.to_dict())
     seeds = [int(seed) for seed in FLAGS.seeds]
     default_root = f"runs/benchmarks/accuracy/{config.name}"
@@ -454,13 +472,14 @@ def benchmark(report):
             teacher_on_training_sentences(report, runs, splits["train"], class_names)
         extra_tests = prepare_extra_tests(config.data, tasks.get(config.task), class_names)
         # Read from the runs' SavedModels, before a --quick run's folder is removed.
-        gains = extra_test_gains(runs, config, extra_tests, class_names)
+        gains = config.distillation.baseline and extra_test_gains(runs, config, extra_tests, class_names)
         sets = {"test": splits["test"], **extra_tests}
         against = FLAGS.compare_to and compare_recipes(runs, config, sets, class_names, FLAGS.compare_to)
     per_seed_table(report, records, config.task, len(splits["test"].texts))
     summarize(report, records, config)
     if extra_tests:
         extra_test_table(report, runs, config)
+    if gains:
         caption = "Per seed and extra test set, the distilled student against its baseline (paired, two-sided)"
         paired_table(report, "extra_test_gains", caption, gains, ("distilled", "baseline"), config)
     if against:
