@@ -29,7 +29,8 @@ the movie-review domain), it also reports each model's headline score and retent
 each set beside the test split's, mean ± std over seeds, and per seed the same paired
 test of the distilled student against its baseline on each set. A finished run given a
 new set is reused: its models are only scored on it. `--compare_to` pairs this recipe's
-distilled student with another's on the test split and on each extra set. With
+distilled student with another's (of any student kind) on the test split and on each
+extra set. Every student's SavedModel is checked against its `metrics.json`. With
 `--set=distillation.baseline=false` a run trains the distilled student alone (about half
 the time): the tables give its scores and retention, and `--compare_to`'s pairing, but
 no gain.
@@ -176,10 +177,23 @@ def served(run_dir, scores, texts, output, batch_size=64):
     return _SERVED[key]
 
 
+def texts_correct(model, test):
+    """Whether a classifier's SavedModel gets each text right; `model` is
+    `(run_dir, its metrics.json scores)`."""
+    run_dir, scores = model
+    return served(run_dir, scores, test.texts, "label_ids") == test.labels
+
+
+def tagged_sentence_counts(model, test, class_names):
+    """As `texts_correct`, for taggers: `sentence_counts` of the served tags."""
+    run_dir, scores = model
+    return sentence_counts(served(run_dir, scores, test.texts, "tags"), test.labels, class_names)
+
+
 def mcnemar_on_texts(pair, test, class_names):
     """`(what each model scores from its SavedModel, the test's record fields)`; `pair`
     holds two `(run_dir, the model's metrics.json scores)`."""
-    correct = [served(run_dir, scores, test.texts, "label_ids") == test.labels for run_dir, scores in pair]
+    correct = [texts_correct(model, test) for model in pair]
     b, c, p_value = mcnemar_exact(*correct)
     fields = {"test": "McNemar", "only_distilled_right": b, "only_baseline_right": c, "p": p_value}
     return [float(right.mean()) for right in correct], fields
@@ -187,10 +201,7 @@ def mcnemar_on_texts(pair, test, class_names):
 
 def randomization_on_sentences(pair, test, class_names):
     """As `mcnemar_on_texts`, for taggers: entity F1 and the randomisation test."""
-    counts = [
-        sentence_counts(served(run_dir, scores, test.texts, "tags"), test.labels, class_names)
-        for run_dir, scores in pair
-    ]
+    counts = [tagged_sentence_counts(model, test, class_names) for model in pair]
     fields = {"test": "randomisation", "p": approximate_randomization(*counts)}
     return [float(_f1(count.sum(axis=0))) for count in counts], fields
 
@@ -210,7 +221,7 @@ def recall_by_seen_words(report, runs, config, splits, class_names):
     ]
     kind = config.student.kind
     records = []
-    for name in (TEACHER, f"{kind}_distilled", f"{kind}_baseline"):
+    for name in (TEACHER, *(f"{kind}_{role}" for role in student_roles(config))):
         found = {True: [], False: []}
         for run_dir, summary in runs.values():
             tags = served(run_dir, summary["models"][name], test.texts, "tags")
@@ -276,6 +287,12 @@ PAIRED_TESTS = {
     "text_classification": mcnemar_on_texts,
     "token_classification": randomization_on_sentences,
 }
+# One model's headline score from its SavedModel, when there is no second to pair.
+SERVED_SCORES = {
+    "text_classification": lambda model, test, names: float(texts_correct(model, test).mean()),
+    "token_classification": lambda model, test, names: float(
+        _f1(tagged_sentence_counts(model, test, names).sum(axis=0))),
+}
 
 
 def student_roles(config):
@@ -293,11 +310,13 @@ def per_seed_records(report, runs, config, test, class_names):
     for seed, (run_dir, summary) in runs.items():
         models = summary["models"]
         record = {"seed": seed}
+        students = [(run_dir, models[names[role]]) for role in roles[1:]]
         if "baseline" in names:
-            pair = [(run_dir, models[names[role]]) for role in ("distilled", "baseline")]
-            served_scores, fields = PAIRED_TESTS[config.task](pair, test, class_names)
-            _check_served(report, seed, pair, served_scores, headline)
+            served_scores, fields = PAIRED_TESTS[config.task](students, test, class_names)
             record.update(fields)
+        else:
+            served_scores = [SERVED_SCORES[config.task](students[0], test, class_names)]
+        _check_served(report, seed, students, served_scores, headline)
         for role, name in names.items():
             record.update({f"{role}_{key}": models[name][key] for key, _, _ in SCORES[config.task]})
         record["retention"] = common.ratio(record[f"distilled_{headline}"], record[f"teacher_{headline}"])
@@ -550,14 +569,16 @@ def extra_test_gains(runs, config, extra_tests, class_names):
 
 
 def compare_recipes(runs, config, sets, class_names, other_root):
-    """`paired_by_set` of this recipe's distilled student against `other_root`'s."""
-    name = f"{config.student.kind}_distilled"
+    """`paired_by_set` of this recipe's distilled student against `other_root`'s,
+    which may be another kind of student."""
     pairs = {}
     for seed, (run_dir, summary) in runs.items():
         other_dir = pathlib.Path(other_root) / f"seed_{seed}"
-        other = json.loads((other_dir / "metrics.json").read_text(encoding="utf-8"))["models"]
-        pairs[seed] = [(run_dir, summary["models"][name]), (other_dir, other[name])]
+        other = json.loads((other_dir / "metrics.json").read_text(encoding="utf-8"))
+        pairs[seed] = [(run_dir, summary["models"][f"{config.student.kind}_distilled"]),
+                       (other_dir, other["models"][f"{other['student_kind']}_distilled"])]
     return paired_by_set(pairs, sets, config.task, class_names)
+
 
 if __name__ == "__main__":
     common.main(__doc__, benchmark)
