@@ -484,9 +484,9 @@ def run_seeds(report, config, seeds, output_root, pool):
             folders.start(partial)
             copy_shared(pool, partial)
         cached_before = _cached_logits(pool)
-        # The students' seed varies; the teacher's stays the first run's, so that the
-        # later runs reuse the teacher that run fine-tuned.
-        overrides = [f"seed={seed}", f"teacher.seed={seeds[0]}"]
+        # The students' seed varies; the teacher's stays that of the teacher already
+        # pooled (else the first run's), so that every run reuses one fine-tuned teacher.
+        overrides = [f"seed={seed}", f"teacher.seed={pooled_teacher_seed(pool, seeds[0])}"]
         seconds, summary = timed(
             lambda: pipeline.run(run_config.override(config, overrides), run_dir)
         )
@@ -498,6 +498,30 @@ def run_seeds(report, config, seeds, output_root, pool):
         copy_shared(run_dir, pool)
         runs[seed] = run_dir, summary
     return runs
+
+
+def pooled_teacher_seed(pool, default):
+    """The seed the first teacher in `pool` was fine-tuned with, or `default` when the
+    pool holds none: a call for one later seed, or with `--pool_from` another
+    recipe's runs, then reuses that teacher instead of refusing it.
+
+    Example:
+
+    >>> import tempfile
+    >>> pool = pathlib.Path(tempfile.mkdtemp())
+    >>> pooled_teacher_seed(pool, 43)
+    43
+    >>> (pool / "teacher").mkdir()
+    >>> _ = (pool / "teacher" / "stage.json").write_text('{"config": {"seed": 42}}')
+    >>> pooled_teacher_seed(pool, 43)
+    42
+    """
+    from tfdistill.run.layout import TEACHER
+
+    stage = pathlib.Path(pool) / TEACHER / "stage.json"
+    if not stage.exists():
+        return default
+    return json.loads(stage.read_text(encoding="utf-8"))["config"]["seed"]
 
 
 def _cached_logits(run_dir):
