@@ -474,6 +474,11 @@ def run_seeds(report, config, seeds, output_root, pool):
     from tfdistill.run.layout import PARTIAL_SUFFIX
 
     pool = pathlib.Path(pool)
+    teacher_seed = pooled_teacher_seed(pool, seeds[0])
+    if teacher_seed != seeds[0]:
+        report.note(
+            f"Every seed's run reuses the teacher fine-tuned with seed {teacher_seed} in {pool}."
+        )
     runs = {}
     for seed in seeds:
         run_dir = output_root / f"seed_{seed}"
@@ -486,7 +491,7 @@ def run_seeds(report, config, seeds, output_root, pool):
         cached_before = _cached_logits(pool)
         # The students' seed varies; the teacher's stays that of the teacher already
         # pooled (else the first run's), so that every run reuses one fine-tuned teacher.
-        overrides = [f"seed={seed}", f"teacher.seed={pooled_teacher_seed(pool, seeds[0])}"]
+        overrides = [f"seed={seed}", f"teacher.seed={teacher_seed}"]
         seconds, summary = timed(
             lambda: pipeline.run(run_config.override(config, overrides), run_dir)
         )
