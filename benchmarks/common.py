@@ -521,9 +521,10 @@ def pooled_teacher_seed(pool, default):
     >>> pooled_teacher_seed(pool, 43)
     42
     """
+    from tfdistill.run.fingerprints import STAGE_FILE
     from tfdistill.run.layout import TEACHER
 
-    stage = pathlib.Path(pool) / TEACHER / "stage.json"
+    stage = pathlib.Path(pool) / TEACHER / STAGE_FILE
     if not stage.exists():
         return default
     return json.loads(stage.read_text(encoding="utf-8"))["config"]["seed"]
