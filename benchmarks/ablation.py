@@ -43,9 +43,7 @@ from tfdistill.run.layout import RunLayout
 
 flags.DEFINE_list("students", ["bilstm", "small_bert"], "The students to ablate.")
 flags.DEFINE_list("seeds", ["42", "43", "44"], "One run per row and seed.")
-flags.DEFINE_multi_string(
-    "set", [], "Override one config value for every row: --set=section.key=value."
-)
+common.define_set()
 common.define_pool_from()
 flags.DEFINE_string(
     "output_dir",

@@ -59,7 +59,7 @@ from tfdistill.run.splits import prepare_splits
 flags.DEFINE_string(
     "config", "configs/rotten_tomatoes_minilm_to_bilstm.yaml", "The run config to repeat."
 )
-flags.DEFINE_multi_string("set", [], "Override one config value: --set=section.key=value.")
+common.define_set()
 flags.DEFINE_list("seeds", ["0", "1", "2"], "One run per seed; the first fine-tunes the teacher.")
 flags.DEFINE_string(
     "compare_to",

@@ -373,11 +373,20 @@ def default_split(split, max_examples=None):
 
     Returns:
         A `tfdistill.run.splits.Split` (texts, labels and `.dataset()`).
+
+    Example:
+
+    >>> split = default_split("test", 3)
+    >>> len(split.texts), split.labels.tolist()
+    (3, [0, 1, 1])
     """
+    from tfdistill import tasks
     from tfdistill.run.config import DataConfig
+    from tfdistill.run.config import RunConfig
     from tfdistill.run.splits import load_split
 
-    split, _ = load_split(DataConfig(max_examples=max_examples), split)
+    task = tasks.get(RunConfig().task)
+    split, _ = load_split(DataConfig(max_examples=max_examples), split, task)
     return split
 
 
@@ -437,6 +446,13 @@ def _copy_whole(copy, source, target):
     from tfdistill.atomic import replace_atomically
 
     replace_atomically(lambda tmp: copy(source, tmp), target)
+
+
+def define_set():
+    """Defines `--set`, for a script whose runs or builds take config overrides."""
+    flags.DEFINE_multi_string(
+        "set", [], "Override one config value: --set=section.key=value (repeatable)."
+    )
 
 
 def define_pool_from():

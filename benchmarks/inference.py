@@ -1,7 +1,7 @@
 """How much smaller and faster than the teacher are the students when serving, and how
 much accuracy do they keep?
 
-    .venv/bin/python benchmarks/inference.py [--quick] [--run_dir=runs/demo]
+    .venv/bin/python benchmarks/inference.py [--quick] [--run_dir=runs/demo ... | --set=...]
 
 Parameter count, SavedModel size on disk, and CPU throughput at batch 1 and 32 on the
 same 512 real test texts (Rotten Tomatoes test split), for the teacher and the
@@ -10,10 +10,16 @@ tokenizer included), the models taking turns. Ratios are to the teacher.
 
 With --run_dir, the models are the run's exports (listed in its metrics.json), with
 their test accuracy; if the run computed in another precision than float32, float32
-copies of its teacher and student are also built and timed. Without --run_dir, the
+copies of its teacher and student are also built and timed. Repeat --run_dir to time
+several runs' students in the same turns, each beside its own run's teacher. Without --run_dir, the
 packaged MiniLM teacher and one student of each text-classification kind are built
 in float32 with the default config sizes (untrained: speed and size do not depend on
-the weights; accuracy is then not measured).
+the weights; accuracy is then not measured). There `--set` overrides the default
+config, so a student of other sizes is timed beside the rest, the others keeping
+their kinds' defaults:
+
+    .venv/bin/python benchmarks/inference.py --set=student.kind=bilstm_wordpiece \
+        "--set=student.sizes={embedding_dim: 96, lstm_units: 96, piece_embedding_dim: 32}"
 
 Target: one student keeps >= 97% of the teacher's accuracy with >= 10x fewer parameters
 and >= 10x the throughput at batch 32. Reference (hand-rolled Keras, batch 32, length
@@ -31,6 +37,7 @@ from typing import Optional
 
 import common
 import keras
+from absl import app
 from absl import flags
 
 from tfdistill import evaluation
@@ -42,9 +49,12 @@ from tfdistill.run.layout import TEACHER
 from tfdistill.run.layout import RunLayout
 from tfdistill.run.stages import students
 
-flags.DEFINE_string("run_dir", None, "A finished run directory (holding metrics.json).")
+flags.DEFINE_multi_string(
+    "run_dir", [], "A finished run directory (holding metrics.json); repeat for more runs."
+)
 flags.DEFINE_integer("num_texts", 512, "Test texts the models are timed on.")
 flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes to time.")
+common.define_set()
 FLAGS = flags.FLAGS
 
 TARGETS = {"retention": 0.97, "smaller": 10.0, "faster": 10.0}
@@ -86,7 +96,7 @@ def from_run_dir(run_dir):
     exported = [
         Exported(
             name=name,
-            group=f"run {run_dir.name}",
+            group=f"run {run_dir.parent.name}/{run_dir.name}",
             policy=scores["dtype_policy"],
             savedmodel=str(run_dir / scores["savedmodel"]),
             parameters=scores["parameters"],
@@ -97,10 +107,9 @@ def from_run_dir(run_dir):
     return exported, run_config.load(RunLayout(run_dir).config)
 
 
-def build_float32(config, kinds, export_dir):
+def build_float32(config, kinds, export_dir, group="float32 build, untrained"):
     """Builds and exports, in float32, the teacher and one student of each kind, as
-    runs of `config` naming that kind would build them."""
-    group = "float32 build, untrained"
+    runs of `config` naming that kind would build them, under `export_dir`."""
     keras.config.set_dtype_policy("float32")
     context = RunContext.create(common.config_with(config, common.FLOAT32), export_dir)
     teacher = models.load_teacher(
@@ -126,6 +135,21 @@ def build_float32(config, kinds, export_dir):
         )
         for name, (model, preprocessor) in built.items()
     ]
+
+
+def runs_exported(run_dirs, export_dir):
+    """The exports of each run in `run_dirs`, plus float32 builds of its teacher and
+    student where the run computed in another precision."""
+    exported = []
+    for index, run_dir in enumerate(run_dirs):
+        run_exports, config = from_run_dir(run_dir)
+        if any(entry.policy != "float32" for entry in run_exports):
+            group = f"{run_exports[0].group}, float32 build, untrained"
+            run_exports += build_float32(
+                config, [config.student.kind], export_dir / str(index), group
+            )
+        exported += run_exports
+    return exported
 
 
 def _with_student(context, kind):
@@ -236,11 +260,11 @@ def benchmark(report):
     texts = common.default_split("test", FLAGS.num_texts).texts
     with tempfile.TemporaryDirectory() as export_dir:
         if FLAGS.run_dir:
-            exported, config = from_run_dir(FLAGS.run_dir)
-            if any(entry.policy != "float32" for entry in exported):
-                exported += build_float32(config, [config.student.kind], export_dir)
+            if FLAGS.set:
+                raise app.UsageError("--set changes the builds; a --run_dir is timed as it ran.")
+            exported = runs_exported(FLAGS.run_dir, pathlib.Path(export_dir))
         else:
-            config = run_config.RunConfig()
+            config = run_config.override(run_config.RunConfig(), FLAGS.set)
             exported = build_float32(config, models.students_for(config.task), export_dir)
         speeds = time_all(exported, texts, batch_sizes, sizes)
         records = records_of(exported, speeds, batch_sizes)
