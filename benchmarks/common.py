@@ -372,7 +372,7 @@ def default_split(split, max_examples=None):
     the first ones are a fair sample).
 
     Returns:
-        A `tfdistill.run.splits.Split` (texts, labels and `.dataset()`).
+        A `tfdistill.run.splits.Split` (its texts and labels; `examples` pairs them).
 
     Example:
 
@@ -388,6 +388,19 @@ def default_split(split, max_examples=None):
     task = tasks.get(RunConfig().task)
     split, _ = load_split(DataConfig(max_examples=max_examples), split, task)
     return split
+
+
+def examples(split):
+    """A text-classification split's `(text, label)` pairs as a `tf.data.Dataset`, as
+    `tfdistill.data.encode` batches them.
+
+    >>> pairs = examples(default_split("test", 2)).as_numpy_iterator()
+    >>> [(text.decode()[:9], int(label)) for text, label in pairs]
+    [('Gooding o', 0), ('The story', 1)]
+    """
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices((split.texts, split.labels))
 
 
 def mean_and_std(values):

@@ -97,7 +97,7 @@ def build_distillers(policy, sizes, train_texts):
 
 def distillation_batches(train, teacher_preprocessor, student_preprocessor, sizes):
     batches = data.encode_for_distillation(
-        train.dataset(),
+        common.examples(train),
         student_preprocessor=student_preprocessor,
         teacher_preprocessor=teacher_preprocessor,
         batch_size=sizes.batch_size,

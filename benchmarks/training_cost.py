@@ -28,6 +28,8 @@ from tfdistill import models
 from tfdistill.run import config as run_config
 from tfdistill.run.context import RunContext
 from tfdistill.run.context import steps_per_epoch
+from tfdistill.run.layout import BASELINE
+from tfdistill.run.layout import DISTILLED
 from tfdistill.run.stages import students
 
 flags.DEFINE_enum("student", "bilstm", models.STUDENTS.names(), "The student kind.")
@@ -77,27 +79,27 @@ def run_context(sizes, run_dir):
 def build_trainers(context, teacher, logits):
     """`{name: (compiled model, its batches)}`, each with a fresh copy of the run's
     student, compiled as the pipeline compiles its baseline and distilled students."""
-    config, train = context.config, context.splits["train"]
+    train = context.splits["train"]
     shuffled = {"batch_size": FLAGS.batch_size, "shuffle": True, "seed": FLAGS.seed}
     plain, in_loop, cached = (students.build(context, teacher) for _ in range(3))
     return {
         PLAIN: (
-            students.make_trainer(config, students.BASELINE, plain, [teacher], cached=False),
-            data.encode(train.dataset(), plain.preprocessor, **shuffled),
+            students.make_trainer(context, BASELINE, plain, [teacher], cached=False),
+            data.encode(common.examples(train), plain.preprocessor, **shuffled),
         ),
         TEACHER_IN_LOOP: (
-            students.make_trainer(config, students.DISTILLED, in_loop, [teacher], cached=False),
+            students.make_trainer(context, DISTILLED, in_loop, [teacher], cached=False),
             data.encode_for_distillation(
-                train.dataset(),
+                common.examples(train),
                 student_preprocessor=in_loop.preprocessor,
                 teacher_preprocessor=teacher.preprocessor,
                 **shuffled,
             ),
         ),
         CACHED: (
-            students.make_trainer(config, students.DISTILLED, cached, [teacher], cached=True),
+            students.make_trainer(context, DISTILLED, cached, [teacher], cached=True),
             data.encode_for_distillation(
-                train.dataset(),
+                common.examples(train),
                 student_preprocessor=cached.preprocessor,
                 teacher_logits=logits,
                 **shuffled,
@@ -112,7 +114,7 @@ def fill_cache(context, teacher):
     preprocessing = data.teacher_preprocessing(teacher, context.teacher_policy)
     fingerprint_s, key = common.timed(lambda: data.fingerprint(teacher, train.texts, preprocessing))
     inputs = data.encode(
-        train.dataset(), teacher.preprocessor, batch_size=FLAGS.batch_size, cache=False
+        common.examples(train), teacher.preprocessor, batch_size=FLAGS.batch_size, cache=False
     )
     cache = data.TeacherLogitCache(context.layout.cache)
     teacher_pass_s, logits = common.timed(

@@ -22,6 +22,7 @@ alpha (our weight of the hard-label loss) is Keras's `student_loss_weight`, and 
 """
 
 import dataclasses
+import tempfile
 from typing import Optional
 
 import common
@@ -35,6 +36,8 @@ from tfdistill import evaluation
 from tfdistill import losses
 from tfdistill import models
 from tfdistill.run.config import RunConfig
+from tfdistill.run.context import RunContext
+from tfdistill.run.layout import DISTILLED
 from tfdistill.run.stages import students
 
 flags.DEFINE_float("temperature", 2.0, "Distillation temperature, for both distillers.")
@@ -229,27 +232,25 @@ def our_config(sizes):
     return common.config_with(RunConfig(), settings)
 
 
-def build_contender(name, teacher, sizes):
-    """A compiled distiller with a fresh student; ours as the pipeline compiles it, with
-    no teacher for cached logits."""
+def build_contender(name, teacher, context, sizes):
+    """A compiled distiller with a fresh student; ours as the pipeline compiles it in a
+    run of `context` (`our_config`'s), with no teacher for cached logits."""
     student = fresh_student(teacher)
     if name == KERAS_DEFAULT:
         return keras_distiller(teacher, student.model, "kl_divergence", sizes)
     if name == KERAS_KL:
         return keras_distiller(teacher, student.model, keras.losses.KLDivergence(), sizes)
     cached = name == OURS_CACHED
-    return students.make_trainer(
-        our_config(sizes), students.DISTILLED, student, [teacher], cached=cached
-    )
+    return students.make_trainer(context, DISTILLED, student, [teacher], cached=cached)
 
 
-def compare_step_times(report, teacher, train, sizes):
-    batches = data.encode(train.dataset(), teacher.preprocessor, batch_size=FLAGS.batch_size)
+def compare_step_times(report, teacher, train, context, sizes):
+    batches = data.encode(common.examples(train), teacher.preprocessor, batch_size=FLAGS.batch_size)
     x, y = next(iter(batches))
     cached_x = {"student": x, "teacher_logits": teacher(x, training=False)}
     contenders = {}
     for name in (KERAS_DEFAULT, KERAS_KL, OURS, OURS_CACHED):
-        distiller = build_contender(name, teacher, sizes)
+        distiller = build_contender(name, teacher, context, sizes)
         batch_x = cached_x if name == OURS_CACHED else x
         contenders[name] = lambda d=distiller, bx=batch_x: d.train_on_batch(bx, y)
     times = common.interleaved_times(contenders, repeats=sizes.timing_repeats, warmup=2)
@@ -285,22 +286,22 @@ def compare_step_times(report, teacher, train, sizes):
 
 
 def evaluate_student(model, test, preprocessor):
-    batches = data.encode(test.dataset(), preprocessor, batch_size=64, cache=False)
+    batches = data.encode(common.examples(test), preprocessor, batch_size=64, cache=False)
     logits = data.predict_logits(model, batches, verbose=0)
     return evaluation.classification_metrics(test.labels, np.argmax(logits, axis=-1), 2)
 
 
-def compare_accuracy(report, teacher, train, test, sizes):
+def compare_accuracy(report, teacher, train, test, context, sizes):
     train_logits = data.predict_logits(
         teacher,
-        data.encode(train.dataset(), teacher.preprocessor, batch_size=64, cache=False),
+        data.encode(common.examples(train), teacher.preprocessor, batch_size=64, cache=False),
         verbose=0,
     )
     shuffled = {"batch_size": FLAGS.batch_size, "shuffle": True, "seed": FLAGS.seed}
-    batches_with_inputs = data.encode(train.dataset(), teacher.preprocessor, **shuffled)
+    batches_with_inputs = data.encode(common.examples(train), teacher.preprocessor, **shuffled)
     # The same shuffle seed and size give the same order as the batches above.
     batches_with_logits = data.encode_for_distillation(
-        train.dataset(),
+        common.examples(train),
         student_preprocessor=teacher.preprocessor,
         teacher_logits=train_logits,
         **shuffled,
@@ -308,7 +309,7 @@ def compare_accuracy(report, teacher, train, test, sizes):
     teacher_scores = evaluate_student(teacher, test, teacher.preprocessor)
     records = [{"model": "teacher (reference)", **teacher_scores}]
     for name in (KERAS_DEFAULT, KERAS_KL, OURS_CACHED):
-        distiller = build_contender(name, teacher, sizes)
+        distiller = build_contender(name, teacher, context, sizes)
         batches = batches_with_logits if name == OURS_CACHED else batches_with_inputs
         distiller.fit(batches, epochs=sizes.student_epochs, shuffle=False, verbose=0)
         scores = evaluate_student(distiller.student, test, teacher.preprocessor)
@@ -340,8 +341,8 @@ def load_finetuned_teacher(sizes):
     validation = common.default_split("validation", sizes.test_examples)
     models.finetune_teacher(
         teacher,
-        train.dataset().shuffle(len(train.texts), seed=FLAGS.seed).batch(FLAGS.batch_size),
-        validation.dataset().batch(FLAGS.batch_size),
+        common.examples(train).shuffle(len(train.texts), seed=FLAGS.seed).batch(FLAGS.batch_size),
+        common.examples(validation).batch(FLAGS.batch_size),
         epochs=sizes.teacher_epochs,
         learning_rate=sizes.teacher_learning_rate,
         verbose=0,
@@ -360,8 +361,10 @@ def benchmark(report):
     report.note(f"\nTeacher: {origin}.")
     train = common.default_split("train", sizes.student_train_examples)
     test = common.default_split("test", sizes.test_examples)
-    compare_step_times(report, teacher, train, sizes)
-    compare_accuracy(report, teacher, train, test, sizes)
+    with tempfile.TemporaryDirectory() as run_dir:
+        context = RunContext.create(our_config(sizes), run_dir)
+        compare_step_times(report, teacher, train, context, sizes)
+        compare_accuracy(report, teacher, train, test, context, sizes)
 
 
 if __name__ == "__main__":
