@@ -5,11 +5,18 @@ its absl flags when imported, and two scripts in one process collide on a name s
 as `--set`. So the scripts that hold examples run in a process of their own here.
 Without this, `common.default_split` broke when `load_split` gained its `task`
 argument, and four benchmarks stopped at their first line unnoticed.
+
+The long test runs the scripts that need no finished run with `--quick` (their
+`make bench-quick`), so that a change of the package's API that a script calls
+stops `make test-long`; `accuracy.py` and `ablation.py` run the pipeline that the
+default tests run, `tflite.py` needs a finished run.
 """
 
 import pathlib
 import subprocess
 import sys
+
+import pytest
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
 WITH_EXAMPLES = ("accuracy.py", "common.py")
@@ -27,3 +34,19 @@ def test_benchmark_examples_pass():
     ]
     result = subprocess.run(command, cwd=BENCHMARKS, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+QUICK_SCRIPTS = (
+    "hardware_efficiency.py", "inference.py", "precision_xla.py", "training_cost.py",
+    "unknown_words.py", "vs_keras_distillation.py",
+)
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("script", QUICK_SCRIPTS)
+def test_benchmark_runs_quick(script, tmp_path):
+    output = tmp_path / "results.json"
+    command = [sys.executable, script, "--quick", f"--output_json={output}"]
+    result = subprocess.run(command, cwd=BENCHMARKS, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert output.is_file()
