@@ -11,12 +11,13 @@ tokenizer included), the models taking turns. Ratios are to the teacher.
 With --run_dir, the models are the run's exports (listed in its metrics.json), with
 their test accuracy; if the run computed in another precision than float32, float32
 copies of its teacher and student are also built and timed. Repeat --run_dir to time
-several runs' students in the same turns, each beside its own run's teacher. Without --run_dir, the
-packaged MiniLM teacher and one student of each text-classification kind are built
-in float32 with the default config sizes (untrained: speed and size do not depend on
-the weights; accuracy is then not measured). There `--set` overrides the default
-config, so a student of other sizes is timed beside the rest, the others keeping
-their kinds' defaults:
+several runs' students in the same turns, each beside its own run's teacher.
+
+Without --run_dir, the packaged MiniLM teacher and one student of each
+text-classification kind are built in float32 with the default config sizes
+(untrained: speed and size do not depend on the weights; accuracy is then not
+measured). There `--set` overrides the default config, so a student of other sizes
+is timed beside the rest, the others keeping their kinds' defaults:
 
     .venv/bin/python benchmarks/inference.py --set=student.kind=bilstm_wordpiece \
         "--set=student.sizes={embedding_dim: 96, lstm_units: 96, piece_embedding_dim: 32}"
