@@ -3,6 +3,7 @@ were measured from changed (tfdistill.run.scored)."""
 
 import json
 
+import numpy as np
 import pytest
 
 from tfdistill.run import config as run_config
@@ -66,13 +67,21 @@ def test_a_rerun_keeps_every_score_and_scores_only_a_new_test_set(finished, expo
     assert pipeline.run(config, run_dir) == before
     assert exported == {"exported": [], "scored": []}
 
+    cached_before = set((run_dir / "cache").glob("*.npy"))
     with_drugs = run_config.override(config, ["data.extra_test=[drug_reviews]"])
     summary = pipeline.run(with_drugs, run_dir)
     assert exported["exported"] == []
-    # The three models on the new set alone (64 reviews), nothing on the test split.
-    assert exported["scored"] == [64] * 3
+    # The students on the new set alone (64 reviews), nothing on the test split; the
+    # teacher through the logit cache, which now holds its logits on the new set.
+    assert exported["scored"] == [64] * 2
     assert summary["models"] == before["models"]
-    assert list(summary["extra_test"]["drug_reviews"]["models"]) == MODELS
+    drugs = summary["extra_test"]["drug_reviews"]["models"]
+    assert list(drugs) == MODELS
+    (new_file,) = set((run_dir / "cache").glob("*.npy")) - cached_before
+    predicted = np.argmax(np.load(new_file), axis=-1)
+    # The teacher's predictions per class (the confusion matrix's columns) are the cached ones.
+    per_class = np.sum(drugs["teacher"]["confusion_matrix"], axis=0)
+    assert per_class.tolist() == np.bincount(predicted, minlength=2).tolist()
 
     exported["scored"].clear()
     assert pipeline.run(with_drugs, run_dir) == summary

@@ -115,6 +115,25 @@ def _scores(context, served, teacher_test_logits, kept, digests):
     return results
 
 
+def _extra_test_scores(context, served, previous, kept):
+    """Every served model's scores on each `data.extra_test` set, those of `previous`
+    kept where nothing they came from changed, each set's digest recorded."""
+    extra_digests = scored.extra_test_digests(context)
+    kept_extra = scored.kept_extra_test(previous, extra_digests, kept)
+    # The teacher's logits go through the run's cache, as on the test split: the runs
+    # of a pool (each seed, each recipe) then score one set of teacher predictions,
+    # computed once. Scored live, the same bfloat16 teacher moved by 1 to 4 texts of
+    # a set from one seed's run to the next (BENCHMARKS.md section 17).
+    teacher_model = served[0][1]
+    teacher_logits = {
+        source: transfer.teacher_logits(context, teacher_model, split, f"extra test {source}")
+        for source, split in context.extra_tests.items()
+        if TEACHER not in kept_extra.get(source, {})
+    }
+    extra_test = evaluate.extra_test_scores(context, served, kept_extra, teacher_logits)
+    return scored.record_extra_test(extra_test, extra_digests)
+
+
 def _run_stages(context, strategy, overwrite):
     """Every stage of the run, in its partial folder; returns the summary written there.
 
@@ -143,12 +162,8 @@ def _run_stages(context, strategy, overwrite):
     results = _scores(context, served, first_teacher_logits, kept, digests)
     # Every stage finished, so no checkpoint is left to resume from.
     shutil.rmtree(context.layout.checkpoints, ignore_errors=True)
-    extra_digests = scored.extra_test_digests(context)
-    kept_extra = scored.kept_extra_test(previous, extra_digests, kept)
-    extra_test = evaluate.extra_test_scores(context, served, kept_extra)
-    summary = report.summarize(
-        config, context.class_names, results, scored.record_extra_test(extra_test, extra_digests)
-    )
+    extra_test = _extra_test_scores(context, served, previous, kept)
+    summary = report.summarize(config, context.class_names, results, extra_test)
     if tuning:
         summary["tuning"] = json.loads(context.layout.tuning_trials.read_text(encoding="utf-8"))
     if len(teachers) > 1:

@@ -36,7 +36,7 @@ def evaluate(context, name, model, preprocessor, test_logits=None):
     return scores
 
 
-def extra_test_scores(context, served, known=None):
+def extra_test_scores(context, served, known=None, teacher_logits=None):
     """The task's metrics of every served model on each `data.extra_test` set.
 
     Args:
@@ -44,21 +44,30 @@ def extra_test_scores(context, served, known=None):
         served: `(name, model, preprocessor)` of each model, the teacher first.
         known: `{source: {name: scores}}` already measured (`scored.kept_extra_test`),
             taken as they are.
+        teacher_logits: `{source: logits}` of the teacher where they are known (the
+            run reads them from its logit cache); elsewhere the teacher runs as the
+            students do.
 
     Returns:
         `{source: {"num_examples": ..., "models": {name: scores}}}`, in the order of
         `data.extra_test`, each model's scores those of the test split's (for text
         classification `accuracy`, `f1`, ...); `{}` without extra sets.
     """
-    known = known or {}
+    known, teacher_logits = known or {}, teacher_logits or {}
+
+    def scores(source, split, name, model, preprocessor):
+        if name in known.get(source, {}):
+            return known[source][name]
+        logits = teacher_logits.get(source) if name == TEACHER else None
+        if logits is None:
+            logits = _logits(context, model, preprocessor, split)
+        return context.task.evaluate(split.labels, logits, context.class_names)
+
     return {
         source: {
             "num_examples": len(split.texts),
             "models": {
-                name: known.get(source, {}).get(name)
-                or context.task.evaluate(
-                    split.labels, _logits(context, model, preprocessor, split), context.class_names
-                )
+                name: scores(source, split, name, model, preprocessor)
                 for name, model, preprocessor in served
             },
         }
