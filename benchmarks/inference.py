@@ -17,7 +17,10 @@ Without --run_dir, the packaged MiniLM teacher and one student of each
 text-classification kind are built in float32 with the default config sizes
 (untrained: speed and size do not depend on the weights; accuracy is then not
 measured). There `--set` overrides the default config, so a student of other sizes
-is timed beside the rest, the others keeping their kinds' defaults:
+is timed beside the rest, the others keeping their kinds' defaults; with
+`--set=export.jit_compile=true` every student is also timed XLA-compiled (its
+SavedModel as a run with that setting exports it), in a second group beside the
+plain builds:
 
     .venv/bin/python benchmarks/inference.py --set=student.kind=bilstm_wordpiece \
         "--set=student.sizes={embedding_dim: 96, lstm_units: 96, piece_embedding_dim: 32}"
@@ -108,9 +111,14 @@ def from_run_dir(run_dir):
     return exported, run_config.load(RunLayout(run_dir).config)
 
 
-def build_float32(config, kinds, export_dir, group="float32 build, untrained"):
+def build_float32(
+    config, kinds, export_dir, group="float32 build, untrained", jit_compile=None
+):
     """Builds and exports, in float32, the teacher and one student of each kind, as
-    runs of `config` naming that kind would build them, under `export_dir`."""
+    runs of `config` naming that kind would build them, under `export_dir`; the
+    students XLA-compiled if `jit_compile` (by default `config.export.jit_compile`)."""
+    if jit_compile is None:
+        jit_compile = config.export.jit_compile
     keras.config.set_dtype_policy("float32")
     context = RunContext.create(common.config_with(config, common.FLOAT32), export_dir)
     teacher = models.load_teacher(
@@ -131,6 +139,7 @@ def build_float32(config, kinds, export_dir, group="float32 build, untrained"):
                 context.layout.export(name) / "savedmodel",
                 context.class_names,
                 task=context.config.task,
+                jit_compile=jit_compile and name != TEACHER,
             ),
             parameters=model.count_params(),
         )
@@ -266,7 +275,12 @@ def benchmark(report):
             exported = runs_exported(FLAGS.run_dir, pathlib.Path(export_dir))
         else:
             config = run_config.override(run_config.RunConfig(), FLAGS.set)
-            exported = build_float32(config, models.students_for(config.task), export_dir)
+            kinds = models.students_for(config.task)
+            exported = build_float32(config, kinds, f"{export_dir}/plain", jit_compile=False)
+            if config.export.jit_compile:
+                # Beside the plain builds, so that XLA's gain is timed in the same turns.
+                group = "float32 build, untrained, students XLA-compiled"
+                exported += build_float32(config, kinds, f"{export_dir}/xla", group)
         speeds = time_all(exported, texts, batch_sizes, sizes)
         records = records_of(exported, speeds, batch_sizes)
     report.table(

@@ -1,11 +1,14 @@
 """SavedModel export on raw strings (including hostile text); TFLite export in every
 mode for every student kind, and full-integer quantization against float32."""
 
+import dataclasses
+
 import keras
 import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 from tfdistill import atomic
 from tfdistill import export
@@ -13,6 +16,7 @@ from tfdistill import models
 from tfdistill import tasks
 from tfdistill import tflite
 from tfdistill.evaluation import size_on_disk
+from tfdistill.run import config as run_config
 from tfdistill.run.config import RunConfig
 from tfdistill.run.context import RunContext
 from tfdistill.run.layout import RunLayout
@@ -45,10 +49,30 @@ def bilstm():
     )
 
 
-def test_savedmodel_serves_raw_strings_like_the_model_in_memory(bilstm, tmp_path):
+def _xla_compiled_functions(path):
+    """The names of the functions in a SavedModel's graph that XLA must compile."""
+    saved = saved_model_pb2.SavedModel.FromString((path / "saved_model.pb").read_bytes())
+    return [
+        function.signature.name
+        for function in saved.meta_graphs[0].graph_def.library.function
+        if function.attr["_XlaMustCompile"].b
+    ]
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_savedmodel_serves_raw_strings_like_the_model_in_memory(bilstm, tmp_path, jit_compile):
     path = export.export_savedmodel(
-        bilstm.model, bilstm.preprocessor, tmp_path / "savedmodel", ["negative", "positive"]
+        bilstm.model,
+        bilstm.preprocessor,
+        tmp_path / "savedmodel",
+        ["negative", "positive"],
+        jit_compile=jit_compile,
     )
+    # The model's part (each trace of it), and only when asked: the string ops stay
+    # outside XLA.
+    compiled = _xla_compiled_functions(tmp_path / "savedmodel")
+    assert bool(compiled) == jit_compile
+    assert all("logits" in name for name in compiled)
     serve = export.load_savedmodel(path)
     texts = tf.constant(TRAIN_TEXTS + ["unseen words only"])
     outputs = serve(texts=texts)
@@ -318,3 +342,17 @@ def test_the_export_stage_measures_each_tflite_file_and_records_a_failure(tmp_pa
         assert all(latency["latency_ms"] > 0 for latency in entry["latency"])
     assert entries["float32"]["agreement"] == 1.0
     assert 0 <= entries["full_int8"]["agreement"] <= 1
+
+
+def test_the_export_stage_xla_compiles_the_students_savedmodels_only(tmp_path):
+    context = _context(tmp_path, [])
+    context = dataclasses.replace(
+        context, config=run_config.override(context.config, ["export.jit_compile=true"])
+    )
+    student = _student("bilstm", context.splits["train"].texts)
+    compiled = {}
+    for name in ("teacher", "bilstm_distilled"):
+        entry = export_stage.export(context, name, student.model, student.preprocessor)
+        compiled[name] = bool(_xla_compiled_functions(tmp_path / entry["savedmodel"]))
+        assert entry["speed"][0]["samples_per_second"] > 0
+    assert compiled == {"teacher": False, "bilstm_distilled": True}

@@ -47,7 +47,9 @@ SERVING_SIGNATURE = "serving_default"
 TFLITE_MODES = ("float32", "float16", "dynamic_range", "full_int8")
 
 
-def export_savedmodel(model, preprocessor, path, class_names, task="text_classification"):
+def export_savedmodel(
+    model, preprocessor, path, class_names, task="text_classification", jit_compile=False
+):
     """Writes a SavedModel whose `serving_default` takes raw strings.
 
     The signature takes `texts`, a `tf.string` tensor of shape `[None]`, and returns
@@ -65,17 +67,21 @@ def export_savedmodel(model, preprocessor, path, class_names, task="text_classif
         path: the SavedModel directory; replaced atomically if it exists.
         class_names: the class names, indexed by label id.
         task: the name of a registered task; it decides the outputs.
+        jit_compile: whether the model's part of the graph (not the preprocessor's
+            string ops, which XLA cannot compile) is XLA-compiled when served: once
+            per new batch size, on the first batch of that size.
 
     Returns:
         `path`, as a string.
     """
     class_names = tf.constant(list(class_names), dtype=tf.string)
     task = tasks.get(task)
+    logits_of = model_logits(model, jit_compile)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serve(texts):
         inputs = preprocessor(task.serving_inputs(texts))
-        return task.serving_outputs(model(inputs, training=False), class_names, texts)
+        return task.serving_outputs(logits_of(inputs), class_names, texts)
 
     def write(tmp_path):
         # ExportArchive only tracks built layers, and an adapted TextVectorization is
@@ -91,6 +97,16 @@ def export_savedmodel(model, preprocessor, path, class_names, task="text_classif
         archive.write_out(tmp_path, verbose=False)
 
     return replace_atomically(write, path)
+
+
+def model_logits(model, jit_compile):
+    """`inputs -> logits` of `model` in inference mode; with `jit_compile`, a function
+    of its own that XLA compiles, so that a serving graph around it can hold ops XLA
+    lacks."""
+    def logits(inputs):
+        return model(inputs, training=False)
+
+    return tf.function(logits, jit_compile=True) if jit_compile else logits
 
 
 def load_savedmodel(path):

@@ -227,6 +227,11 @@ class ExportConfig:
     latency_batch_sizes: list[int] = dataclasses.field(default_factory=lambda: [1, 32])
     # Each model is timed for at least this long per batch size.
     latency_seconds: float = 2.0
+    # XLA-compile the model part of each student's SavedModel (its string ops stay
+    # outside): once per new batch size, on the first batch of that size. It pays
+    # for a BiLSTM's step-by-step loop (BENCHMARKS.md section 20). The teacher's is
+    # never compiled: in mixed_bfloat16, XLA served it slower on the CPU measured.
+    jit_compile: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

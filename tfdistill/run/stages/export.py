@@ -30,6 +30,7 @@ def export(context, name, model, preprocessor):
         layout.export(name) / "savedmodel",
         context.class_names,
         task=context.config.task,
+        jit_compile=config.jit_compile and name != TEACHER,
     )
     scores = {
         "savedmodel": os.path.relpath(savedmodel, layout.root),
