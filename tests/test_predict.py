@@ -65,6 +65,24 @@ def test_every_format_names_its_bad_rows(exported, tmp_path, name, content):
     assert [row for row, _ in summary["bad_rows"]] == [r["row"] for r in records if "error" in r]
 
 
+def test_every_full_batch_reaches_the_model_in_one_shape_whatever_rows_are_bad(tmp_path):
+    source = tmp_path / "texts.txt"
+    # Rows 2, 5 and 6 are not UTF-8; 7 rows in batches of 3.
+    source.write_bytes(b"one\n\xff\nthree\nfour\n\xfe\n\xff\nseven\n")
+    sizes = []
+
+    def recorded(texts):
+        sizes.append(len(texts))
+        return [{"label": "positive", "label_id": 1, "probabilities": [0.25, 0.75]} for _ in texts]
+
+    summary = predict.predict_file(recorded, source, tmp_path / "out.jsonl", batch_size=3, verbose=0)
+    # An XLA-compiled SavedModel compiles once per shape: bad rows must not make more.
+    assert sizes == [3, 3, 1]
+    assert [row for row, _ in summary["bad_rows"]] == [2, 5, 6]
+    records = _records(tmp_path / "out.jsonl")
+    assert [("error" in record) for record in records] == [False, True, False, False, True, True, False]
+
+
 def test_savedmodel_and_tflite_agree(exported, tmp_path):
     savedmodel, tflite_path = exported
     source = tmp_path / "texts.txt"

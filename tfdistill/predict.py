@@ -139,14 +139,18 @@ def _batches(rows, batch_size):
 
 
 def _records(batch, predict):
-    """The output records of one batch of rows, in order."""
-    readable = [row for row in batch if row.error is None]
-    predictions = iter(predict([row.text for row in readable]) if readable else [])
+    """The output records of one batch of rows, in order.
+
+    An unreadable row goes to the model as an empty text and its answer is dropped,
+    so that every full batch has the same shape: an XLA-compiled SavedModel
+    (`export.jit_compile`) compiles once per batch shape.
+    """
+    predictions = predict([row.text if row.error is None else "" for row in batch])
     return [
         {"row": row.number, "error": row.error}
         if row.error is not None
-        else {"row": row.number, **next(predictions)}
-        for row in batch
+        else {"row": row.number, **prediction}
+        for row, prediction in zip(batch, predictions)
     ]
 
 
