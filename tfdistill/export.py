@@ -76,7 +76,7 @@ def export_savedmodel(
     """
     class_names = tf.constant(list(class_names), dtype=tf.string)
     task = tasks.get(task)
-    logits_of = model_logits(model, jit_compile)
+    logits_of = _model_logits(model, jit_compile)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serve(texts):
@@ -99,7 +99,7 @@ def export_savedmodel(
     return replace_atomically(write, path)
 
 
-def model_logits(model, jit_compile):
+def _model_logits(model, jit_compile):
     """`inputs -> logits` of `model` in inference mode; with `jit_compile`, a function
     of its own that XLA compiles, so that a serving graph around it can hold ops XLA
     lacks."""
