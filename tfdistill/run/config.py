@@ -230,7 +230,8 @@ class ExportConfig:
     # XLA-compile the model part of each student's SavedModel (its string ops stay
     # outside): once per new batch size, on the first batch of that size. It pays
     # for a BiLSTM's step-by-step loop (BENCHMARKS.md section 20). The teacher's is
-    # never compiled: in mixed_bfloat16, XLA served it slower on the CPU measured.
+    # never compiled, so the students' speed ratios are to the teacher as a run
+    # serves it.
     jit_compile: bool = False
 
 
