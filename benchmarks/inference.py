@@ -10,7 +10,8 @@ tokenizer included), the models taking turns. Ratios are to the teacher.
 
 With --run_dir, the models are the run's exports (listed in its metrics.json), with
 their test accuracy; if the run computed in another precision than float32, float32
-copies of its teacher and student are also built and timed. Repeat --run_dir to time
+copies of its teacher and student are also built and timed (both XLA-compiled if the
+run compiled its students'). Repeat --run_dir to time
 several runs' students in the same turns, each beside its own run's teacher.
 
 Without --run_dir, the packaged MiniLM teacher and one student of each
@@ -18,9 +19,10 @@ text-classification kind are built in float32 with the default config sizes
 (untrained: speed and size do not depend on the weights; accuracy is then not
 measured). There `--set` overrides the default config, so a student of other sizes
 is timed beside the rest, the others keeping their kinds' defaults; with
-`--set=export.jit_compile=true` every student is also timed XLA-compiled (its
-SavedModel as a run with that setting exports it), in a second group beside the
-plain builds:
+`--set=export.jit_compile=true` every model is also timed XLA-compiled, the teacher
+too (a student's SavedModel as a run with that setting exports it; a run never
+compiles its teacher's, so this group's teacher is the one XLA could serve), in a
+second group beside the plain builds:
 
     .venv/bin/python benchmarks/inference.py --set=student.kind=bilstm_wordpiece \
         "--set=student.sizes={embedding_dim: 96, lstm_units: 96, piece_embedding_dim: 32}"
@@ -111,14 +113,11 @@ def from_run_dir(run_dir):
     return exported, run_config.load(RunLayout(run_dir).config)
 
 
-def build_float32(
-    config, kinds, export_dir, group="float32 build, untrained", jit_compile=None
-):
+def build_float32(config, kinds, export_dir, group="float32 build, untrained"):
     """Builds and exports, in float32, the teacher and one student of each kind, as
-    runs of `config` naming that kind would build them, under `export_dir`; the
-    students XLA-compiled if `jit_compile` (by default `config.export.jit_compile`)."""
-    if jit_compile is None:
-        jit_compile = config.export.jit_compile
+    runs of `config` naming that kind would build them, under `export_dir`; all of
+    them XLA-compiled if `config.export.jit_compile`, the teacher too: a run never
+    compiles its teacher's SavedModel, but these builds compare XLA with XLA."""
     keras.config.set_dtype_policy("float32")
     context = RunContext.create(common.config_with(config, common.FLOAT32), export_dir)
     teacher = models.load_teacher(
@@ -139,7 +138,7 @@ def build_float32(
                 context.layout.export(name) / "savedmodel",
                 context.class_names,
                 task=context.config.task,
-                jit_compile=jit_compile and name != TEACHER,
+                jit_compile=config.export.jit_compile,
             ),
             parameters=model.count_params(),
         )
@@ -155,6 +154,8 @@ def runs_exported(run_dirs, export_dir):
         run_exports, config = from_run_dir(run_dir)
         if any(entry.policy != "float32" for entry in run_exports):
             group = f"{run_exports[0].group}, float32 build, untrained"
+            if config.export.jit_compile:
+                group += ", XLA-compiled"
             run_exports += build_float32(
                 config, [config.student.kind], export_dir / str(index), group
             )
@@ -276,10 +277,12 @@ def benchmark(report):
         else:
             config = run_config.override(run_config.RunConfig(), FLAGS.set)
             kinds = models.students_for(config.task)
-            exported = build_float32(config, kinds, f"{export_dir}/plain", jit_compile=False)
+            plain = run_config.override(config, ["export.jit_compile=false"])
+            exported = build_float32(plain, kinds, f"{export_dir}/plain")
             if config.export.jit_compile:
-                # Beside the plain builds, so that XLA's gain is timed in the same turns.
-                group = "float32 build, untrained, students XLA-compiled"
+                # Beside the plain builds, so that XLA's gain is timed in the same turns;
+                # the teacher compiled too, so that the ratios are XLA against XLA.
+                group = "float32 build, untrained, XLA-compiled"
                 exported += build_float32(config, kinds, f"{export_dir}/xla", group)
         speeds = time_all(exported, texts, batch_sizes, sizes)
         records = records_of(exported, speeds, batch_sizes)
