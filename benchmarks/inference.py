@@ -19,10 +19,9 @@ text-classification kind are built in float32 with the default config sizes
 (untrained: speed and size do not depend on the weights; accuracy is then not
 measured). There `--set` overrides the default config, so a student of other sizes
 is timed beside the rest, the others keeping their kinds' defaults; with
-`--set=export.jit_compile=true` every model is also timed XLA-compiled, the teacher
-too (a student's SavedModel as a run with that setting exports it; a run never
-compiles its teacher's, so this group's teacher is the one XLA could serve), in a
-second group beside the plain builds:
+`--set=export.jit_compile=true` every model is also timed XLA-compiled, in a second
+group beside the plain builds; the teacher too, so that group's ratios are XLA against
+XLA (a run compiles only its students' SavedModels):
 
     .venv/bin/python benchmarks/inference.py --set=student.kind=bilstm_wordpiece \
         "--set=student.sizes={embedding_dim: 96, lstm_units: 96, piece_embedding_dim: 32}"
