@@ -115,8 +115,11 @@ def from_run_dir(run_dir):
 def build_float32(config, kinds, export_dir, group="float32 build, untrained"):
     """Builds and exports, in float32, the teacher and one student of each kind, as
     runs of `config` naming that kind would build them, under `export_dir`; all of
-    them XLA-compiled if `config.export.jit_compile`, the teacher too: a run never
-    compiles its teacher's SavedModel, but these builds compare XLA with XLA."""
+    them XLA-compiled if `config.export.jit_compile`, the teacher too (a run never
+    compiles its teacher's SavedModel, but these builds compare XLA with XLA), and
+    then their `group` says so."""
+    if config.export.jit_compile:
+        group += ", XLA-compiled"
     keras.config.set_dtype_policy("float32")
     context = RunContext.create(common.config_with(config, common.FLOAT32), export_dir)
     teacher = models.load_teacher(
@@ -153,8 +156,6 @@ def runs_exported(run_dirs, export_dir):
         run_exports, config = from_run_dir(run_dir)
         if any(entry.policy != "float32" for entry in run_exports):
             group = f"{run_exports[0].group}, float32 build, untrained"
-            if config.export.jit_compile:
-                group += ", XLA-compiled"
             run_exports += build_float32(
                 config, [config.student.kind], export_dir / str(index), group
             )
@@ -281,8 +282,7 @@ def benchmark(report):
             if config.export.jit_compile:
                 # Beside the plain builds, so that XLA's gain is timed in the same turns;
                 # the teacher compiled too, so that the ratios are XLA against XLA.
-                group = "float32 build, untrained, XLA-compiled"
-                exported += build_float32(config, kinds, f"{export_dir}/xla", group)
+                exported += build_float32(config, kinds, f"{export_dir}/xla")
         speeds = time_all(exported, texts, batch_sizes, sizes)
         records = records_of(exported, speeds, batch_sizes)
     report.table(

@@ -231,7 +231,8 @@ class ExportConfig:
     # outside): once per new batch size, on the first batch of that size. It pays
     # for a BiLSTM's step-by-step loop (BENCHMARKS.md section 20). The teacher's is
     # never compiled, so the students' speed ratios are to the teacher as a run
-    # serves it.
+    # serves it; `benchmarks/inference.py` times a compiled float32 teacher beside
+    # it (section 23: as fast at batch 32, faster at batch 1).
     jit_compile: bool = False
 
 
