@@ -91,6 +91,24 @@ def test_new_test_sets_reuse_every_stage(tmp_path):
     assert _stages_in(_context(tmp_path)) == ["bilstm_baseline", "bilstm_distilled", "teacher"]
 
 
+def test_turning_the_baseline_on_trains_it_alone(tmp_path):
+    """The distilled student does not depend on whether a baseline trains beside it,
+    and a record from a run that wrote `distillation.baseline` into it still matches."""
+    _finish_every_stage(_context(tmp_path, "distillation.baseline=false"))
+    older = tmp_path / "run.partial" / "students" / "bilstm_distilled"
+    recorded = fingerprints._recorded(older)
+    assert "distillation.baseline" not in recorded["config"]
+    recorded["config"]["distillation.baseline"] = False
+    fingerprints.record(older, recorded)
+    fingerprints.check_stages(_context(tmp_path, "distillation.baseline=true"))
+    assert _stages_in(_context(tmp_path)) == ["bilstm_distilled", "teacher"]
+    # Any other key a record holds that the config does not still differs.
+    recorded["config"]["distillation.temperature_schedule"] = "cosine"
+    fingerprints.record(older, recorded)
+    with pytest.raises(RunFolderError, match="temperature_schedule cosine -> .unset."):
+        fingerprints.check_stages(_context(tmp_path))
+
+
 def _with_transfer_texts(context, texts=("headline one", "headline two")):
     """`context` as RunContext.create leaves it when its transfer sources gave `texts`."""
     return dataclasses.replace(

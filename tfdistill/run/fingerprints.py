@@ -44,6 +44,11 @@ _BASELINE_KEYS = ("epochs", "batch_size", "learning_rate", "patience", "trim_pad
 _TEST_SETS = ("test_split", "extra_test")
 # The distillation keys that choose the transfer texts (`distillation.transfer_texts`).
 _TRANSFER_KEYS = ("transfer_texts", "max_transfer_texts")
+# Keys that shape no student but that older runs recorded in a distilled student's
+# fingerprint: whether a baseline is trained beside it changes nothing in it, so turning
+# the baseline on in a finished run trains the baseline alone. A record holding them
+# still matches.
+_SHAPES_NOTHING = ("distillation.baseline",)
 # How each part of a fingerprint other than its config keys is named in a message.
 _PARTS = {
     "data": "the training or validation data",
@@ -114,6 +119,8 @@ def student_fingerprint(context, variant):
     fingerprint["config"].update(_flatten(config.to_dict()["student"], "student."))
     fingerprint["config"]["seed"] = config.seed
     members = teacher_members(config)
+    for key in _SHAPES_NOTHING:
+        fingerprint["config"].pop(key, None)
     if variant == DISTILLED:
         fingerprint["config"]["teacher.ensemble_weights"] = config.teacher.ensemble_weights
         _drop_tuning_keys(fingerprint["config"], config.distillation.tune)
@@ -183,6 +190,7 @@ def changes(recorded, expected):
     if not recorded:
         return ["settings not recorded (made by an older tfdistill, or not finished)"]
     old, new = recorded.get("config", {}), expected.get("config", {})
+    old = {key: value for key, value in old.items() if key not in _SHAPES_NOTHING}
     found = [
         f"{key} {old.get(key, '(unset)')} -> {new.get(key, '(unset)')}"
         for key in sorted(set(old) | set(new))
@@ -252,9 +260,11 @@ def check_stages(context, overwrite=False):
     """
     for name, folders, fingerprint in expected_stages(context):
         for folder in folders:
-            if not _holds_work(folder, context.layout) or _recorded(folder) == fingerprint:
+            if not _holds_work(folder, context.layout):
                 continue
             found = changes(_recorded(folder), fingerprint)
+            if not found:
+                continue
             if not overwrite:
                 raise RunFolderError(
                     f"{context.layout.output_dir}: {name} was made with other settings ({'; '.join(found)}); "
