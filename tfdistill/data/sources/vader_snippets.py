@@ -31,9 +31,16 @@ editorial sentences, such as "So do the nation's beef producers.", 0.05 and -0.0
 No text of the three sets is a text of the `rotten_tomatoes` source.
 
 Each set is a single `test` split, for a run's `data.extra_test`: there is no train or
-validation split. The examples come in the salted hash order of `splits.hash_order`,
-not in file order, which groups the sentences of one review or editorial: a run's
-`data.max_examples` then takes a fair sample.
+validation split. Each is also registered halved, as `<set>_halves`: its `train` split
+holds the texts of half its documents (reviews, editorials; each tweet is its own),
+chosen by a stable hash of the document's id, and its `test` split the other half. A
+run that names the `train` half in `distillation.transfer_texts` (its texts, the labels
+dropped) and the `test` half in `data.extra_test` measures what unlabelled text from a
+domain buys there, without scoring a sentence whose review was trained on.
+
+The examples come in the salted hash order of `splits.hash_order`, not in file order,
+which groups the sentences of one review or editorial: a run's `data.max_examples`
+then takes a fair sample.
 
 | source               | lines | rated 0 | repeats | 2 signs | negative | positive | total | majority  |
 | -------------------- | ----- | ------- | ------- | ------- | -------- | -------- | ----- | --------- |
@@ -44,6 +51,12 @@ not in file order, which groups the sentences of one review or editorial: a run'
 (repeats: copies dropped after a text's first; 2 signs: texts rated on both sides of
 0, dropped, with the lines they held in brackets.) The texts are short, a sentence or
 a tweet: 15, 13 and 17 words in the median text, the longest 146, 32 and 77.
+
+| halved source               | documents | train texts (neg/pos) | test texts (neg/pos) |
+| --------------------------- | --------- | --------------------- | -------------------- |
+| vader_amazon_reviews_halves |       299 | 1,750 (704/1,046)     | 1,850 (776/1,074)    |
+| vader_tweets_halves         |     4,196 | 2,099 (642/1,457)     | 2,097 (657/1,440)    |
+| vader_nyt_editorials_halves |       498 | 2,679 (1,475/1,204)   | 2,199 (1,225/974)    |
 """
 
 import functools
@@ -53,9 +66,12 @@ import shlex
 import sys
 import tarfile
 
+import numpy as np
+
 from tfdistill.data.sources import register_source
 from tfdistill.data.sources.splits import deduplicate
 from tfdistill.data.sources.splits import hash_order
+from tfdistill.data.sources.splits import in_second_half
 
 SDIST = "vaderSentiment==3.3.2"
 # Where `make install` downloads the sdist: a folder of the virtual environment, so
@@ -71,6 +87,9 @@ SETS = {
     "vader_tweets": "tweets_GroundTruth.txt",
     "vader_nyt_editorials": "nytEditorialSnippets_GroundTruth.txt",
 }
+# The suffix of each set's halved source, and its splits (see the module docstring).
+HALVES = "_halves"
+HALF_SPLITS = ("train", "test")
 # The Rotten Tomatoes source's classes, in its order (tests check that they agree).
 CLASS_NAMES = ("negative", "positive")
 
@@ -102,12 +121,39 @@ def load_vader_snippets(name, split):
             f"Unknown split {split!r}: expected ['test'] (the {name} source is an "
             "evaluation set, for data.extra_test; it has no train or validation split)."
         )
-    texts, labels = _snippets(name)
+    texts, labels, _ = _snippets(name)
     return texts, labels, CLASS_NAMES
+
+
+def load_vader_halves(name, split):
+    """The `train` or `test` half of one of the `SETS`, by document, a source loader.
+
+    Args:
+        name: a key of `SETS` followed by `HALVES`.
+        split: `"train"` or `"test"` (see the module docstring).
+
+    Returns:
+        As `load_vader_snippets`, for the texts of that half's documents.
+
+    Example:
+
+    >>> halves = [load_vader_halves("vader_tweets_halves", split) for split in HALF_SPLITS]
+    >>> [len(texts) for texts, _, _ in halves]
+    [2099, 2097]
+    """
+    if split not in HALF_SPLITS:
+        raise ValueError(
+            f"Unknown split {split!r}: expected {list(HALF_SPLITS)} (the {name} source "
+            "halves a set by document)."
+        )
+    texts, labels, documents = _snippets(name.removesuffix(HALVES))
+    rows = np.flatnonzero(in_second_half(documents) == (split == "test"))
+    return texts[rows], labels[rows], CLASS_NAMES
 
 
 for _name in SETS:
     register_source(_name, load_vader_snippets, splits=("test",))
+    register_source(_name + HALVES, load_vader_halves, splits=HALF_SPLITS)
 del _name
 
 
@@ -130,33 +176,40 @@ def sdist_path(source):
 
 @functools.lru_cache(maxsize=len(SETS))
 def _snippets(name):
-    """The texts and labels of one set, parsed once per process (see the module
-    docstring for what is dropped and in what order they come)."""
+    """The texts, labels and document ids of one set, parsed once per process (see
+    the module docstring for what is dropped and in what order they come). A text
+    that repeats keeps its first copy's document."""
     rows = [
-        (_clean(text), int(rating > 0))
-        for rating, text in _ground_truth(sdist_path(name), SETS[name])
+        (_clean(text), int(rating > 0), document)
+        for document, rating, text in _ground_truth(sdist_path(name), SETS[name])
         if rating != 0
     ]
-    texts, labels, _, _ = deduplicate(*zip(*rows))
+    texts, labels, documents = zip(*rows)
+    document_of = {}
+    for text, document in zip(texts, documents):
+        document_of.setdefault(text, document)
+    texts, labels, _, _ = deduplicate(texts, labels)
     order = hash_order(texts)
     texts, labels = texts[order], labels[order]
+    documents = np.array([document_of[text] for text in texts], dtype=object)
     # The arrays are shared by every caller: make accidental edits fail loudly.
-    texts.flags.writeable = False
-    labels.flags.writeable = False
-    return texts, labels
+    for array in (texts, labels, documents):
+        array.flags.writeable = False
+    return texts, labels, documents
 
 
 def _ground_truth(path, member):
-    """`(mean rating, text)` of each line of one ground-truth file, in file order,
-    read from the tarball inside the sdist without writing either to disk."""
+    """`(document id, mean rating, text)` of each line of one ground-truth file, in
+    file order, read from the tarball inside the sdist without writing either to
+    disk. A line's id is `<document>_<sentence>`, or for a tweet the tweet's number."""
     with tarfile.open(path) as sdist, tarfile.open(
         fileobj=sdist.extractfile(_PAPER_TARBALL)
     ) as paper:
         content = paper.extractfile(f"{_PAPER_FOLDER}/{member}").read().decode("utf-8")
     rows = []
     for line in content.removesuffix("\r\n").split("\r\n"):
-        _, rating, text = line.split("\t")
-        rows.append((float(rating), text))
+        line_id, rating, text = line.split("\t")
+        rows.append((line_id.split("_")[0], float(rating), text))
     return rows
 
 
