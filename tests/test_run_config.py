@@ -201,6 +201,8 @@ CONFIG_ERRORS = (
     (["data.extra_test=[guardian_headlines]"],
      r"^data\.extra_test\[0\]: 'guardian_headlines' has no labels; name it in distillation\.transfer_texts for the teacher to label\.$"),
     # Transfer texts: unlabelled or text-classification sources, each named once.
+    (["distillation.augment.transfer_texts=true"],
+     r"^distillation\.augment\.transfer_texts makes variants of distillation\.transfer_texts, which names no source\.$"),
     (["distillation.transfer_texts=[guardian_headline]"],
      r"^distillation\.transfer_texts\[0\]: Unknown source 'guardian_headline': expected 'drug_reviews', "
      r"'guardian_headlines', 'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', "

@@ -144,6 +144,20 @@ def test_transfer_texts_keep_a_bert_students_baseline_which_has_no_vocabulary_of
     assert _stages_in(changed) == ["small_bert_baseline", "teacher"]
 
 
+def test_augmented_transfer_texts_redo_the_distilled_student_alone(tmp_path):
+    plain = _with_transfer_texts(_context(tmp_path, "distillation.transfer_texts=[guardian_headlines]"))
+    _finish_every_stage(plain)
+    for variant in (DISTILLED, BASELINE):
+        assert "distillation.augment.transfer_texts" not in fingerprints.student_fingerprint(plain, variant)["config"]
+    augmented = _with_transfer_texts(_context(
+        tmp_path, "distillation.transfer_texts=[guardian_headlines]", "distillation.augment.transfer_texts=true"
+    ))
+    with pytest.raises(RunFolderError, match=r"bilstm_distilled .*augment\.transfer_texts \(unset\) -> True"):
+        fingerprints.check_stages(augmented)
+    fingerprints.check_stages(augmented, overwrite=True)
+    assert _stages_in(augmented) == ["bilstm_baseline", "teacher"]
+
+
 def test_without_transfer_texts_their_keys_are_not_recorded(tmp_path):
     """So that the runs made before the keys existed are still reused."""
     for variant in (DISTILLED, BASELINE):

@@ -120,3 +120,34 @@ def test_transfer_texts_are_labelled_by_the_teacher_once_and_never_a_test_text(
     assert spies["computed"] == [] and encoded == []
     assert again.split.texts == made.split.texts
     np.testing.assert_array_equal(again.logits, made.logits)
+
+
+@pytest.mark.slow
+def test_augment_transfer_texts_adds_variants_of_each_transfer_text_only_when_asked(
+    tmp_path, tiny_teacher, spies
+):
+    factor = 2
+    for asked in (False, True):
+        config = _config(
+            tmp_path, tiny_teacher, f"distillation.augment.factor={factor}",
+            # Masks and cuts only, so that every variant's words are its headline's.
+            "distillation.augment.replace_probability=0",
+            f"distillation.augment.transfer_texts={str(asked).lower()}",
+        )
+        pipeline.run(config, tmp_path / f"run_{asked}")
+    plain, augmented = (made.split for made in spies["transfer_sets"])
+    headlines = data.load_texts("guardian_headlines")[1 : 1 + KEPT]
+    # Training texts, their variants, the transfer texts, then (asked) theirs.
+    assert plain.texts[-KEPT:] == headlines
+    assert augmented.texts[: len(plain.texts)] == plain.texts
+    variants = augmented.texts[len(plain.texts) :]
+    # A variant equal to another text is dropped (`augment_texts`).
+    assert KEPT <= len(variants) <= factor * KEPT
+    np.testing.assert_array_equal(augmented.labels[len(plain.texts) :], [-1] * len(variants))
+    # Each variant is made from a headline: it shares most of its words with one.
+    words = [set(text.lower().split()) for text in headlines]
+    for variant in variants:
+        tokens = set(variant.lower().split()) - {"[mask]"}
+        assert any(tokens <= headline for headline in words), variant
+    assert set(spies["transfer_sets"][1].copy_numbers[-len(variants) :]) <= set(range(factor))
+    assert spies["transfer_sets"][1].logits.shape[0] == len(augmented.texts)

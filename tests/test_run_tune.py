@@ -201,10 +201,10 @@ def augmented(monkeypatch):
     the number of texts each distilled student trains on with its factor:
     `{"copies": [array], "trained": [(factor, texts)]}`."""
     seen = {"copies": [], "trained": []}
-    augmented_split, datasets = transfer._augmented_split, students.datasets
+    augmented_split, datasets = transfer._augmented, students.datasets
 
-    def recorded_augmented_split(context, teacher):
-        split, copies = augmented_split(context, teacher)
+    def recorded_augmented_split(context, name, options):
+        split, copies = augmented_split(context, name, options)
         seen["copies"].append(copies)
         return split, copies
 
@@ -213,7 +213,7 @@ def augmented(monkeypatch):
         seen["trained"].append((context.config.distillation.augment.factor, len(split.texts)))
         return train, validation, split
 
-    monkeypatch.setattr(transfer, "_augmented_split", recorded_augmented_split)
+    monkeypatch.setattr(transfer, "_augmented", recorded_augmented_split)
     monkeypatch.setattr(students, "datasets", recorded_datasets)
     return seen
 

@@ -118,6 +118,10 @@ class AugmentConfig:
     neighbours: int = 10
     # Tagging: perturb only words tagged O, so every entity keeps its words.
     keep_entities: bool = False
+    # Also give each of `distillation.transfer_texts` `factor` variants, so that a
+    # domain's few unlabelled texts weigh more in the transfer set (BENCHMARKS.md
+    # section 25).
+    transfer_texts: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

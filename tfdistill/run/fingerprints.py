@@ -162,6 +162,11 @@ def _add_transfer_texts(fingerprint, context, variant):
         keys.pop(f"distillation.{name}", None)
         if shaped:
             keys[f"distillation.{name}"] = getattr(distillation, name)
+    # Their variants shape the distilled student alone (the vocabulary reads no
+    # variant), and runs made before the key existed recorded none.
+    keys.pop("distillation.augment.transfer_texts", None)
+    if shaped and variant == DISTILLED and distillation.augment.transfer_texts:
+        keys["distillation.augment.transfer_texts"] = True
     if shaped:
         fingerprint["transfer_texts"] = digest(context.transfer_texts.texts)
 

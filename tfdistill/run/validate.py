@@ -49,6 +49,7 @@ def validate(config, output_dir):
     check_task(config)
     _check_source(config.data, config.task)
     _check_transfer_texts(config.distillation.transfer_texts)
+    _check_augmented_transfer_texts(config.distillation)
     try:
         models.resolve_preset(config.teacher.preset)
     except (FileNotFoundError, ValueError) as error:
@@ -151,6 +152,15 @@ def _check_transfer_texts(sources):
         if source_task != data.sources.UNLABELLED:  # A labelled source lends its train texts.
             _check_has_split(key, source, registered, "train")
     _check_once("distillation.transfer_texts", sources, "each source's texts are taken once")
+
+
+def _check_augmented_transfer_texts(distillation):
+    """`augment.transfer_texts` needs transfer texts to make variants of."""
+    if distillation.augment.transfer_texts and not distillation.transfer_texts:
+        raise ConfigError(
+            "distillation.augment.transfer_texts makes variants of "
+            "distillation.transfer_texts, which names no source."
+        )
 
 
 def _check_has_split(key, source, registered, split):

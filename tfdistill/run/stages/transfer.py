@@ -60,10 +60,14 @@ def transfer_set(context, teachers):
     config = context.config.distillation
     parts = {"train": context.splits["train"]}
     copies = {}
-    if augmented_factor(config) > 0:
-        parts["augmented"], copies["augmented"] = _augmented_split(context, teachers[0])
+    options = _augment_options(context, teachers[0]) if augmented_factor(config) > 0 else None
+    if options:
+        parts["augmented"], copies["augmented"] = _augmented(context, "train", options)
     if context.transfer_texts.texts:
         parts["transfer_texts"] = context.transfer_texts
+        if options and config.augment.transfer_texts:
+            name = "augmented_transfer_texts"
+            parts[name], copies[name] = _augmented(context, "transfer_texts", options)
     split = concatenate(*parts.values())
     copy_numbers = None
     if copies:
@@ -107,17 +111,16 @@ def teacher_logits(context, teacher, split, name):
     )
 
 
-def _augmented_split(context, teacher):
-    """`(Split, copy_numbers)`: augmented variants of the training texts, labelled as
-    having no gold label, and which copy of its training text each one is."""
+def _augment_options(context, teacher):
+    """The keyword arguments of the task's `augment` that the config sets (the
+    teacher's nearest words, if words are replaced, computed once for every part)."""
     augment = context.config.distillation.augment
     neighbours = (
         data.teacher_neighbours(teacher, k=augment.neighbours)
         if augment.replace_probability > 0
         else None
     )
-    train = context.splits["train"]
-    options = {
+    return {
         "factor": augmented_factor(context.config.distillation),
         "seed": context.config.seed,
         "mask_probability": augment.mask_probability,
@@ -127,8 +130,15 @@ def _augmented_split(context, teacher):
         "neighbours": neighbours,
         "keep_entities": augment.keep_entities,
     }
+
+
+def _augmented(context, name, options):
+    """`(Split, copy_numbers)`: augmented variants of the training texts (`name`
+    "train") or of the transfer texts, labelled as having no gold label, and which
+    copy of its text each one is."""
+    source = context.transfer_texts if name == "transfer_texts" else context.splits[name]
     texts, labels, copy_numbers = context.task.augment(
-        train.texts, train.labels, context.class_names, options
+        source.texts, source.labels, context.class_names, options
     )
-    logging.info("Augmented transfer set: %d new texts (factor %d)", len(texts), options["factor"])
+    logging.info("Augmented %s: %d new texts (factor %d)", name, len(texts), options["factor"])
     return Split(texts, labels), copy_numbers
