@@ -30,7 +30,10 @@ each set beside the test split's, mean ± std over seeds, and per seed the same 
 test of the distilled student against its baseline on each set. A finished run given a
 new set is reused: its models are only scored on it. `--compare_to` pairs this recipe's
 distilled student with another's (of any student kind) on the test split and on each
-extra set. Every student's SavedModel is checked against its `metrics.json`. With
+extra set. For classification it also prints, per student and set, how often the
+student gives the teacher's label and how often it is right where the teacher is
+wrong (the `--compare_to` recipe's student too). Every student's SavedModel is checked
+against its `metrics.json`. With
 `--set=distillation.baseline=false` a run trains the distilled student alone (about half
 the time): the tables give its scores and retention, and `--compare_to`'s pairing, but
 no gain.
@@ -385,6 +388,11 @@ def summarize(report, records, config):
     _note_gain(report, task, gain, claimed, len(significant), len(records))
 
 
+def _percent_cell(summary):
+    """A `mean_and_std` summary of fractions as a percentage cell: "97.5 ± 0.8%"."""
+    return common.plus_minus(summary, 100, "{:.1f}") + "%"
+
+
 def _plus_minus(summary, fmt):
     """`common.plus_minus` in a table cell's own format: percent or plain."""
     if fmt.endswith("%}"):
@@ -450,7 +458,7 @@ def extra_test_table(report, runs, config):
     for label in sets:
         columns += [
             (f"{label}_{headline}", f"{label} {title}", lambda s, fmt=fmt: _plus_minus(s, fmt)),
-            (f"{label}_retention", f"{label} retention", lambda s: common.plus_minus(s, 100, "{:.1f}") + "%"),
+            (f"{label}_retention", f"{label} retention", _percent_cell),
         ]
     records = []
     for name in (TEACHER, *(f"{kind}_{role}" for role in student_roles(config))):
@@ -494,6 +502,8 @@ def benchmark(report):
         gains = config.distillation.baseline and extra_test_gains(runs, config, extra_tests, class_names)
         sets = {"test": splits["test"], **extra_tests}
         against = FLAGS.compare_to and compare_recipes(runs, config, sets, class_names, FLAGS.compare_to)
+        agreement = config.task == "text_classification" and teacher_agreement(
+            runs, config, sets, FLAGS.compare_to)
     per_seed_table(report, records, config.task, len(splits["test"].texts))
     summarize(report, records, config)
     if extra_tests:
@@ -504,6 +514,8 @@ def benchmark(report):
     if against:
         caption = f"Per seed, this recipe's distilled student against {FLAGS.compare_to}'s (paired, two-sided)"
         paired_table(report, "against_other_recipe", caption, against, ("this", "other"), config)
+    if agreement:
+        agreement_table(report, agreement, sets)
 
 
 def paired_by_set(pairs, sets, task, class_names):
@@ -566,6 +578,74 @@ def extra_test_gains(runs, config, extra_tests, class_names):
     pairs = {seed: [(run_dir, summary["models"][name]) for name in names]
              for seed, (run_dir, summary) in runs.items()}
     return paired_by_set(pairs, extra_tests, config.task, class_names)
+
+
+def teacher_agreement(runs, config, sets, other_root=None):
+    """Per student, mean over seeds on each set: how often it gives the teacher's label,
+    and its accuracy on the texts the teacher gets wrong, from the SavedModels. With
+    `other_root` (`--compare_to`), that recipe's distilled student too, against this
+    recipe's teacher (the same one, as `--compare_to` asks). Classification only.
+
+    A student that copies its teacher more closely also copies its mistakes: out of
+    domain, more agreement can mean less accuracy.
+    """
+    students = {}
+    for seed, (run_dir, summary) in runs.items():
+        students.setdefault(TEACHER, []).append((run_dir, summary["models"][TEACHER]))
+        for role in student_roles(config):
+            name = f"{config.student.kind}_{role}"
+            students.setdefault(name, []).append((run_dir, summary["models"][name]))
+        if other_root:
+            other_dir = pathlib.Path(other_root) / f"seed_{seed}"
+            other = json.loads((other_dir / "metrics.json").read_text(encoding="utf-8"))
+            name = f"{other['student_kind']}_distilled"
+            students.setdefault(f"{name} ({other_dir.parent.name})", []).append(
+                (other_dir, other["models"][name]))
+    teachers = students.pop(TEACHER)
+    records = []
+    for name, models in students.items():
+        record = {"model": name}
+        for label, split in sets.items():
+            agreement, right_where_wrong = [], []
+            for teacher, student in zip(teachers, models):
+                said = served(*teacher, split.texts, "label_ids")
+                predicted = served(*student, split.texts, "label_ids")
+                agreement.append(float(np.mean(predicted == said)))
+                wrong = said != split.labels
+                right_where_wrong.append(float(np.mean(predicted[wrong] == split.labels[wrong])))
+            record[f"{label}_agreement"] = common.mean_and_std(agreement)
+            record[f"{label}_right"] = common.mean_and_std(right_where_wrong)
+        records.append(record)
+    return records
+
+
+def agreement_table(report, records, sets):
+    """Prints `teacher_agreement`'s records.
+
+    Example:
+
+    >>> records = [{"model": "bilstm_distilled", "tweets_agreement": {"mean": 0.85, "std": 0.01},
+    ...             "tweets_right": {"mean": 0.15, "std": None}}]
+    >>> agreement_table(common.Report("demo"), records, ["tweets"])
+    <BLANKLINE>
+    Agreement with the teacher (share of texts given its label) and accuracy where the teacher is wrong, mean ± std over seeds
+    model             tweets agreement  tweets right where teacher wrong
+    --------------------------------------------------------------------
+    bilstm_distilled       85.0 ± 1.0%                             15.0%
+    """
+    columns = [("model", "model", "{}")]
+    for label in sets:
+        columns += [
+            (f"{label}_agreement", f"{label} agreement", _percent_cell),
+            (f"{label}_right", f"{label} right where teacher wrong", _percent_cell),
+        ]
+    report.table(
+        "teacher_agreement",
+        "Agreement with the teacher (share of texts given its label) and accuracy where the "
+        "teacher is wrong, mean ± std over seeds",
+        records,
+        columns,
+    )
 
 
 def compare_recipes(runs, config, sets, class_names, other_root):
