@@ -2,9 +2,9 @@
 
 For `distillation.transfer_texts`: texts like the ones the deployed student will read
 (a product's reviews, support tickets), with no labels, which the run's teacher labels
-into the transfer set. Out of its training domain a student keeps less of the
-teacher's accuracy, and a domain's own unlabelled texts are the cheapest way to close
-that gap (BENCHMARKS.md section 24).
+into the transfer set. Out of its training domain a student agrees less with its
+teacher; a domain's own unlabelled texts bring it closer there, which helps as far as
+the teacher is right in that domain (BENCHMARKS.md section 25).
 
 Each line is a text: its whitespace runs become one space, empty lines are skipped,
 and a repeated text is kept once. The texts come in the salted hash order of
