@@ -127,8 +127,8 @@ def test_load_and_load_tagged_refuse_each_others_sources(tmp_path):
         data.load(tmp_path / "{split}.conll", "train")
     with pytest.raises(ValueError, match="'rotten_tomatoes' is a text_classification source"):
         data.load_tagged("rotten_tomatoes", "train")
-    with pytest.raises(ValueError, match="Unknown source 'tags.txt'"):
-        data.load_tagged("tags.txt")
+    with pytest.raises(ValueError, match="Unknown source 'tags.xlsx'"):
+        data.load_tagged("tags.xlsx")
 
 
 def test_register_source_checks_the_task_and_its_options():

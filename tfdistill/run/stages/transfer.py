@@ -140,5 +140,6 @@ def _augmented(context, name, options):
     texts, labels, copy_numbers = context.task.augment(
         source.texts, source.labels, context.class_names, options
     )
-    logging.info("Augmented %s: %d new texts (factor %d)", name, len(texts), options["factor"])
+    of = "training texts" if name == "train" else "transfer texts"
+    logging.info("Augmented transfer set: %d new texts of the %s (factor %d)", len(texts), of, options["factor"])
     return Split(texts, labels), copy_numbers
