@@ -144,7 +144,7 @@ def test_augment_transfer_texts_adds_variants_of_each_transfer_text_only_when_as
     # A variant equal to another text is dropped (`augment_texts`).
     assert KEPT <= len(variants) <= factor * KEPT
     np.testing.assert_array_equal(augmented.labels[len(plain.texts) :], [-1] * len(variants))
-    # Each variant is made from a headline: it shares most of its words with one.
+    # Each variant is made from a headline: its words, less the masks, are among its own.
     words = [set(text.lower().split()) for text in headlines]
     for variant in variants:
         tokens = set(variant.lower().split()) - {"[mask]"}
