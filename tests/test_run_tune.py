@@ -203,8 +203,8 @@ def augmented(monkeypatch):
     seen = {"copies": [], "trained": []}
     augmented_split, datasets = transfer._augmented, students.datasets
 
-    def recorded_augmented_split(context, name, options):
-        split, copies = augmented_split(context, name, options)
+    def recorded_augmented_split(context, split, what, options):
+        split, copies = augmented_split(context, split, what, options)
         seen["copies"].append(copies)
         return split, copies
 

@@ -25,7 +25,7 @@ import os
 from tfdistill.data.sources import UNLABELLED
 from tfdistill.data.sources import register_source
 from tfdistill.data.sources.local import decode_lines
-from tfdistill.data.sources.splits import hash_order
+from tfdistill.data.sources.splits import unique_in_hash_order
 
 
 @register_source(".txt", match="extension", task=UNLABELLED)
@@ -47,8 +47,7 @@ def load_local_texts(path):
         raise FileNotFoundError(f"No such text file: {path!r}.")
     with open(path, "rb") as f:
         lines = decode_lines(f.read(), path)
-    cleaned = (" ".join(line.split()) for line in lines)
-    texts = list(dict.fromkeys(text for text in cleaned if text))
+    texts = unique_in_hash_order(lines)
     if not texts:
         raise ValueError(f"{path}: the file has no line with a text.")
-    return tuple(texts[i] for i in hash_order(texts))
+    return texts

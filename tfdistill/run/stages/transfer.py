@@ -62,12 +62,13 @@ def transfer_set(context, teachers):
     copies = {}
     options = _augment_options(context, teachers[0]) if augmented_factor(config) > 0 else None
     if options:
-        parts["augmented"], copies["augmented"] = _augmented(context, "train", options)
+        augmented = _augmented(context, context.splits["train"], "training texts", options)
+        parts["augmented"], copies["augmented"] = augmented
     if context.transfer_texts.texts:
         parts["transfer_texts"] = context.transfer_texts
         if options and config.augment.transfer_texts:
-            name = "augmented_transfer_texts"
-            parts[name], copies[name] = _augmented(context, "transfer_texts", options)
+            augmented = _augmented(context, context.transfer_texts, "transfer texts", options)
+            parts["augmented_transfer_texts"], copies["augmented_transfer_texts"] = augmented
     split = concatenate(*parts.values())
     copy_numbers = None
     if copies:
@@ -132,14 +133,11 @@ def _augment_options(context, teacher):
     }
 
 
-def _augmented(context, name, options):
-    """`(Split, copy_numbers)`: augmented variants of the training texts (`name`
-    "train") or of the transfer texts, labelled as having no gold label, and which
-    copy of its text each one is."""
-    source = context.transfer_texts if name == "transfer_texts" else context.splits[name]
+def _augmented(context, split, what, options):
+    """`(Split, copy_numbers)`: augmented variants of `split`'s texts (`what`, for the
+    log), labelled as having no gold label, and which copy of its text each one is."""
     texts, labels, copy_numbers = context.task.augment(
-        source.texts, source.labels, context.class_names, options
+        split.texts, split.labels, context.class_names, options
     )
-    of = "training texts" if name == "train" else "transfer texts"
-    logging.info("Augmented transfer set: %d new texts of the %s (factor %d)", len(texts), of, options["factor"])
+    logging.info("Augmented transfer set: %d new texts of the %s (factor %d)", len(texts), what, options["factor"])
     return Split(texts, labels), copy_numbers
