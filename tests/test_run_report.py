@@ -90,7 +90,8 @@ def test_the_extra_test_sets_are_scored_for_every_model_into_metrics_and_report(
         extra_tests={"drug_reviews": Split(EXTRA_TEXTS, EXTRA_LABELS)},
     )
     served = [(name, *_cue_model(word)) for name, word in CUE_WORDS.items()]
-    extra_test = evaluate.extra_test_scores(context, served)
+    teacher_logits = {"drug_reviews": np.eye(2)[EXTRA_LABELS]}  # right on every text
+    extra_test = evaluate.extra_test_scores(context, served, teacher_logits=teacher_logits)
     results = {name: _scores(accuracy) for name, accuracy in zip(CUE_WORDS, (0.82, 0.8, 0.78))}
     history = {"bilstm_distilled": {"accuracy": [0.7, 0.8], "loss": [0.6, 0.5]}}
     report.write(tmp_path, report.summarize(config, context.class_names, results, extra_test), history)
@@ -107,13 +108,35 @@ def test_the_extra_test_sets_are_scored_for_every_model_into_metrics_and_report(
     assert "retention" not in models["teacher"]
     assert (models["bilstm_distilled"]["retention"], models["bilstm_baseline"]["retention"]) == (0.5, 0.75)
     assert models["bilstm_distilled"]["gain_over_baseline"] == pytest.approx(-25.0)
+    assert "teacher_agreement" not in models["teacher"]
 
     markdown = (tmp_path / "report.md").read_text()
     f1 = models["bilstm_distilled"]["f1"]
     assert "**drug_reviews** (4 examples)" in markdown
-    # Retention on this set, then on the in-domain test split (0.8 / 0.82).
-    assert f"| bilstm_distilled | 50.00% | {f1:.3f} | 50.0% | 97.6% |" in markdown
+    # Retention on this set, then on the in-domain test split (0.8 / 0.82); agreement
+    # with the teacher on this set (the in-domain one is not in these made-up scores).
+    assert f"| bilstm_distilled | 50.00% | {f1:.3f} | 50.0% | 97.6% | 50.0% | - |" in markdown
     assert "bilstm_distilled: 25.00 accuracy points below its baseline" in markdown
+
+
+def test_agreement_is_with_the_teachers_labels_not_the_gold_ones(tmp_path):
+    config = RunConfig.from_dict({"data": {"extra_test": ["drug_reviews"]}})
+    context = RunContext(
+        config=config, layout=RunLayout(tmp_path), task=tasks.get(config.task), splits={},
+        class_names=["negative", "positive"], teacher_policy="float32", student_policy="float32",
+        extra_tests={"drug_reviews": Split(EXTRA_TEXTS, EXTRA_LABELS)},
+    )
+    served = [(name, *_cue_model(word)) for name, word in CUE_WORDS.items()]
+    # A teacher that says "positive" to all 4 texts: half right. The distilled student
+    # says positive to texts 0 and 3, its baseline to text 2 alone.
+    said_positive = {"drug_reviews": np.tile([[0.0, 1.0]], (4, 1))}
+    models = evaluate.extra_test_scores(context, served, teacher_logits=said_positive)[
+        "drug_reviews"]["models"]
+    assert models["teacher"]["accuracy"] == 0.5
+    assert {name: models[name]["accuracy"] for name in ("bilstm_distilled", "bilstm_baseline")} == {
+        "bilstm_distilled": 0.5, "bilstm_baseline": 0.75}
+    assert {name: models[name]["teacher_agreement"] for name in ("bilstm_distilled", "bilstm_baseline")} == {
+        "bilstm_distilled": 0.5, "bilstm_baseline": 0.25}
 
 
 def test_a_run_without_extra_test_sets_writes_none():

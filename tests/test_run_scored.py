@@ -39,7 +39,7 @@ def finished(tmp_path_factory, tiny_teacher):
 @pytest.fixture
 def exported(monkeypatch):
     """The names of the models each rerun exports, and the sizes of the sets it scores."""
-    seen = {"exported": [], "scored": []}
+    seen = {"exported": [], "scored": [], "predicted": []}
     export_model, logits = export.export, evaluate._logits
 
     def recorded_export(context, name, *args):
@@ -48,7 +48,9 @@ def exported(monkeypatch):
 
     def recorded_logits(context, model, preprocessor, split):
         seen["scored"].append(len(split.texts))
-        return logits(context, model, preprocessor, split)
+        found = logits(context, model, preprocessor, split)
+        seen["predicted"].append(np.argmax(found, axis=-1))
+        return found
 
     monkeypatch.setattr(export, "export", recorded_export)
     monkeypatch.setattr(evaluate, "_logits", recorded_logits)
@@ -65,7 +67,7 @@ def test_a_rerun_keeps_every_score_and_scores_only_a_new_test_set(finished, expo
     before = _metrics(run_dir)
 
     assert pipeline.run(config, run_dir) == before
-    assert exported == {"exported": [], "scored": []}
+    assert exported == {"exported": [], "scored": [], "predicted": []}
 
     cached_before = set((run_dir / "cache").glob("*.npy"))
     with_drugs = run_config.override(config, ["data.extra_test=[drug_reviews]"])
@@ -82,6 +84,10 @@ def test_a_rerun_keeps_every_score_and_scores_only_a_new_test_set(finished, expo
     # The teacher's predictions per class (the confusion matrix's columns) are the cached ones.
     per_class = np.sum(drugs["teacher"]["confusion_matrix"], axis=0)
     assert per_class.tolist() == np.bincount(predicted, minlength=2).tolist()
+    # Each student's agreement there is with those cached predictions.
+    for name, students_predicted in zip(MODELS[1:], exported["predicted"]):
+        assert drugs[name]["teacher_agreement"] == np.mean(students_predicted == predicted), name
+    assert all(0 <= before["models"][name]["teacher_agreement"] <= 1 for name in MODELS[1:])
 
     exported["scored"].clear()
     assert pipeline.run(with_drugs, run_dir) == summary

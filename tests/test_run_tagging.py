@@ -36,6 +36,8 @@ def test_the_smoke_tagging_run_scores_exports_and_reports_every_model(tagging_ru
         assert scores["support"] > 0 and scores["per_type"]
         assert (output_dir / scores["savedmodel"] / "saved_model.pb").is_file()
         if name != "teacher":
+            # The share of tagged test words given the teacher's tag.
+            assert 0 <= scores["teacher_agreement"] <= 1, name
             int8 = scores["tflite"]["dynamic_range"]
             assert int8["exported"] and 0 <= int8["f1"] <= 1 and int8["agreement"] > 0.9, name
     report = (output_dir / "report.md").read_text()

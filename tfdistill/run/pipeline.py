@@ -108,8 +108,7 @@ def _scores(context, served, teacher_test_logits, kept, digests):
             logging.info("%s: its scores and exported files are kept (nothing they came from changed)", name)
             results[name] = kept[name]
             continue
-        known_logits = teacher_test_logits if name == TEACHER else None
-        results[name] = evaluate.evaluate(context, name, model, preprocessor, known_logits)
+        results[name] = evaluate.evaluate(context, name, model, preprocessor, teacher_test_logits)
         results[name].update(export.export(context, name, model, preprocessor))
         results[name][scored.SCORED_WITH] = digests[name]
     return results
@@ -123,12 +122,13 @@ def _extra_test_scores(context, served, previous, kept):
     # The teacher's logits go through the run's cache, as on the test split: the runs
     # of a pool (each seed, each recipe) then score one set of teacher predictions,
     # computed once. Scored live, the same bfloat16 teacher moved by 1 to 4 texts of
-    # a set from one seed's run to the next (BENCHMARKS.md section 17).
+    # a set from one seed's run to the next (BENCHMARKS.md section 17). They are read
+    # for every set with a model to score, as each student's agreement needs them.
     teacher_model = served[0][1]
     teacher_logits = {
         source: transfer.teacher_logits(context, teacher_model, split, f"extra test {source}")
         for source, split in context.extra_tests.items()
-        if TEACHER not in kept_extra.get(source, {})
+        if any(name not in kept_extra.get(source, {}) for name, _, _ in served)
     }
     extra_test = evaluate.extra_test_scores(context, served, kept_extra, teacher_logits)
     return scored.record_extra_test(extra_test, extra_digests)

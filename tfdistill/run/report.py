@@ -296,23 +296,26 @@ def tuning_section(tuning):
 
 def extra_test_section(summary):
     """The scores on the `data.extra_test` sets as Markdown: a table per set, with
-    each student's retention there beside its retention on the run's test split.
+    each student's retention and agreement with the teacher there beside those on the
+    run's test split.
 
     >>> def scores(accuracy, **ratios):
     ...     return {"accuracy": accuracy, "f1": accuracy, **ratios}
     >>> summary = {
     ...     "task": "text_classification",
-    ...     "models": {"teacher": scores(0.9), "cnn_distilled": scores(0.88, retention=0.978)},
+    ...     "models": {"teacher": scores(0.9), "cnn_distilled": scores(
+    ...         0.88, retention=0.978, teacher_agreement=0.9)},
     ...     "extra_test": {"drug_reviews": {"num_examples": 343, "models": {
-    ...         "teacher": scores(0.8), "cnn_distilled": scores(0.76, retention=0.95)}}},
+    ...         "teacher": scores(0.8), "cnn_distilled": scores(
+    ...             0.76, retention=0.95, teacher_agreement=0.81)}}},
     ... }
     >>> print("\\n".join(extra_test_section(summary)[4:]))
     **drug_reviews** (343 examples)
     <BLANKLINE>
-    | model | accuracy | F1 | retention | retention on the test split |
-    |---|---|---|---|---|
-    | teacher | 80.00% | 0.800 | - | - |
-    | cnn_distilled | 76.00% | 0.760 | 95.0% | 97.8% |
+    | model | accuracy | F1 | retention | retention on the test split | agreement | agreement on the test split |
+    |---|---|---|---|---|---|---|
+    | teacher | 80.00% | 0.800 | - | - | - | - |
+    | cnn_distilled | 76.00% | 0.760 | 95.0% | 97.8% | 81.0% | 90.0% |
     <BLANKLINE>
     >>> extra_test_section({"task": "text_classification", "models": {}})
     []
@@ -325,20 +328,28 @@ def extra_test_section(summary):
         "## Extra test sets",
         "",
         "Every model on the test split of each `data.extra_test` source; a student's "
-        f"retention is its {task.headline_metric} ÷ the teacher's on the same texts.",
+        f"retention is its {task.headline_metric} ÷ the teacher's on the same texts, its "
+        "agreement the share of them it labels as the teacher does. Out of domain, more "
+        "agreement can mean less accuracy: a student that copies its teacher closely "
+        "copies its mistakes too.",
         "",
     ]
     for source, entry in summary["extra_test"].items():
         lines += [
             f"**{source}** ({entry['num_examples']:,} examples)",
             "",
-            f"| model | {titles} | retention | retention on the test split |",
-            "|---" * (len(task.report_columns) + 3) + "|",
+            f"| model | {titles} | retention | retention on the test split "
+            "| agreement | agreement on the test split |",
+            "|---" * (len(task.report_columns) + 5) + "|",
         ]
         for name, scores in entry["models"].items():
             metrics = " | ".join(f"{scores[key]:{spec}}" for _, key, _, spec in task.report_columns)
-            retentions = [scores.get("retention"), summary["models"][name].get("retention")]
-            cells = " | ".join("-" if value is None else f"{value:.1%}" for value in retentions)
+            ratios = [
+                ratio_scores.get(key)
+                for key in ("retention", "teacher_agreement")
+                for ratio_scores in (scores, summary["models"][name])
+            ]
+            cells = " | ".join("-" if value is None else f"{value:.1%}" for value in ratios)
             lines.append(f"| {name} | {metrics} | {cells} |")
         gains = [
             describe_gain(name, scores["gain_over_baseline"], task.headline_metric)

@@ -12,16 +12,18 @@ from tfdistill.run.layout import TEACHER
 from tfdistill.run.layout import teacher_members
 
 
-def evaluate(context, name, model, preprocessor, test_logits=None):
+def evaluate(context, name, model, preprocessor, teacher_logits):
     """The task's test metrics of one model, with its size and training facts.
 
-    `test_logits` are the model's logits on the test split when they are known
-    (the teacher's are cached); otherwise the model runs on it.
+    `teacher_logits` are the teacher's logits on the test split (cached): the
+    teacher's scores come from them, and a student's `teacher_agreement` (the share
+    of the task's decisions it makes as the teacher does, `Task.agreement`).
     """
     test = context.splits["test"]
-    if test_logits is None:
-        test_logits = _logits(context, model, preprocessor, test)
-    scores = context.task.evaluate(test.labels, test_logits, context.class_names)
+    if name == TEACHER:
+        scores = _scored(context, test, teacher_logits)
+    else:
+        scores = _scored(context, test, _logits(context, model, preprocessor, test), teacher_logits)
     model_dir = (
         context.layout.teacher(name) if name == TEACHER else context.layout.student(name)
     )
@@ -44,9 +46,9 @@ def extra_test_scores(context, served, known=None, teacher_logits=None):
         served: `(name, model, preprocessor)` of each model, the teacher first.
         known: `{source: {name: scores}}` already measured (`scored.kept_extra_test`),
             taken as they are.
-        teacher_logits: `{source: logits}` of the teacher where they are known (the
-            run reads them from its logit cache); elsewhere the teacher runs as the
-            students do.
+        teacher_logits: `{source: logits}` of the teacher on each set with a model
+            not in `known` (the run reads them from its logit cache): the teacher's
+            scores, and each student's `teacher_agreement` there.
 
     Returns:
         `{source: {"num_examples": ..., "models": {name: scores}}}`, in the order of
@@ -58,10 +60,10 @@ def extra_test_scores(context, served, known=None, teacher_logits=None):
     def scores(source, split, name, model, preprocessor):
         if name in known.get(source, {}):
             return known[source][name]
-        logits = teacher_logits.get(source) if name == TEACHER else None
-        if logits is None:
-            logits = _logits(context, model, preprocessor, split)
-        return context.task.evaluate(split.labels, logits, context.class_names)
+        if name == TEACHER:
+            return _scored(context, split, teacher_logits[source])
+        logits = _logits(context, model, preprocessor, split)
+        return _scored(context, split, logits, teacher_logits[source])
 
     return {
         source: {
@@ -73,6 +75,17 @@ def extra_test_scores(context, served, known=None, teacher_logits=None):
         }
         for source, split in context.extra_tests.items()
     }
+
+
+def _scored(context, split, logits, teacher_logits=None):
+    """The task's metrics of `logits` on `split`, with `teacher_agreement` when the
+    teacher's `teacher_logits` on it are given."""
+    scores = context.task.evaluate(split.labels, logits, context.class_names)
+    if teacher_logits is not None:
+        scores["teacher_agreement"] = context.task.agreement(
+            np.argmax(logits, axis=-1), np.argmax(teacher_logits, axis=-1), split.labels
+        )
+    return scores
 
 
 def _logits(context, model, preprocessor, split):
