@@ -82,19 +82,25 @@ def _cue_model(word):
     return model, preprocessor
 
 
-def test_the_extra_test_sets_are_scored_for_every_model_into_metrics_and_report(tmp_path):
+def _extra_test_context(tmp_path):
+    """A run's context with the 4 texts above as its `drug_reviews` extra set, and
+    each model of `CUE_WORDS` served."""
     config = RunConfig.from_dict({"data": {"extra_test": ["drug_reviews"]}})
     context = RunContext(
         config=config, layout=RunLayout(tmp_path), task=tasks.get(config.task), splits={},
         class_names=["negative", "positive"], teacher_policy="float32", student_policy="float32",
         extra_tests={"drug_reviews": Split(EXTRA_TEXTS, EXTRA_LABELS)},
     )
-    served = [(name, *_cue_model(word)) for name, word in CUE_WORDS.items()]
+    return context, [(name, *_cue_model(word)) for name, word in CUE_WORDS.items()]
+
+
+def test_the_extra_test_sets_are_scored_for_every_model_into_metrics_and_report(tmp_path):
+    context, served = _extra_test_context(tmp_path)
     teacher_logits = {"drug_reviews": np.eye(2)[EXTRA_LABELS]}  # right on every text
     extra_test = evaluate.extra_test_scores(context, served, teacher_logits=teacher_logits)
     results = {name: _scores(accuracy) for name, accuracy in zip(CUE_WORDS, (0.82, 0.8, 0.78))}
     history = {"bilstm_distilled": {"accuracy": [0.7, 0.8], "loss": [0.6, 0.5]}}
-    report.write(tmp_path, report.summarize(config, context.class_names, results, extra_test), history)
+    report.write(tmp_path, report.summarize(context.config, context.class_names, results, extra_test), history)
 
     written = json.loads((tmp_path / "metrics.json").read_text())["extra_test"]
     assert list(written) == ["drug_reviews"] and written["drug_reviews"]["num_examples"] == 4
@@ -120,13 +126,7 @@ def test_the_extra_test_sets_are_scored_for_every_model_into_metrics_and_report(
 
 
 def test_agreement_is_with_the_teachers_labels_not_the_gold_ones(tmp_path):
-    config = RunConfig.from_dict({"data": {"extra_test": ["drug_reviews"]}})
-    context = RunContext(
-        config=config, layout=RunLayout(tmp_path), task=tasks.get(config.task), splits={},
-        class_names=["negative", "positive"], teacher_policy="float32", student_policy="float32",
-        extra_tests={"drug_reviews": Split(EXTRA_TEXTS, EXTRA_LABELS)},
-    )
-    served = [(name, *_cue_model(word)) for name, word in CUE_WORDS.items()]
+    context, served = _extra_test_context(tmp_path)
     # A teacher that says "positive" to all 4 texts: half right. The distilled student
     # says positive to texts 0 and 3, its baseline to text 2 alone.
     said_positive = {"drug_reviews": np.tile([[0.0, 1.0]], (4, 1))}
