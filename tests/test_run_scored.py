@@ -38,7 +38,8 @@ def finished(tmp_path_factory, tiny_teacher):
 
 @pytest.fixture
 def exported(monkeypatch):
-    """The names of the models each rerun exports, and the sizes of the sets it scores."""
+    """The names of the models each rerun exports, the sizes of the sets it scores, and
+    the label ids each scoring predicted."""
     seen = {"exported": [], "scored": [], "predicted": []}
     export_model, logits = export.export, evaluate._logits
 
