@@ -97,7 +97,7 @@ def _extra_test_context(tmp_path):
 def test_the_extra_test_sets_are_scored_for_every_model_into_metrics_and_report(tmp_path):
     context, served = _extra_test_context(tmp_path)
     teacher_logits = {"drug_reviews": np.eye(2)[EXTRA_LABELS]}  # right on every text
-    extra_test = evaluate.extra_test_scores(context, served, teacher_logits=teacher_logits)
+    extra_test = evaluate.extra_test_scores(context, served, teacher_logits)
     results = {name: _scores(accuracy) for name, accuracy in zip(CUE_WORDS, (0.82, 0.8, 0.78))}
     history = {"bilstm_distilled": {"accuracy": [0.7, 0.8], "loss": [0.6, 0.5]}}
     report.write(tmp_path, report.summarize(context.config, context.class_names, results, extra_test), history)
@@ -130,7 +130,7 @@ def test_agreement_is_with_the_teachers_labels_not_the_gold_ones(tmp_path):
     # A teacher that says "positive" to all 4 texts: half right. The distilled student
     # says positive to texts 0 and 3, its baseline to text 2 alone.
     said_positive = {"drug_reviews": np.tile([[0.0, 1.0]], (4, 1))}
-    models = evaluate.extra_test_scores(context, served, teacher_logits=said_positive)[
+    models = evaluate.extra_test_scores(context, served, said_positive)[
         "drug_reviews"]["models"]
     assert models["teacher"]["accuracy"] == 0.5
     assert {name: models[name]["accuracy"] for name in ("bilstm_distilled", "bilstm_baseline")} == {

@@ -130,7 +130,7 @@ def _extra_test_scores(context, served, previous, kept):
         for source, split in context.extra_tests.items()
         if any(name not in kept_extra.get(source, {}) for name, _, _ in served)
     }
-    extra_test = evaluate.extra_test_scores(context, served, kept_extra, teacher_logits)
+    extra_test = evaluate.extra_test_scores(context, served, teacher_logits, kept_extra)
     return scored.record_extra_test(extra_test, extra_digests)
 
 

@@ -38,24 +38,24 @@ def evaluate(context, name, model, preprocessor, teacher_logits):
     return scores
 
 
-def extra_test_scores(context, served, known=None, teacher_logits=None):
+def extra_test_scores(context, served, teacher_logits, known=None):
     """The task's metrics of every served model on each `data.extra_test` set.
 
     Args:
         context: the run's `RunContext`, its `extra_tests` loaded.
         served: `(name, model, preprocessor)` of each model, the teacher first.
-        known: `{source: {name: scores}}` already measured (`scored.kept_extra_test`),
-            taken as they are.
         teacher_logits: `{source: logits}` of the teacher on each set with a model
             not in `known` (the run reads them from its logit cache): the teacher's
             scores, and each student's `teacher_agreement` there.
+        known: `{source: {name: scores}}` already measured (`scored.kept_extra_test`),
+            taken as they are.
 
     Returns:
         `{source: {"num_examples": ..., "models": {name: scores}}}`, in the order of
         `data.extra_test`, each model's scores those of the test split's (for text
         classification `accuracy`, `f1`, ...); `{}` without extra sets.
     """
-    known, teacher_logits = known or {}, teacher_logits or {}
+    known = known or {}
 
     def scores(source, split, name, model, preprocessor):
         if name in known.get(source, {}):
