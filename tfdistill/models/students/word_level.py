@@ -92,7 +92,8 @@ def build_word_student(
     )
     if init_from_teacher:
         init_embedding_from_teacher(model, preprocessor, teacher)
-    model.get_layer("token_embedding").trainable = not freeze_embedding
+    if freeze_embedding:
+        model.get_layer("token_embedding").trainable = False
     return model, preprocessor
 
 
