@@ -123,11 +123,15 @@ def test_exported_savedmodel_serves_raw_strings_in_a_fresh_process(smoke_run):
         assert set(outputs["labels"]) <= {"negative", "positive"}
 
 
-def _assert_one_line_error(result, *fragments):
-    """Exit status 2, one error line holding `fragments`, no traceback or TF noise."""
+def _assert_one_line_error(result, *fragments, alone=False):
+    """Exit status 2, one error line holding `fragments`, no traceback or TF noise;
+    `alone`: and nothing else on either stream (a mistake caught before any work)."""
     assert result.returncode == 2, result.stderr[-2000:]
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("tfdistill: error:")]
     assert len(error_lines) == 1, result.stderr[-2000:]
+    if alone:
+        assert result.stderr.strip().splitlines() == error_lines, result.stderr[-2000:]
+        assert result.stdout.strip() == ""
     for fragment in fragments:
         assert fragment in error_lines[0]
     assert "Traceback" not in result.stderr
@@ -147,8 +151,16 @@ def _assert_one_line_error(result, *fragments):
 def test_bad_config_fails_in_one_line_and_writes_nothing(tmp_path, capsys, extra, fragments):
     output_dir = tmp_path / "run"
     result = tfdistill_in_process(capsys, f"--config={SMOKE}", f"--output_dir={output_dir}", *extra)
-    _assert_one_line_error(result, *fragments)
+    _assert_one_line_error(result, *fragments, alone=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_mistake_in_a_fresh_process_prints_its_one_line_and_nothing_else(tmp_path):
+    # In a process of its own, as a user meets it: the in-process tests above do not
+    # see absl's log lines, which pytest's logging capture takes.
+    result = tfdistill(f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}",
+                       "--set=student.sizes={lstm_unit: 4}")
+    _assert_one_line_error(result, "student.sizes: unknown key 'lstm_unit'", alone=True)
 
 
 def test_verbosity_brings_back_tensorflows_lines_and_the_errors_traceback(tmp_path):
@@ -171,7 +183,7 @@ def test_bad_data_fails_in_one_line_before_any_training(tmp_path, capsys):
         f"--set=data.source={tmp_path / '{split}.csv'}",
     )
     _assert_one_line_error(
-        result, "data: classes ['0'] (label ids [0]) have no example in the train split"
+        result, "data: classes ['0'] (label ids [0]) have no example in the train split", alone=True
     )
     assert "Fine-tuning" not in result.stderr
 

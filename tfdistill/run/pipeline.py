@@ -75,6 +75,10 @@ def run(config, output_dir=None, overwrite=False):
             if existing.is_dir():
                 fingerprints.check_stages(dataclasses.replace(context, layout=RunLayout(existing)))
                 break
+    # After the checks, so that a mistake they catch prints its one line alone.
+    logging.info(
+        "Strategy %s with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync
+    )
     with folders.claim(run_dir) as partial:
         keras.utils.set_random_seed(config.seed)
         if config.runtime.deterministic:
@@ -93,9 +97,6 @@ def _make_strategy(runtime):
         strategy = distribute.make_strategy(runtime.strategy, runtime.tpu, runtime.cpu_devices)
     except (ValueError, RuntimeError) as error:
         raise ConfigError(f"runtime.strategy: {error}") from None
-    logging.info(
-        "Strategy %s with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync
-    )
     return strategy
 
 
