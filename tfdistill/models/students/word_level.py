@@ -92,8 +92,7 @@ def build_word_student(
     )
     if init_from_teacher:
         init_embedding_from_teacher(model, preprocessor, teacher)
-    if freeze_embedding:
-        model.get_layer("token_embedding").trainable = False
+    model.get_layer("token_embedding").trainable = not freeze_embedding
     return model, preprocessor
 
 
