@@ -7,8 +7,6 @@ import pytest
 
 from tfdistill.models import build_student
 from tfdistill.models import teacher_word_vectors
-from tfdistill.models import load_student
-from tfdistill.models import save_student
 
 # "goods" and "plots" split into two pieces ("good", "##s"); "zzz" is [UNK].
 VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (
@@ -163,38 +161,6 @@ def test_teacher_words_give_an_unseen_word_its_own_id_in_the_exported_preprocess
     assert extended.model.get_layer("token_embedding").input_dim == len(
         extended.preprocessor.get_vocabulary()
     )
-
-
-@pytest.mark.parametrize("freeze_embedding", [False, True])
-def test_a_frozen_table_keeps_the_teachers_vectors_through_training_and_saving(
-    teacher, freeze_embedding, tmp_path
-):
-    student = build_student(
-        "bilstm",
-        num_classes=2,
-        teacher=teacher,
-        train_texts=["a great fun movie", "an awful dull film"],
-        sequence_length=4,
-        embedding_dim=6,
-        init_from_teacher=True,
-        freeze_embedding=freeze_embedding,
-    )
-    embedding = student.model.get_layer("token_embedding")
-    start = embedding.get_weights()[0]
-    student.model.compile("adam", "sparse_categorical_crossentropy")
-    ids = student.preprocessor(["a great fun movie", "an awful dull film"])
-    student.model.fit(ids, np.array([1, 0]), epochs=2, verbose=0)
-    # The frozen table is exactly the teacher's; the other one learns.
-    assert np.array_equal(embedding.get_weights()[0], start) == freeze_embedding
-    # A resumed or reloaded student stays as it was built.
-    save_student(student, tmp_path)
-    reloaded = load_student(tmp_path, kind="bilstm").model.get_layer("token_embedding")
-    assert reloaded.trainable is not freeze_embedding
-
-
-def test_a_frozen_table_needs_the_teachers_vectors():
-    with pytest.raises(ValueError, match="freeze_embedding .* needs init_from_teacher"):
-        build_student("bilstm", num_classes=2, train_texts=["good"], freeze_embedding=True)
 
 
 def test_teacher_words_need_the_teacher():

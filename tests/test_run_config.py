@@ -121,7 +121,7 @@ def test_every_shipped_config_passes_validation(tmp_path):
         validate.validate(run_config.load(path), tmp_path / path.stem)
 
 
-BILSTM_SIZES = "['dropout', 'embedding_dim', 'freeze_embedding', 'hidden_dim', 'init_from_teacher', 'lstm_units', 'teacher_words', 'vocabulary_size']"
+BILSTM_SIZES = "['dropout', 'embedding_dim', 'hidden_dim', 'init_from_teacher', 'lstm_units', 'teacher_words', 'vocabulary_size']"
 
 
 # Each config error that `validate` catches, and the message naming its key.
@@ -139,11 +139,6 @@ CONFIG_ERRORS = (
     (
         ["student.kind=bilstm_wordpiece", "student.sizes={vocabulary_size: 100}"],
         r"unknown key 'vocabulary_size' for bilstm_wordpiece; accepted: \[.*'piece_embedding_dim'",
-    ),
-    # A frozen table is only worth keeping when it holds the teacher's vectors.
-    (
-        ["student.sizes={freeze_embedding: true}"],
-        r"student\.sizes\.freeze_embedding keeps the teacher's word vectors, so it needs init_from_teacher: true\.",
     ),
     # On the teacher's pieces, but no BERT layers to compare.
     (
@@ -283,8 +278,7 @@ def test_sizes_follow_the_signature_of_a_registered_builder(tmp_path, registered
     registered_student("needs_units", build_needs_units)
     registered_student("takes_anything", build_takes_anything)
     assert validate.size_keys("needs_units") == (
-        ["depth", "freeze_embedding", "init_from_teacher", "teacher_words", "units", "vocabulary_size"],
-        {"units"},
+        ["depth", "init_from_teacher", "teacher_words", "units", "vocabulary_size"], {"units"}
     )
     config = run_config.override(run_config.RunConfig(), ["student.kind=needs_units"])
     with pytest.raises(run_config.ConfigError, match=r"student\.sizes: missing key 'units' for needs_units"):

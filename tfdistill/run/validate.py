@@ -13,8 +13,8 @@ Traceback (most recent call last):
 ...
 tfdistill.run.config.ConfigError: export.latency_batch_sizes must not be empty.
 >>> size_keys("bilstm")
-(['dropout', 'embedding_dim', 'freeze_embedding', 'hidden_dim', 'init_from_teacher', \
-'lstm_units', 'teacher_words', 'vocabulary_size'], set())
+(['dropout', 'embedding_dim', 'hidden_dim', 'init_from_teacher', 'lstm_units', \
+'teacher_words', 'vocabulary_size'], set())
 """
 
 import functools
@@ -32,7 +32,6 @@ from tfdistill.distillation.checks import check_temperature
 from tfdistill.distillation.intermediate import check_weights
 from tfdistill.distillation.schedules import SCHEDULED_VARIABLES
 from tfdistill.distillation.schedules import DistillerSchedule
-from tfdistill.models.students.word_level import FREEZE_NEEDS_INIT
 from tfdistill.models.students.word_level import build_word_student
 from tfdistill.run import distribute
 from tfdistill.run.config import AUTO
@@ -299,7 +298,7 @@ def size_keys(kind):
 
     `accepted` is sorted, or None when the builder takes any keyword. A word-level
     kind also takes what `build_word_student` reads (`vocabulary_size`,
-    `init_from_teacher`, `teacher_words`, `freeze_embedding`).
+    `init_from_teacher`, `teacher_words`).
     """
     accepted, required, takes_any = _named_parameters(models.STUDENTS.get(kind))
     if takes_any:
@@ -335,8 +334,6 @@ def _check_sizes(student):
             f"student.sizes: {problem} for {student.kind}; accepted: "
             f"{'any key' if accepted is None else accepted}."
         )
-    if student.sizes.get("freeze_embedding") and not student.sizes.get("init_from_teacher"):
-        raise ConfigError(f"student.sizes.{FREEZE_NEEDS_INIT}")
     if "pretrained" in student.sizes:
         try:
             models.PRETRAINED_BACKBONES.get(student.sizes["pretrained"])

@@ -22,9 +22,6 @@ _NON_WORD_IDS = 2
 # The sizes that shape what the preprocessor outputs as well as the model that reads
 # it (a tagger's character ids), passed to both.
 PREPROCESSOR_SIZES = ("characters", "max_chars")
-FREEZE_NEEDS_INIT = (
-    "freeze_embedding keeps the teacher's word vectors, so it needs init_from_teacher: true."
-)
 
 
 def build_word_student(
@@ -38,7 +35,6 @@ def build_word_student(
     vocabulary_size=20_000,
     init_from_teacher=False,
     teacher_words=False,
-    freeze_embedding=False,
     **sizes,
 ):
     """Builds the vectorizer on `train_texts`, then the model `build_model` makes on it.
@@ -59,26 +55,20 @@ def build_word_student(
         teacher_words: add the teacher's whole words to the vocabulary, after the
             `vocabulary_size` training ones (so the vocabulary grows beyond
             `vocabulary_size`: by 22,716 words at most for MiniLM).
-        freeze_embedding: keep the teacher's word vectors as they start (needs
-            `init_from_teacher`): the words the training texts hold then stay in
-            the same space as those they do not (`teacher_words`), and the table
-            cannot learn the training texts by heart.
         **sizes: the rest, for `build_model`.
 
     Returns:
         `(model, vectorizer)`.
 
     Raises:
-        ValueError: if `train_texts` is None, `teacher_words` is set without a
-            teacher, or `freeze_embedding` without `init_from_teacher`.
+        ValueError: if `train_texts` is None, or `teacher_words` is set without a
+            teacher.
     """
     if train_texts is None:
         raise ValueError(
             "A word-level student learns its vocabulary from train_texts; got "
             "train_texts=None."
         )
-    if freeze_embedding and not init_from_teacher:
-        raise ValueError(FREEZE_NEEDS_INIT)
     extra_words = ()
     if teacher_words:
         check_has_tokenizer(teacher, "teacher_words=True reads the teacher's vocabulary")
@@ -92,7 +82,6 @@ def build_word_student(
     )
     if init_from_teacher:
         init_embedding_from_teacher(model, preprocessor, teacher)
-    model.get_layer("token_embedding").trainable = not freeze_embedding
     return model, preprocessor
 
 
