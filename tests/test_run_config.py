@@ -156,10 +156,6 @@ CONFIG_ERRORS = (
     (["distillation.schedule={alpha: {start: 0.0, end: 1.5}}"], r"schedule\.alpha: alpha .* must be in \[0, 1\], got 1\.5"),
     (["distillation.schedule={alpha: {start: low, end: 1.0}}"], r"schedule\.alpha\.start must be a number, got 'low'"),
     (["distillation.schedule={alpha: {start: 0.0, end: 1.0, epochs: 0}}"], r"schedule\.alpha: epochs must be >= 1"),
-    # What picks the distilled student's best epoch.
-    (["distillation.monitor=val_loss"], r"distillation\.monitor must be one of \['headline', 'distillation_loss'\], got 'val_loss'"),
-    (["distillation.monitor=distillation_loss", "distillation.schedule={temperature: {start: 4.0, end: 1.0}}"],
-     r"distillation\.monitor: distillation_loss compares epochs at one temperature"),
     # Intermediate-term weights.
     (["distillation.intermediate={hidden: -1.0}"], r"distillation\.intermediate\.hidden: .*must be >= 0, got -1"),
     (["distillation.intermediate={hidden: high}"], r"distillation\.intermediate\.hidden: the weight must be a number"),

@@ -109,19 +109,6 @@ def test_turning_the_baseline_on_trains_it_alone(tmp_path):
         fingerprints.check_stages(_context(tmp_path))
 
 
-def test_the_monitor_redoes_the_distilled_student_alone_and_older_records_still_match(tmp_path):
-    """`distillation.monitor` picks the distilled student's epoch, not the baseline's;
-    at its default it is not recorded, as in runs made before it existed."""
-    _finish_every_stage(_context(tmp_path))
-    recorded = fingerprints._recorded(tmp_path / "run.partial" / "students" / "bilstm_distilled")
-    assert "distillation.monitor" not in recorded["config"]
-    changed = _context(tmp_path, "distillation.monitor=distillation_loss")
-    with pytest.raises(RunFolderError, match=r"distillation.monitor .unset. -> distillation_loss"):
-        fingerprints.check_stages(changed)
-    fingerprints.check_stages(changed, overwrite=True)
-    assert _stages_in(changed) == ["bilstm_baseline", "teacher"]
-
-
 def _with_transfer_texts(context, texts=("headline one", "headline two")):
     """`context` as RunContext.create leaves it when its transfer sources gave `texts`."""
     return dataclasses.replace(

@@ -148,9 +148,6 @@ class TuneConfig:
     augment_factor: Optional[list[int]] = None
 
 
-# The values of `distillation.monitor`.
-MONITORS = ("headline", "distillation_loss")
-
 # The `distillation` values that `distillation.tune` always searches, each over its range.
 TUNED_KEYS = ("temperature", "alpha", "learning_rate")
 
@@ -166,13 +163,6 @@ class DistillationConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     patience: int = 3
-    # What picks the distilled student's best epoch, and stops it early: `headline`,
-    # the task's headline metric on the validation split (accuracy, or entity F1);
-    # or `distillation_loss`, its distillation term against the teacher's logits on
-    # the same split, lower being better, which every validation text moves a little
-    # where accuracy moves by whole texts. The baseline, which has no teacher, and a
-    # search's trials, which differ in temperature, use the headline metric.
-    monitor: str = "headline"
     cache_teacher_logits: bool = True
     # Cut each training batch to its longest text instead of the full sequence
     # length: much faster for short texts, but every new length costs a retrace

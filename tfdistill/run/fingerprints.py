@@ -49,9 +49,6 @@ _TRANSFER_KEYS = ("transfer_texts", "max_transfer_texts")
 # the baseline on in a finished run trains the baseline alone. A record holding them
 # still matches.
 _SHAPES_NOTHING = ("distillation.baseline",)
-# Keys added after runs were made, each with the value those runs had: a student
-# records one only at another value, so that their records still match.
-_ADDED_KEYS = {"distillation.monitor": "headline"}
 # How each part of a fingerprint other than its config keys is named in a message.
 _PARTS = {
     "data": "the training or validation data",
@@ -124,9 +121,6 @@ def student_fingerprint(context, variant):
     members = teacher_members(config)
     for key in _SHAPES_NOTHING:
         fingerprint["config"].pop(key, None)
-    for key, before in _ADDED_KEYS.items():
-        if fingerprint["config"].get(key) == before:
-            del fingerprint["config"][key]
     if variant == DISTILLED:
         fingerprint["config"]["teacher.ensemble_weights"] = config.teacher.ensemble_weights
         _drop_tuning_keys(fingerprint["config"], config.distillation.tune)

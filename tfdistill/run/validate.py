@@ -35,7 +35,6 @@ from tfdistill.distillation.schedules import DistillerSchedule
 from tfdistill.models.students.word_level import build_word_student
 from tfdistill.run import distribute
 from tfdistill.run.config import AUTO
-from tfdistill.run.config import MONITORS
 from tfdistill.run.config import TUNED_KEYS
 from tfdistill.run.config import ConfigError
 from tfdistill.run import folders
@@ -84,19 +83,6 @@ def _check_names(config):
     if unknown:
         raise ConfigError(
             f"distillation.schedule schedules {sorted(SCHEDULED_VARIABLES)}, not {unknown}."
-        )
-    _check_monitor(config.distillation)
-
-
-def _check_monitor(distillation):
-    if distillation.monitor not in MONITORS:
-        raise ConfigError(
-            f"distillation.monitor must be one of {list(MONITORS)}, got {distillation.monitor!r}."
-        )
-    if distillation.monitor == "distillation_loss" and "temperature" in distillation.schedule:
-        raise ConfigError(
-            "distillation.monitor: distillation_loss compares epochs at one temperature, "
-            "so it cannot be used with distillation.schedule.temperature; use headline."
         )
 
 

@@ -127,7 +127,7 @@ def student(context, variant, teachers, transfer, fingerprint):
 
 def _train(context, name, variant, built, teachers, transfer, fingerprint):
     config, layout = context.config, context.layout
-    early_stopping = stopping(context, built, variant)
+    early_stopping = stopping(context, built)
     backup = ResumableBackup(layout.checkpoint(name), early_stopping=early_stopping)
     fingerprints.record(backup.backup_dir, fingerprint)
     cached = transfer.logits is not None
@@ -156,19 +156,9 @@ def _train(context, name, variant, built, teachers, transfer, fingerprint):
     shutil.rmtree(backup.backup_dir)
 
 
-def stopping(context, built, variant=None):
-    """Early stopping of the student `built`, ending with its best epoch's weights:
-    on the validation distillation loss for the distilled `variant` when
-    `distillation.monitor` asks for it, else on the task's headline metric (a
-    baseline, or a search's trial, which gives no `variant`)."""
+def stopping(context, built):
+    """Early stopping of the student `built` on the task's headline metric."""
     distillation = context.config.distillation
-    if variant == DISTILLED and distillation.monitor == "distillation_loss":
-        return keras.callbacks.EarlyStopping(
-            monitor="val_distillation_loss",
-            mode="min",
-            patience=distillation.patience,
-            restore_best_weights=True,
-        )
     return best_epoch_stopping(
         context, distillation.patience, built.model, built.preprocessor, distillation.batch_size
     )
