@@ -5,11 +5,11 @@ vocabulary and with the teacher's whole words added (`student.sizes.teacher_word
 
 Builds a BiLSTM vocabulary from the `rotten_tomatoes` training texts alone (the
 `vocabulary_size - 2` most frequent words), and the same followed by the packaged
-MiniLM teacher's whole words (the default config's, `teacher_words`), then counts, per test set, the share of its words
-(after the student's standardization: lowercase, no punctuation) that each
-vocabulary lacks, and the share of texts with at least one. No model runs, so the
-figures do not depend on the machine. The teacher reads every one of these words, as
-word pieces. `--quick` reads the first 200 texts of each set.
+MiniLM teacher's whole words (the default config's, `teacher_words`), then counts, per
+test set, the share of its words (after the student's standardization: lowercase, no
+punctuation) that each vocabulary lacks, and the share of texts with at least one. No
+model runs, so the figures do not depend on the machine. The teacher reads every one of
+these words, as word pieces. `--quick` reads the first 200 texts of each set.
 """
 
 import common
