@@ -75,6 +75,25 @@ def test_overwrite_redoes_only_what_the_change_reaches(tmp_path):
     assert _stages_in(_context(tmp_path)) == ["bilstm_baseline", "teacher"]
 
 
+def test_a_learning_rate_schedule_redoes_both_students_a_temperature_schedule_the_distilled(tmp_path):
+    """The baseline trains with the learning-rate schedule (`students.scheduled`), never
+    with the Distiller's own."""
+    _finish_every_stage(_context(tmp_path))
+    temperature = _context(tmp_path, "distillation.schedule={temperature: {start: 4, end: 1}}")
+    fingerprints.check_stages(temperature, overwrite=True)
+    assert _stages_in(temperature) == ["bilstm_baseline", "teacher"]
+    _finish_every_stage(temperature)
+    rate = _context(
+        tmp_path,
+        "distillation.schedule={temperature: {start: 4, end: 1}, "
+        "learning_rate: {kind: cosine, start: 1.0e-3, end: 1.0e-5}}",
+    )
+    with pytest.raises(RunFolderError, match=r"distillation\.schedule\.learning_rate\.kind \(unset\)"):
+        fingerprints.check_stages(rate)
+    fingerprints.check_stages(rate, overwrite=True)
+    assert _stages_in(rate) == ["teacher"]
+
+
 def test_changed_student_sizes_keep_the_fine_tuned_teacher(tmp_path):
     _finish_every_stage(_context(tmp_path))
     changed = _context(tmp_path, "student.sizes.lstm_units=32")

@@ -1,4 +1,5 @@
-"""Temperature and alpha schedules: values, History, no retracing, bad settings."""
+"""Temperature, alpha and learning-rate schedules: values, History, no retracing, bad
+settings, and which schedules a baseline student takes."""
 
 import math
 
@@ -9,6 +10,10 @@ import pytest
 import tfdistill
 from tfdistill.distillation.schedules import DistillerSchedule
 from tfdistill.distillation.schedules import schedule_value
+from tfdistill.run import config as run_config
+from tfdistill.run.layout import BASELINE
+from tfdistill.run.layout import DISTILLED
+from tfdistill.run.stages import students
 
 EPOCHS = 5
 
@@ -114,7 +119,7 @@ def test_config_round_trip():
     [
         (
             {"variable": "beta", "start": 1.0, "end": 2.0},
-            r"one of \['alpha', 'temperature'\]; got variable='beta'",
+            r"one of \['alpha', 'learning_rate', 'temperature'\]; got variable='beta'",
         ),
         (
             {"variable": "alpha", "start": 0.1, "end": 0.5, "kind": "step"},
@@ -130,6 +135,10 @@ def test_config_round_trip():
             "temperature must be > 0, got 0.0",
         ),
         ({"variable": "alpha", "start": 0.0, "end": 1.5}, r"must be in \[0, 1\], got 1.5"),
+        (
+            {"variable": "learning_rate", "start": 1e-3, "end": 0.0},
+            "learning_rate must be > 0, got 0.0",
+        ),
         ({"variable": "alpha", "start": 0.0, "end": 1.0, "epochs": 0}, "epochs must be >= 1"),
     ],
 )
@@ -145,3 +154,45 @@ def test_a_model_without_the_variable_is_rejected():
     schedule = DistillerSchedule("temperature", start=4.0, end=1.0)
     with pytest.raises(ValueError, match="needs a model with a keras.Variable 'temperature'"):
         model.fit(x, np.zeros((8, 3)), epochs=1, callbacks=[schedule], verbose=0)
+
+
+def test_a_learning_rate_schedule_reaches_the_compiled_step_of_a_plain_model():
+    x, y = toy_data()
+    model = dense_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    weights = [model.get_weights()[0].copy()]
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: weights.append(model.get_weights()[0].copy())
+    )
+    decay = DistillerSchedule("learning_rate", start=0.1, end=1e-9, kind="cosine", epochs=2)
+    history = model.fit(
+        x, np.zeros((len(x), 3)), batch_size=8, epochs=3, shuffle=False,
+        callbacks=[decay, record], verbose=0,
+    ).history
+    np.testing.assert_allclose(history["learning_rate"], [0.1, 1e-9, 1e-9], rtol=1e-5)
+    initial, after_first, last = weights[0], weights[1], weights[-1]
+    assert np.abs(after_first - initial).max() > 1e-3
+    # At the optimizer's own rate of 0.5 the last two epochs would move them too.
+    assert np.abs(last - after_first).max() < 1e-6
+
+
+def test_a_learning_rate_schedule_needs_a_plain_rate_in_the_optimizer():
+    x, y = toy_data(n=8)
+    model = dense_model()
+    model.compile(
+        optimizer=keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)),
+        loss="mse",
+    )
+    decay = DistillerSchedule("learning_rate", start=0.1, end=0.01)
+    with pytest.raises(ValueError, match="needs a model with an optimizer with a plain learning rate"):
+        model.fit(x, np.zeros((8, 3)), epochs=1, callbacks=[decay], verbose=0)
+
+
+def test_the_baseline_takes_the_learning_rate_schedule_alone():
+    config = run_config.override(
+        run_config.RunConfig(),
+        ["distillation.schedule={alpha: {start: 0.0, end: 0.5}, "
+         "learning_rate: {kind: cosine, start: 1.0e-3, end: 1.0e-5}}"],
+    )
+    assert [s.variable for s in students.scheduled(config, DISTILLED)] == ["alpha", "learning_rate"]
+    assert [s.variable for s in students.scheduled(config, BASELINE)] == ["learning_rate"]

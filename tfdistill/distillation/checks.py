@@ -30,6 +30,13 @@ def check_alpha(alpha):
         )
 
 
+def check_learning_rate(learning_rate):
+    """Raises a `ValueError` unless `learning_rate` is positive: at 0 an epoch trains
+    nothing."""
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate}.")
+
+
 def as_teacher_list(teacher):
     """The teacher models: `[]` for None, the list for an ensemble, else `[teacher]`."""
     if teacher is None:

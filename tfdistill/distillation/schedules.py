@@ -1,11 +1,14 @@
-"""Per-epoch schedules for a `Distiller`'s temperature and alpha, as Keras callbacks.
+"""Per-epoch schedules for a `Distiller`'s temperature and alpha, and for any
+model's learning rate, as Keras callbacks.
 
 Annealing the temperature (start soft, end sharp) or shifting weight from the
-teacher to the labels over training are common variations of Hinton's recipe.
-`DistillerSchedule` sets `distiller.temperature` or `distiller.alpha` at the start of
-every epoch. Both are non-trainable `keras.Variable`s read inside the compiled train
-step, so a new value takes effect without retracing it. The value of each epoch is
-also written into the epoch logs, so it lands in `History` next to the losses.
+teacher to the labels over training are common variations of Hinton's recipe; a
+decaying learning rate is the usual way to let training settle. `DistillerSchedule`
+sets `distiller.temperature`, `distiller.alpha` or `model.optimizer.learning_rate` at
+the start of every epoch. Each is a non-trainable `keras.Variable` read inside the
+compiled train step, so a new value takes effect without retracing it. The value of
+each epoch is also written into the epoch logs, so it lands in `History` next to the
+losses.
 
 Example:
 
@@ -31,11 +34,19 @@ import math
 import keras
 
 from tfdistill.distillation.checks import check_alpha
+from tfdistill.distillation.checks import check_learning_rate
 from tfdistill.distillation.checks import check_temperature
 
 SCHEDULE_KINDS = ("constant", "linear", "cosine")
-# The Distiller variables a schedule may drive, and what makes a value valid.
-SCHEDULED_VARIABLES = {"temperature": check_temperature, "alpha": check_alpha}
+# The variables a schedule may drive, and what makes a value valid.
+SCHEDULED_VARIABLES = {
+    "temperature": check_temperature,
+    "alpha": check_alpha,
+    "learning_rate": check_learning_rate,
+}
+# Those of the optimizer, which any compiled model has, not only a Distiller: a
+# baseline student trained beside a distilled one takes them too.
+OPTIMIZER_VARIABLES = ("learning_rate",)
 
 
 def _check_kind(kind):
@@ -69,15 +80,19 @@ def schedule_value(kind, start, end, epoch, epochs):
 
 
 class DistillerSchedule(keras.callbacks.Callback):
-    """Sets a `Distiller`'s `temperature` or `alpha` at the start of every epoch.
+    """Sets a `Distiller`'s `temperature` or `alpha`, or a model's learning rate, at
+    the start of every epoch.
 
     The value follows `schedule_value(kind, start, end, epoch, epochs)`: `start` at
     the first epoch, `end` at the last. At the end of every epoch it is written into
-    the logs under the variable's name (`logs["temperature"]` or `logs["alpha"]`), so
-    `History` records it. Use one callback per variable.
+    the logs under the variable's name (`logs["temperature"]`, `logs["alpha"]` or
+    `logs["learning_rate"]`), so `History` records it. Use one callback per variable.
+    A `"learning_rate"` schedule drives `model.optimizer.learning_rate`, so any
+    compiled model takes one, and replaces the rate the optimizer was made with;
+    the optimizer needs a plain rate, not a `LearningRateSchedule`.
 
     Args:
-        variable: `"temperature"` or `"alpha"`.
+        variable: `"temperature"`, `"alpha"` or `"learning_rate"`.
         start: the value of the first epoch.
         end: the value of the last epoch; required for `"linear"` and `"cosine"`,
             `None` (or `start`) for `"constant"`.
@@ -88,13 +103,22 @@ class DistillerSchedule(keras.callbacks.Callback):
 
     Raises:
         ValueError: for an unknown variable or kind, a missing `end`, or a value the
-            variable cannot take (a temperature <= 0, an alpha outside `[0, 1]`).
+            variable cannot take (a temperature or learning rate <= 0, an alpha
+            outside `[0, 1]`).
 
     Example:
 
     >>> temperature = DistillerSchedule("temperature", start=4.0, end=1.0, epochs=5)
     >>> [temperature.value(epoch) for epoch in range(6)]
     [4.0, 3.25, 2.5, 1.75, 1.0, 1.0]
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer=keras.optimizers.Adam(1.0), loss="mse")
+    >>> decay = DistillerSchedule("learning_rate", start=1e-3, end=1e-4)
+    >>> history = model.fit(np.zeros((4, 2)), np.zeros(4), epochs=3, callbacks=[decay],
+    ...                     verbose=0)
+    >>> [round(rate, 6) for rate in history.history["learning_rate"]]
+    [0.001, 0.00055, 0.0001]
     """
 
     def __init__(self, variable, start, end=None, kind="linear", epochs=None):
@@ -125,11 +149,20 @@ class DistillerSchedule(keras.callbacks.Callback):
         self.epochs = epochs
         self._total_epochs = epochs
 
+    def _driven(self):
+        """The variable this schedule sets: the optimizer's, or the model's own."""
+        owner = self.model.optimizer if self.variable in OPTIMIZER_VARIABLES else self.model
+        return getattr(owner, self.variable, None)
+
     def on_train_begin(self, logs=None):
-        if not isinstance(getattr(self.model, self.variable, None), keras.Variable):
+        if not isinstance(self._driven(), keras.Variable):
+            owner = (
+                "an optimizer with a plain learning rate, not a LearningRateSchedule"
+                if self.variable in OPTIMIZER_VARIABLES
+                else f"a keras.Variable {self.variable!r} (a tfdistill.Distiller)"
+            )
             raise ValueError(
-                f"DistillerSchedule({self.variable!r}) needs a model with a "
-                f"keras.Variable {self.variable!r} (a tfdistill.Distiller); got "
+                f"DistillerSchedule({self.variable!r}) needs a model with {owner}; got "
                 f"{type(self.model).__name__}."
             )
         if self.epochs is None:
@@ -142,13 +175,11 @@ class DistillerSchedule(keras.callbacks.Callback):
         )
 
     def on_epoch_begin(self, epoch, logs=None):
-        getattr(self.model, self.variable).assign(self.value(epoch))
+        self._driven().assign(self.value(epoch))
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs[self.variable] = float(
-                keras.ops.convert_to_numpy(getattr(self.model, self.variable))
-            )
+            logs[self.variable] = float(keras.ops.convert_to_numpy(self._driven()))
 
     def get_config(self):
         return {

@@ -188,7 +188,8 @@ class DistillationConfig:
     # The teacher layer (0-based) each student layer learns from; null: uniform.
     layer_map: Optional[list[int]] = None
     # Per-epoch schedules, e.g. {temperature: {kind: cosine, start: 4, end: 1}}
-    # (see `tfdistill.schedules.DistillerSchedule`).
+    # (see `tfdistill.schedules.DistillerSchedule`). A `learning_rate` schedule
+    # replaces `learning_rate`, for the baseline too.
     schedule: dict = dataclasses.field(default_factory=dict)
     tune: TuneConfig = dataclasses.field(default_factory=TuneConfig)
 

@@ -28,6 +28,7 @@ from absl import logging
 
 from tfdistill import models
 from tfdistill.atomic import write_json
+from tfdistill.distillation.schedules import OPTIMIZER_VARIABLES
 from tfdistill.run.checkpoint import STATE_FILE
 from tfdistill.run.folders import RunFolderError
 from tfdistill.run.layout import BASELINE
@@ -39,7 +40,8 @@ from tfdistill.run.layout import teacher_members
 
 STAGE_FILE = "stage.json"
 # The distillation keys a baseline student depends on: it never sees the teacher.
-_BASELINE_KEYS = ("epochs", "batch_size", "learning_rate", "patience", "trim_padding")
+# Of `schedule`, only the optimizer's variables (`_drop_distiller_schedules`).
+_BASELINE_KEYS = ("epochs", "batch_size", "learning_rate", "patience", "trim_padding", "schedule")
 # The `data` keys that name test sets.
 _TEST_SETS = ("test_split", "extra_test")
 # The distillation keys that choose the transfer texts (`distillation.transfer_texts`).
@@ -124,14 +126,23 @@ def student_fingerprint(context, variant):
     if variant == DISTILLED:
         fingerprint["config"]["teacher.ensemble_weights"] = config.teacher.ensemble_weights
         _drop_tuning_keys(fingerprint["config"], config.distillation.tune)
-    elif built_from_teacher(config):
-        members = members[:1]  # The baseline is built from the first teacher alone.
     else:
-        members = []
+        _drop_distiller_schedules(fingerprint["config"])
+        # The baseline is built from the first teacher alone, if from any.
+        members = members[:1] if built_from_teacher(config) else []
     if members:
         fingerprint["teachers"] = [digest(teacher_fingerprint(context, seed)) for _, seed in members]
     _add_transfer_texts(fingerprint, context, variant)
     return fingerprint
+
+
+def _drop_distiller_schedules(keys):
+    """Drops from a baseline's fingerprint `keys` the schedules of a Distiller's own
+    variables (temperature, alpha), which it does not train with (`students.scheduled`)."""
+    prefix = "distillation.schedule."
+    for key in [key for key in keys if key.startswith(prefix)]:
+        if key[len(prefix) :].split(".")[0] not in OPTIMIZER_VARIABLES:
+            del keys[key]
 
 
 def built_from_teacher(config):

@@ -133,13 +133,8 @@ def _train(context, name, variant, built, teachers, transfer, fingerprint):
     cached = transfer.logits is not None
     trainer = make_trainer(context, variant, built, teachers, cached)
     data = datasets(context, variant, built, teachers[0], transfer, backup.initial_epoch)
-    callbacks = [early_stopping, tensorboard(layout, name)]
-    if variant == DISTILLED:
-        callbacks += [
-            schedules.DistillerSchedule(variable, **spec)
-            for variable, spec in config.distillation.schedule.items()
-        ]
-    else:
+    callbacks = [early_stopping, tensorboard(layout, name), *scheduled(config, variant)]
+    if variant != DISTILLED:
         # The Distiller guards its own steps; the baseline's plain fit needs a guard.
         callbacks.append(NonFiniteLossGuard(name))
     logging.info("Training %s (%s)", name, context.student_policy)
@@ -154,6 +149,17 @@ def _train(context, name, variant, built, teachers, transfer, fingerprint):
     # The model is written last: model.keras marks the stage done.
     models.save_student(built, student_dir)
     shutil.rmtree(backup.backup_dir)
+
+
+def scheduled(config, variant):
+    """The `distillation.schedule` callbacks `variant` trains with: the distilled
+    student all of them, the baseline those of its optimizer (the learning rate), so
+    that both learn at the same rates."""
+    return [
+        schedules.DistillerSchedule(variable, **spec)
+        for variable, spec in config.distillation.schedule.items()
+        if variant == DISTILLED or variable in schedules.OPTIMIZER_VARIABLES
+    ]
 
 
 def stopping(context, built):
