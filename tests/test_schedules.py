@@ -157,7 +157,7 @@ def test_a_model_without_the_variable_is_rejected():
 
 
 def test_a_learning_rate_schedule_reaches_the_compiled_step_of_a_plain_model():
-    x, y = toy_data()
+    x, _ = toy_data()
     model = dense_model()
     model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
     weights = [model.get_weights()[0].copy()]
@@ -177,7 +177,7 @@ def test_a_learning_rate_schedule_reaches_the_compiled_step_of_a_plain_model():
 
 
 def test_a_learning_rate_schedule_needs_a_plain_rate_in_the_optimizer():
-    x, y = toy_data(n=8)
+    x, _ = toy_data(n=8)
     model = dense_model()
     model.compile(
         optimizer=keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)),
