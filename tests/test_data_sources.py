@@ -422,7 +422,7 @@ def test_a_source_registered_from_outside_loads_through_data_load():
         _, train_info = data.load("tiny_corpus", "train")
         with pytest.raises(
             ValueError,
-            match="expected 'drug_reviews', 'rotten_tomatoes', 'tiny_corpus', 'vader_amazon_reviews', ",
+            match="expected 'bbc_news', 'drug_reviews', 'rotten_tomatoes', 'tiny_corpus', 'vader_amazon_reviews', ",
         ):
             data.load("tiny_corpus.xlsx")
         with pytest.raises(ValueError, match="label_names is only for local files"):

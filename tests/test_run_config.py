@@ -204,7 +204,7 @@ CONFIG_ERRORS = (
     (["distillation.augment.transfer_texts=true"],
      r"^distillation\.augment\.transfer_texts makes variants of distillation\.transfer_texts, which names no source\.$"),
     (["distillation.transfer_texts=[guardian_headline]"],
-     r"^distillation\.transfer_texts\[0\]: Unknown source 'guardian_headline': expected 'drug_reviews', "
+     r"^distillation\.transfer_texts\[0\]: Unknown source 'guardian_headline': expected 'bbc_news', 'drug_reviews', "
      r"'guardian_headlines', 'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', "
      r"'vader_amazon_reviews', 'vader_amazon_reviews_halves', 'vader_nyt_editorials', "
      r"'vader_nyt_editorials_halves', 'vader_tweets', 'vader_tweets_halves', 'tfds:<name>' or a path "
