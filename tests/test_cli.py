@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 
+from command import InProcessResult
 from command import REPO
 from command import USER_ENV
 from command import finished_run
@@ -161,6 +162,46 @@ def test_a_mistake_in_a_fresh_process_prints_its_one_line_and_nothing_else(tmp_p
     result = tfdistill(f"--config={SMOKE}", f"--output_dir={tmp_path / 'run'}",
                        "--set=student.sizes={lstm_unit: 4}")
     _assert_one_line_error(result, "student.sizes: unknown key 'lstm_unit'", alone=True)
+
+
+def test_a_misspelt_flag_fails_in_one_line(capsys):
+    # absl's own report of it is two lines, with exit status 1.
+    from absl import flags
+
+    from tfdistill import __main__ as command
+
+    capsys.readouterr()
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            command._parse_flags(["tfdistill", "predict", "--model=runs/demo", "--inptu=texts.csv"])
+    finally:
+        flags.FLAGS.unparse_flags()
+    result = InProcessResult(stopped.value.code, *capsys.readouterr())
+    _assert_one_line_error(result, "Unknown command line flag 'inptu'", "tfdistill --help", alone=True)
+
+
+def test_tune_as_a_command_names_the_setting_that_searches(capsys):
+    result = tfdistill_in_process(capsys, "tune", f"--config={SMOKE}")
+    _assert_one_line_error(
+        result, "unknown command 'tune'; commands: export, predict, run",
+        "--set=distillation.tune.trials=", alone=True,
+    )
+
+
+def test_help_from_the_console_script_lists_the_commands_and_flags(tmp_path):
+    # The installed `tfdistill` script is a stub module, not tfdistill/__main__.py.
+    script = tmp_path / "bin" / "tfdistill"
+    script.parent.mkdir()
+    script.write_text("import sys\nfrom tfdistill.__main__ import run_main\nsys.exit(run_main())\n")
+    result = subprocess.run(
+        [sys.executable, str(script), "--help"], capture_output=True, text=True, cwd=REPO,
+        env={**USER_ENV, "PYTHONPATH": str(REPO)},
+    )
+    # absl's --help exits with 1 once it has printed the help.
+    assert "tfdistill predict --model=runs/demo" in result.stdout, result.stderr[-2000:]
+    for flag in ("--config", "--output_dir", "--set", "--model", "--input", "--tflite"):
+        assert f"  {flag}:" in result.stdout, result.stdout
+    assert _tensorflow_noise(result.stderr + result.stdout) == []
 
 
 def test_verbosity_brings_back_tensorflows_lines_and_the_errors_traceback(tmp_path):

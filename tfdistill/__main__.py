@@ -1,4 +1,4 @@
-"""The `tfdistill` command: run a distillation, predict with its model, re-export it.
+r"""The `tfdistill` command: run a distillation, predict with its model, re-export it.
 
     tfdistill --config=configs/rotten_tomatoes_minilm_to_bilstm.yaml --output_dir=runs/demo \
         [--set=distillation.temperature=4 ...] [--overwrite]
@@ -6,7 +6,10 @@
         [--text_column=text] [--batch_size=256]
     tfdistill export --run=runs/demo --tflite=full_int8,float16
 
-`python -m tfdistill` takes the same commands and flags. A config or data error prints
+The search of issue #17 is not a command of its own: a config's `distillation.tune`
+section (or `--set=distillation.tune.trials=12`) makes `run` search first.
+
+`python -m tfdistill` takes the same commands and flags. A config, data or flag error prints
 one line, `tfdistill: error: ...`, and exits with status 2 (`--verbosity=1` logs its
 traceback too); any other error keeps its traceback. TensorFlow's C++ start-up lines are hidden
 (see `tfdistill.run.quiet`), and so are its Python INFO lines: `TFDISTILL_TF_LOGS=1`
@@ -103,6 +106,9 @@ def _export():
 
 
 COMMANDS = {"run": _run, "predict": _predict, "export": _export}
+# What a user may type for a command that is a setting here.
+HINTS = {"tune": "The search is part of run: --set=distillation.tune.trials=12 (or a "
+                 "distillation.tune section in the config)."}
 
 
 def main(argv):
@@ -114,8 +120,8 @@ def main(argv):
     try:
         if command not in COMMANDS or len(argv) > 2:
             raise UsageError(
-                f"unknown command {' '.join(argv[1:])!r}; commands: {sorted(COMMANDS)} "
-                "(none: run)."
+                f"unknown command {' '.join(argv[1:])!r}; commands: "
+                f"{', '.join(sorted(COMMANDS))} (none: run). {HINTS.get(command, '')}"
             )
         COMMANDS[command]()
     # A NaN or Inf names its stage and step; its usual cause is a setting (the
@@ -124,16 +130,35 @@ def main(argv):
         run_config.ConfigError, DataError, FloatingPointError, UsageError, InputError
     ) as error:
         logging.debug("The error in full:", exc_info=True)
-        # One line, whatever the message holds (a TFDS error spans several).
-        message = re.sub(r"\s*\n\s*", " ", str(error).strip())
-        print(f"tfdistill: error: {message}", file=sys.stderr)
+        _print_error(error)
         return USAGE_ERROR
     return 0
 
 
+def _print_error(error):
+    # One line, whatever the message holds (a TFDS error spans several).
+    message = re.sub(r"\s*\n\s*", " ", str(error).strip())
+    print(f"tfdistill: error: {message}", file=sys.stderr)
+
+
+def _parse_flags(argv):
+    """absl's flag parsing with the command's one error line: absl's own is two lines
+    and exits with 1."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        _print_error(f"{error} (`tfdistill --help` lists the flags)")
+        sys.exit(USAGE_ERROR)
+
+
 def run_main():
     """The console-script entry point."""
-    app.run(main)
+    # absl's --help shows the docstring of __main__ and the flags of the module named
+    # sys.argv[0]: for the console script, neither is this module.
+    sys.modules["__main__"].__doc__ = __doc__
+    for flag in FLAGS.get_flags_for_module(__name__):
+        FLAGS.register_flag_by_module(sys.argv[0], flag)
+    app.run(main, flags_parser=_parse_flags)
 
 
 if __name__ == "__main__":
