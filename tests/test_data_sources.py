@@ -13,9 +13,9 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tfdistill import data
+from tfdistill.data import tables
 from tfdistill.data.sources import bbc_news as bbc_news_source
 from tfdistill.data.sources import drug_reviews as drug_reviews_source
-from tfdistill.data.sources import local as local_source
 from tfdistill.data.sources import rotten_tomatoes as rotten_tomatoes_source
 from tfdistill.data.sources import scattertext_texts
 from tfdistill.data.sources import splits
@@ -760,7 +760,7 @@ def test_a_field_longer_than_the_csv_modules_default_limit_loads(tmp_path, exten
 
 
 def test_a_field_over_the_limit_names_its_file_and_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(local_source, "MAX_FIELD_CHARS", 1_000)
+    monkeypatch.setattr(tables, "MAX_FIELD_CHARS", 1_000)
     path = write(tmp_path / "long.csv", "text,label\nfine,0\n" + "x" * 1_001 + ",1\n")
     with pytest.raises(ValueError, match=(
         r"long\.csv: line 3: a field is longer than 1,000 characters, the most a CSV or TSV "

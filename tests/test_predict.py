@@ -65,6 +65,47 @@ def test_every_format_names_its_bad_rows(exported, tmp_path, name, content):
     assert [row for row, _ in summary["bad_rows"]] == [r["row"] for r in records if "error" in r]
 
 
+def _positive(texts):
+    """A model that answers "positive" to everything, for tests of the file handling."""
+    return [{"label": "positive", "label_id": 1, "probabilities": [0.25, 0.75]} for _ in texts]
+
+
+@pytest.mark.parametrize(
+    "name, content, texts",
+    [
+        # Excel's "CSV UTF-8" starts with a byte-order mark; a blank line is no row.
+        ("bom.csv", b'\xef\xbb\xbftext,id\n"a ""gripping"" film",1\n\ndull,2\n', ['a "gripping" film', "dull"]),
+        # A TSV keeps its quotes as text, as training reads it.
+        ("quotes.tsv", b'text\tid\n"great" film\t1\n"unclosed\t2\n', ['"great" film', '"unclosed']),
+    ],
+)
+def test_tables_are_read_by_the_rules_training_reads_them_by(tmp_path, name, content, texts):
+    source = tmp_path / name
+    source.write_bytes(content)
+    assert [row.text for row in predict.read_rows(source)] == texts
+    summary = predict.predict_file(_positive, source, tmp_path / "out.jsonl", verbose=0)
+    assert summary == {"rows": len(texts), "bad_rows": []}
+
+
+def test_an_unclosed_quote_stops_with_its_line_and_writes_nothing(tmp_path):
+    source = tmp_path / "texts.csv"
+    # Read leniently, row 2's quote would swallow rows 3 to 5 into one text.
+    source.write_text('text\ngood film\n"a film,\nawful\nfine\nbad\n')
+    with pytest.raises(predict.InputError, match=r"texts\.csv: line 3: a quoted field opened here is never closed"):
+        predict.predict_file(_positive, source, tmp_path / "out.jsonl", verbose=0)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["texts.csv"]
+
+
+def test_predictions_never_replace_the_texts_they_read(tmp_path):
+    source = tmp_path / "texts.txt"
+    source.write_text("a gripping film\nawful\n")
+    (tmp_path / "sub").mkdir()
+    for output in (source, tmp_path / "sub" / ".." / "texts.txt"):
+        with pytest.raises(predict.InputError, match="is the input file: choose another output"):
+            predict.predict_file(_positive, source, output, verbose=0)
+    assert source.read_text() == "a gripping film\nawful\n"
+
+
 def test_every_full_batch_reaches_the_model_in_one_shape_whatever_rows_are_bad(tmp_path):
     source = tmp_path / "texts.txt"
     # Rows 2, 5 and 6 are not UTF-8; 7 rows in batches of 3.
@@ -103,11 +144,8 @@ def test_a_100000_line_file_streams_in_bounded_memory(tmp_path):
         for i in range(100_000):
             file.write(f"text number {i} about a film\n")
 
-    def fixed_answer(texts):
-        return [{"label": "positive", "label_id": 1, "probabilities": [0.25, 0.75]} for _ in texts]
-
     tracemalloc.start()
-    summary = predict.predict_file(fixed_answer, source, tmp_path / "out.jsonl", batch_size=256, verbose=0)
+    summary = predict.predict_file(_positive, source, tmp_path / "out.jsonl", batch_size=256, verbose=0)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert summary == {"rows": 100_000, "bad_rows": []}
@@ -132,6 +170,11 @@ def test_the_command_predicts_and_refuses_to_overwrite_in_one_line(exported, tmp
     assert again.stderr.strip().splitlines()[-1] == (
         f"tfdistill: error: {output} exists; pass --overwrite to replace it."
     )
+    same = subprocess.run(command[:-1] + [f"--output={source}", "--overwrite"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert same.returncode == 2
+    assert "is the input file: choose another output" in same.stderr.strip().splitlines()[-1]
+    assert source.read_text() == "a gripping film\n"
     missing = subprocess.run(command[:-2] + [f"--input={tmp_path}/nope.csv", f"--output={tmp_path}/o.jsonl"],
                              capture_output=True, text=True, cwd=REPO)
     assert missing.returncode == 2 and "nope.csv: no such input file." in missing.stderr

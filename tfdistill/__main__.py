@@ -82,8 +82,8 @@ def _predict():
     from tfdistill import predict
 
     _required(model=FLAGS.model, input=FLAGS.input, output=FLAGS.output)
-    if os.path.exists(FLAGS.output) and not FLAGS.overwrite:
-        raise UsageError(f"{FLAGS.output} exists; pass --overwrite to replace it.")
+    # Before the model loads: a mistake here should not wait for it.
+    predict.check_output(FLAGS.input, FLAGS.output, overwrite=FLAGS.overwrite)
     model = predict.open_model(FLAGS.model)
     verbose = 1 if sys.stderr.isatty() else 0
     summary = predict.predict_file(

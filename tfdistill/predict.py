@@ -7,7 +7,9 @@ row it could not read instead of skipping it silently.
 Inputs, by extension:
 
 - `.txt`: one text per line (an empty line is an empty text);
-- `.csv` / `.tsv`: a header row, the texts in `text_column`;
+- `.csv` / `.tsv`: a header row, the texts in `text_column`, read by the rules
+  training data is (`tfdistill.data.tables`: a CSV quote never closed stops with the
+  line where it opened; a TSV keeps quotes as text); blank lines are not rows;
 - `.jsonl`: one JSON object per line, the text under `text_column`.
 
 The model is a run folder (its distilled student's SavedModel), a SavedModel folder,
@@ -30,9 +32,9 @@ Example:
 [(1, 'a fine film', None), (2, None, 'invalid UTF-8')]
 """
 
-import csv
 import dataclasses
 import json
+import os
 import pathlib
 from typing import Optional
 
@@ -40,6 +42,7 @@ import keras
 import numpy as np
 
 from tfdistill.atomic import replace_atomically
+from tfdistill.data import tables
 
 INPUT_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
 
@@ -73,7 +76,7 @@ def read_rows(path, text_column="text"):
     if suffix == ".jsonl":
         return _jsonl_rows(path, text_column)
     if suffix in (".csv", ".tsv"):
-        return _table_rows(path, text_column, "\t" if suffix == ".tsv" else ",")
+        return _table_rows(path, text_column)
     raise InputError(f"{path}: predict reads {', '.join(INPUT_SUFFIXES)} files, not {suffix!r}.")
 
 
@@ -109,22 +112,32 @@ def _jsonl_rows(path, text_column):
             yield Row(number, error=f"no string {text_column!r} field")
 
 
-def _table_rows(path, text_column, delimiter):
+def _table_rows(path, text_column):
     # surrogateescape keeps undecodable bytes as lone surrogates, so that one bad
     # row is named instead of the whole file failing to decode.
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as file:
-        reader = csv.reader(file, delimiter=delimiter)
-        header = next(reader, None) or []
+    # utf-8-sig drops the byte-order mark that spreadsheets write first.
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as file:
+        rows = (fields for _, fields in _checked_table(file, path))
+        header = next(rows, [])
         if text_column not in header:
             raise InputError(f"{path}: no column {text_column!r} in the header {header}.")
         column = header.index(text_column)
-        for number, fields in enumerate(reader, start=1):
+        for number, fields in enumerate(rows, start=1):
             if len(fields) != len(header):
                 yield Row(number, error=f"{len(fields)} fields where the header has {len(header)}")
             elif any("\udc80" <= char <= "\udcff" for char in fields[column]):
                 yield Row(number, error="invalid UTF-8")
             else:
                 yield Row(number, fields[column])
+
+
+def _checked_table(file, path):
+    """`tables.table_rows` with its errors as `InputError`s: a broken quote spoils every
+    row after it, so the file is refused, not one row."""
+    try:
+        yield from tables.table_rows(file, path)
+    except ValueError as error:
+        raise InputError(str(error)) from None
 
 
 def _batches(rows, batch_size):
@@ -154,13 +167,27 @@ def _records(batch, predict):
     ]
 
 
+def check_output(input_path, output_path, overwrite=False):
+    """Raises `InputError` if writing `output_path` would replace the texts of
+    `input_path`, or (without `overwrite`) any file already there."""
+    if not os.path.exists(output_path):
+        return
+    if os.path.exists(input_path) and os.path.samefile(input_path, output_path):
+        raise InputError(
+            f"{output_path} is the input file: choose another output (predictions never "
+            "replace the texts they are made from)."
+        )
+    if not overwrite:
+        raise InputError(f"{output_path} exists; pass --overwrite to replace it.")
+
+
 def predict_file(predict, input_path, output_path, *, text_column="text", batch_size=256, verbose=1):
     """Writes one JSON line per row of `input_path` to `output_path`.
 
     Args:
         predict: `texts -> [one JSON-ready dict per text]` (see `open_model`).
         input_path: a `.txt`, `.csv`, `.tsv` or `.jsonl` file.
-        output_path: the JSONL file to write (atomically).
+        output_path: the JSONL file to write (atomically); never `input_path`.
         text_column: the text's column or key in a table or JSONL file.
         batch_size: texts per model call.
         verbose: 1 shows a progress bar, 0 is silent.
@@ -168,6 +195,7 @@ def predict_file(predict, input_path, output_path, *, text_column="text", batch_
     Returns:
         `{"rows": n, "bad_rows": [(row, reason), ...]}`.
     """
+    check_output(input_path, output_path, overwrite=True)
     # A first pass counts the rows for the progress bar (and finds a bad header
     # before anything is written); both passes stream.
     total = sum(1 for _ in read_rows(input_path, text_column))

@@ -11,11 +11,11 @@ the file, the 1-based line and the column: a missing file or column, an empty fi
 an unknown label, bytes that are not UTF-8, integer and named labels mixed, and in
 CSV files a quote that is never closed or a closing quote followed by more text
 (`"great" film,1`; a quote inside an unquoted field, `a "great" film,1`, is kept as
-text). A CSV or TSV field may hold up to `MAX_FIELD_CHARS` characters (10 MiB);
-a longer one is an error naming its line.
+text). A CSV or TSV field may hold up to `tables.MAX_FIELD_CHARS` characters (10
+MiB); a longer one is an error naming its line (`tfdistill.data.tables`, which
+`predict` reads tables with too).
 """
 
-import csv
 import json
 import logging
 import os
@@ -25,13 +25,11 @@ import numpy as np
 
 from tfdistill.data.sources import register_source
 from tfdistill.data.sources.splits import deduplicate, split_indices
+from tfdistill.data.tables import table_rows
 
 logger = logging.getLogger(__name__)
 
 _OPTIONS = ("text_column", "label_column", "label_names")
-# The longest CSV or TSV field read, in characters (the csv module's default is
-# 131,072): 10 MiB, far above any text a model reads, below a runaway field.
-MAX_FIELD_CHARS = 10 * 2**20
 _INT_PATTERN = re.compile(r"^[+-]?\d+$")
 
 
@@ -164,7 +162,7 @@ def decode_lines(data, path):
 
 def _table_records(lines, path, text_column, label_column):
     """Returns `(line_number, text, raw_label)` from CSV or TSV lines."""
-    rows = _table_rows(lines, path)
+    rows = list(table_rows(lines, path))
     if not rows:
         raise ValueError(f"{path}: the file is empty (no header line).")
     _, header = rows[0]
@@ -187,51 +185,6 @@ def _table_records(lines, path, text_column, label_column):
     if not records:
         raise ValueError(f"{path}: the file has a header but no rows.")
     return records
-
-
-# What the csv module's errors mean, by the start of their message.
-_CSV_PROBLEMS = {
-    "unexpected end of data": "a quoted field opened here is never closed (unterminated quote)",
-    "',' expected after '\"'": (
-        "stray quote: a quoted field's closing quote must be followed by a comma or "
-        "the end of the line (write a quote inside a quoted field as \"\")"
-    ),
-    "field larger than field limit": (
-        "a field is longer than {limit} characters, the most a CSV or TSV field may "
-        "hold (in a CSV file, an unclosed quote makes one field of the rest of the file)"
-    ),
-}
-
-
-def _table_rows(lines, path):
-    """`[(line_number, fields)]` of the non-empty rows of CSV or TSV lines.
-
-    A csv error becomes a ValueError naming the line where its row starts.
-    """
-    # TSV files conventionally carry quotes verbatim, so no quoting there.
-    if path.endswith(".tsv"):
-        reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE, strict=True)
-    else:
-        reader = csv.reader(lines, strict=True)
-    rows, line_number = [], 1
-    previous_limit = csv.field_size_limit(MAX_FIELD_CHARS)
-    try:
-        for fields in reader:
-            if fields:
-                rows.append((line_number, fields))
-            # A quoted field may span lines: the next row starts after them.
-            line_number = reader.line_num + 1
-    except csv.Error as error:
-        message = str(error)
-        problem = next(
-            (text for start, text in _CSV_PROBLEMS.items() if message.startswith(start)), message
-        )
-        seen_at = f" (seen at line {reader.line_num})" if reader.line_num > line_number else ""
-        problem = problem.replace("{limit}", f"{MAX_FIELD_CHARS:,}")
-        raise ValueError(f"{path}: line {line_number}: {problem}{seen_at}.") from None
-    finally:
-        csv.field_size_limit(previous_limit)
-    return rows
 
 
 def _jsonl_records(lines, path, text_column, label_column):
