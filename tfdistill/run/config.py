@@ -132,7 +132,8 @@ class TuneConfig:
     Each trial trains the distilled student with values drawn from the ranges
     (`[low, high]`; the learning rate on a log scale) and is scored on the
     validation split; the distilled student then trains with the best trial's
-    values (see `tfdistill.run.stages.tune`). The baseline keeps the run's own
+    values if they beat the config's own by more than one standard error, else with
+    the config's (see `tfdistill.run.stages.tune`). The baseline keeps the run's own
     learning rate. `trials: 0` turns it off.
     """
 

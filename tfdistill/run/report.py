@@ -267,7 +267,10 @@ def tuning_section(tuning):
 
     >>> trial = {"trial": "0", "values": {"temperature": 4.0, "alpha": 0.3,
     ...          "learning_rate": 1e-3}, "score": 0.75, "status": "COMPLETED"}
-    >>> tuning = {"objective": "val_accuracy", "trials": [trial], "best": trial}
+    >>> tuning = {"objective": "val_accuracy", "trials": [trial], "best": trial,
+    ...           "standard_error": 0.0153}
+    >>> tuning_section(tuning)[2]
+    "Each trial scored by its best epoch's val_accuracy (validation split). The winner is the best trial if it beats the config's own values (the first) by more than one standard error of their score (0.0153), else the config's; the distilled student trained with the winner's values."
     >>> tuning_section(tuning)[-2]
     '| 0 (winner) | 4 | 0.3 | 0.001 | 0.7500 | COMPLETED |'
     >>> tuning_section(None)
@@ -280,8 +283,10 @@ def tuning_section(tuning):
     lines = [
         "## Hyperparameter search",
         "",
-        f"Each trial scored by its best epoch's {tuning['objective']} (validation split); "
-        "the distilled student trained with the winner's values.",
+        f"Each trial scored by its best epoch's {tuning['objective']} (validation split). "
+        "The winner is the best trial if it beats the config's own values (the first) by "
+        f"more than one standard error of their score ({_four_places(tuning.get('standard_error'))}), "
+        "else the config's; the distilled student trained with the winner's values.",
         "",
         "| trial | " + " | ".join(key.replace("_", " ") for key in keys) + " | score | status |",
         "|---" * (len(keys) + 3) + "|",
@@ -289,9 +294,13 @@ def tuning_section(tuning):
     for trial in tuning["trials"]:
         name = trial["trial"] + (" (winner)" if trial == tuning["best"] else "")
         values = " | ".join(f"{trial['values'][key]:.3g}" for key in keys)
-        score = "-" if trial["score"] is None else f"{trial['score']:.4f}"
+        score = _four_places(trial["score"])
         lines.append(f"| {name} | {values} | {score} | {trial['status']} |")
     return lines + [""]
+
+
+def _four_places(number):
+    return "-" if number is None else f"{number:.4f}"
 
 
 def extra_test_section(summary):

@@ -5,10 +5,15 @@ distilled student trains.
 Each trial builds a fresh student (from the run's seed, as the final one), distils
 it on the teachers' cached logits with the trial's values for `tune.epochs` epochs,
 early-stopped on the task's headline metric on the validation split, and scores the
-best epoch's value of that metric. The first trial is the config's own values, so
-the winner scores no worse on validation (over the trials' epochs) than what the
-user wrote; the later ones are drawn at random from the ranges. The test split is
-never read. A trial of augmentation factor k trains on the first k augmented copies
+best epoch's value of that metric. The first trial is the config's own values; the
+later ones are drawn at random from the ranges. The winner is the best-scoring trial
+only if it beats the config's by more than one standard error of the config's score
+(the one-standard-error rule of Hastie et al., ESL 7.10, with the binomial error of
+a proportion of the validation examples, exact for accuracy and a guide for F1);
+otherwise the config's values stay. A validation split of a few hundred texts ranks
+trials a few texts apart at random, and a search that trades the user's values for
+such a lead scored worse on test (BENCHMARKS.md section 42). The test split is never
+read. A trial of augmentation factor k trains on the first k augmented copies
 of each training text, out of the transfer set's (`transfer.augmented_factor`), so
 no trial needs the teacher. The search is a KerasTuner project in the run's
 `tuning/` folder: an interrupted search resumes there, keeping its finished trials
@@ -17,6 +22,7 @@ every trial and the winner, whose values the distilled student then trains with.
 """
 
 import dataclasses
+import math
 
 import keras_tuner
 from absl import logging
@@ -30,7 +36,7 @@ from tfdistill.run.stages import students
 
 
 def tuned_config(context, teachers, transfer):
-    """The run's config with the best trial's values of what the search varies.
+    """The run's config with the winning trial's values of what the search varies.
 
     Runs (or resumes) the search in `tuning/` and writes `tuning/trials.json`.
 
@@ -43,11 +49,18 @@ def tuned_config(context, teachers, transfer):
     fingerprints.record(layout.tuning, fingerprints.student_fingerprint(context, DISTILLED))
     search = _Search(context, teachers, transfer)
     search.search(verbose=0)
-    record = _record(search.oracle)
+    record = _record(search.oracle, len(context.splits["validation"].texts))
     write_json(layout.tuning_trials, record)
     best = record["best"]
     if best is None:
         raise RuntimeError(f"No tuning trial finished; see {layout.tuning_trials}.")
+    leader = max((t for t in record["trials"] if t["score"] is not None), key=lambda t: t["score"])
+    if leader is not best:
+        logging.info(
+            "Tuning: trial %s led the config's values by %.4f, within one standard error "
+            "(%.4f): the config's values stay.",
+            leader["trial"], leader["score"] - best["score"], record["standard_error"],
+        )
     logging.info(
         "Tuning: trial %s wins with %s %.4f: %s",
         best["trial"], record["objective"], best["score"], best["values"],
@@ -88,8 +101,8 @@ class _ConfigFirstOracle(keras_tuner.oracles.RandomSearchOracle):
     """A random search whose first trial is `first_values`, not a random draw.
 
     KerasTuner's random search only draws: with a budget of a few trials, every one
-    may land worse than the values the user chose by hand. Trying those first makes
-    the search's winner at least as good as them on validation.
+    may land worse than the values the user chose by hand. Trying those first lets
+    the search keep them (`_winner`).
     """
 
     def __init__(self, first_values, **kwargs):
@@ -144,8 +157,9 @@ class _Search(keras_tuner.Tuner):
         return {self.oracle.objective.name: float(stopping.best)}
 
 
-def _record(oracle):
-    """What `trials.json` holds: every trial in order, and the best finished one."""
+def _record(oracle, validation_examples):
+    """What `trials.json` holds: every trial in order, the standard error of the
+    config's trial, and the winner (`_winner`)."""
     trials = [
         {
             "trial": trial.trial_id,
@@ -155,6 +169,36 @@ def _record(oracle):
         }
         for trial in sorted(oracle.trials.values(), key=lambda trial: trial.trial_id)
     ]
-    best = oracle.get_best_trials(1)
-    winner = next((t for t in trials if best and t["trial"] == best[0].trial_id), None)
-    return {"objective": oracle.objective.name, "trials": trials, "best": winner}
+    error = _standard_error(trials[0]["score"], validation_examples) if trials else None
+    return {
+        "objective": oracle.objective.name,
+        "trials": trials,
+        "standard_error": error,
+        "best": _winner(trials, error),
+    }
+
+
+def _standard_error(score, examples):
+    """The binomial standard error of a score that is a proportion of `examples`."""
+    if score is None or not examples:
+        return None
+    return math.sqrt(score * (1.0 - score) / examples)
+
+
+def _winner(trials, standard_error):
+    """The best finished trial, unless the config's own (the first) is within
+    `standard_error` of it: then the config's.
+
+    >>> trials = [{"score": 0.90}, {"score": 0.91}, {"score": None}]
+    >>> _winner(trials, 0.02) is trials[0], _winner(trials, 0.005) is trials[1]
+    (True, True)
+    """
+    finished = [trial for trial in trials if trial["score"] is not None]
+    if not finished:
+        return None
+    best = max(finished, key=lambda trial: trial["score"])
+    first = trials[0]
+    kept = first["score"] is not None and standard_error is not None
+    if kept and best["score"] - first["score"] <= standard_error:
+        return first
+    return best
