@@ -96,7 +96,7 @@ def test_an_unclosed_quote_stops_with_its_line_and_writes_nothing(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["texts.csv"]
 
 
-def test_predictions_never_replace_the_texts_they_read(tmp_path):
+def test_predictions_never_replace_the_texts_they_read_or_a_folder(tmp_path):
     source = tmp_path / "texts.txt"
     source.write_text("a gripping film\nawful\n")
     (tmp_path / "sub").mkdir()
@@ -104,6 +104,11 @@ def test_predictions_never_replace_the_texts_they_read(tmp_path):
         with pytest.raises(predict.InputError, match="is the input file: choose another output"):
             predict.predict_file(_positive, source, output, verbose=0)
     assert source.read_text() == "a gripping film\nawful\n"
+    # Nor a folder, which the atomic write would replace whole.
+    (tmp_path / "sub" / "notes.txt").write_text("mine")
+    with pytest.raises(predict.InputError, match="sub is a folder: the output is the JSONL file"):
+        predict.predict_file(_positive, source, tmp_path / "sub", verbose=0)
+    assert (tmp_path / "sub" / "notes.txt").read_text() == "mine"
 
 
 def test_every_full_batch_reaches_the_model_in_one_shape_whatever_rows_are_bad(tmp_path):

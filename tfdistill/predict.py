@@ -169,9 +169,12 @@ def _records(batch, predict):
 
 def check_output(input_path, output_path, overwrite=False):
     """Raises `InputError` if writing `output_path` would replace the texts of
-    `input_path`, or (without `overwrite`) any file already there."""
+    `input_path` or a folder, or (without `overwrite`) any file already there."""
     if not os.path.exists(output_path):
         return
+    if os.path.isdir(output_path):
+        # The atomic write would replace the folder and everything in it.
+        raise InputError(f"{output_path} is a folder: the output is the JSONL file to write.")
     if os.path.exists(input_path) and os.path.samefile(input_path, output_path):
         raise InputError(
             f"{output_path} is the input file: choose another output (predictions never "
