@@ -198,7 +198,7 @@ def _winner(trials, standard_error):
         return None
     best = max(finished, key=lambda trial: trial["score"])
     first = trials[0]
-    kept = first["score"] is not None and standard_error is not None
-    if kept and best["score"] - first["score"] <= standard_error:
+    comparable = first["score"] is not None and standard_error is not None
+    if comparable and best["score"] - first["score"] <= standard_error:
         return first
     return best
