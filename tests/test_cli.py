@@ -146,7 +146,13 @@ def _assert_one_line_error(result, *fragments, alone=False):
         (["--set=distillation.epochs=many"], ["distillation.epochs must be of type int"]),
         (["--set=teacher.preset=/nonexistent/teacher"], ["teacher.preset", "/nonexistent/teacher"]),
         # Before #14 this failed after the teacher's fine-tuning.
-        (["--set=student.sizes={lstm_unit: 4}"], ["student.sizes: unknown key 'lstm_unit' for bilstm; accepted:"]),
+        (["--set=student.sizes={lstm_unit: 4}"], ["student.sizes: unknown key 'lstm_unit' (did you mean 'lstm_units'?) for bilstm; accepted:"]),
+        # Before session 29 a misspelt preset name read the data, made the run's
+        # folder, then died in keras-hub with a traceback and exit status 1.
+        (["--set=teacher.preset=minilm_l6_packagd"], ["'minilm_l6_packagd' (did you mean 'minilm_l6_packaged'?) is not a teacher preset"]),
+        (["--set=data.source=rotten_tomatos"], ["Unknown source 'rotten_tomatos' (did you mean 'rotten_tomatoes'?)"]),
+        (["--set=distilation.epochs=3"], ["unknown config key distilation (did you mean 'distillation'?)"]),
+        (["--set=distillation.loss=kll"], ["distillation.loss must be one of", "got 'kll' (did you mean 'kl'?)"]),
     ],
 )
 def test_bad_config_fails_in_one_line_and_writes_nothing(tmp_path, capsys, extra, fragments):

@@ -90,6 +90,12 @@ def test_local_preset_directory_becomes_absolute(tmp_path, monkeypatch):
     assert resolve_preset("./my_teacher") == str(tmp_path / "my_teacher")
 
 
+def test_a_misspelt_preset_name_is_caught_before_any_download():
+    # keras-hub would try Kaggle first, then fail with a page of options.
+    with pytest.raises(ValueError, match=r"did you mean 'bert_tiny_en_uncased'\?\) is not a teacher preset"):
+        resolve_preset("bert_tiny_en_uncase")
+
+
 def test_missing_local_preset_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no_such_teacher"):
         resolve_preset(tmp_path / "no_such_teacher")

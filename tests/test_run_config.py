@@ -129,7 +129,7 @@ CONFIG_ERRORS = (
     # student.sizes, against the signature of the kind's builder.
     (
         ["student.sizes={lstm_unit: 4}"],
-        rf"student\.sizes: unknown key 'lstm_unit' for bilstm; accepted: {re.escape(BILSTM_SIZES)}",
+        rf"student\.sizes: unknown key 'lstm_unit' \(did you mean 'lstm_units'\?\) for bilstm; accepted: {re.escape(BILSTM_SIZES)}",
     ),
     (["student.kind=cnn", "student.sizes={lstm_units: 4}"], r"unknown key 'lstm_units' for cnn; accepted: \[.*'filters'"),
     (
@@ -204,7 +204,8 @@ CONFIG_ERRORS = (
     (["distillation.augment.transfer_texts=true"],
      r"^distillation\.augment\.transfer_texts makes variants of distillation\.transfer_texts, which names no source\.$"),
     (["distillation.transfer_texts=[guardian_headline]"],
-     r"^distillation\.transfer_texts\[0\]: Unknown source 'guardian_headline': expected 'bbc_news', 'drug_reviews', "
+     r"^distillation\.transfer_texts\[0\]: Unknown source 'guardian_headline' \(did you mean "
+     r"'guardian_headlines'\?\): expected 'bbc_news', 'drug_reviews', "
      r"'guardian_headlines', 'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', "
      r"'vader_amazon_reviews', 'vader_amazon_reviews_halves', 'vader_nyt_editorials', "
      r"'vader_nyt_editorials_halves', 'vader_tweets', 'vader_tweets_halves', 'tfds:<name>' or a path "
@@ -361,5 +362,5 @@ def test_an_unknown_pretrained_student_is_refused_before_work(tmp_path):
     config = run_config.override(
         run_config.RunConfig(), ["student.kind=small_bert", "student.sizes={pretrained: minilm_l9}"]
     )
-    with pytest.raises(run_config.ConfigError, match=r"student\.sizes\.pretrained: Unknown pretrained student backbone 'minilm_l9'; registered: \['minilm_l3'\]"):
+    with pytest.raises(run_config.ConfigError, match=r"student\.sizes\.pretrained: Unknown pretrained student backbone 'minilm_l9' \(did you mean 'minilm_l3'\?\); registered: \['minilm_l3'\]"):
         validate.validate(config, tmp_path / "run")

@@ -22,7 +22,29 @@ Example:
 Traceback (most recent call last):
 ...
 ValueError: Unknown shape 'circle'; registered: ['square'].
+>>> shapes.get("sqare")
+Traceback (most recent call last):
+...
+ValueError: Unknown shape 'sqare' (did you mean 'square'?); registered: ['square'].
 """
+
+import difflib
+
+
+def did_you_mean(name, names):
+    """`" (did you mean 'x'?)"` for the registered name closest to a misspelt one,
+    or `""` when none is close: every error that rejects a name adds it.
+
+    Example:
+
+    >>> did_you_mean("rotten_tomatos", ["bbc_news", "rotten_tomatoes"])
+    " (did you mean 'rotten_tomatoes'?)"
+    >>> did_you_mean("imdb", ["bbc_news", "rotten_tomatoes"])
+    ''
+    """
+    # difflib's default cut (0.6) takes one or two wrong letters in a short name.
+    close = difflib.get_close_matches(str(name), [str(known) for known in names], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class Registry:
@@ -72,7 +94,10 @@ class Registry:
     def check(self, name):
         """Raises a `ValueError` naming the registered names unless `name` is one."""
         if name not in self._values:
-            raise ValueError(f"Unknown {self.concept} {name!r}; registered: {self.names()}.")
+            raise ValueError(
+                f"Unknown {self.concept} {name!r}{did_you_mean(name, self.names())}; "
+                f"registered: {self.names()}."
+            )
 
     def get(self, name):
         """The value registered under `name`."""

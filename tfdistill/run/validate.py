@@ -37,6 +37,8 @@ from tfdistill.run import distribute
 from tfdistill.run.config import AUTO
 from tfdistill.run.config import TUNED_KEYS
 from tfdistill.run.config import ConfigError
+from tfdistill.run.config import not_one_of
+from tfdistill.registry import did_you_mean
 from tfdistill.run import folders
 from tfdistill.run.layout import partial_dir
 
@@ -72,7 +74,7 @@ def _check_names(config):
     )
     for key, registry, name in registries:
         if name not in registry:
-            raise ConfigError(f"{key} must be one of {registry.names()}, got {name!r}.")
+            raise ConfigError(not_one_of(key, registry.names(), name))
     unknown = sorted(set(config.distillation.intermediate) - set(losses.INTERMEDIATE_TERMS.names()))
     if unknown:
         raise ConfigError(
@@ -329,7 +331,11 @@ def _check_sizes(student):
     unknown = [] if accepted is None else sorted(set(student.sizes) - set(accepted))
     missing = sorted(required - set(student.sizes))
     if unknown or missing:
-        problem = f"unknown key {unknown[0]!r}" if unknown else f"missing key {missing[0]!r}"
+        problem = (
+            f"unknown key {unknown[0]!r}{did_you_mean(unknown[0], accepted or [])}"
+            if unknown
+            else f"missing key {missing[0]!r}"
+        )
         raise ConfigError(
             f"student.sizes: {problem} for {student.kind}; accepted: "
             f"{'any key' if accepted is None else accepted}."

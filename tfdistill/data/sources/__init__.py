@@ -61,6 +61,7 @@ import tensorflow as tf
 
 from tfdistill.data.conll import TaggedSentences, to_iob2
 from tfdistill.registry import Registry
+from tfdistill.registry import did_you_mean
 
 SOURCES = Registry("data source")
 
@@ -352,7 +353,7 @@ or a path ending in .bio, .conll, .csv, .jsonl, .tsv, .txt.
     >>> resolve("guardian", tasks=TEXT_SOURCE_TASKS)
     Traceback (most recent call last):
     ...
-    ValueError: Unknown source 'guardian': expected 'bbc_news', 'drug_reviews', 'guardian_headlines', \
+    ValueError: Unknown source 'guardian' (did you mean 'guardian_headlines'?): expected 'bbc_news', 'drug_reviews', 'guardian_headlines', \
 'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', 'vader_amazon_reviews', \
 'vader_amazon_reviews_halves', 'vader_nyt_editorials', 'vader_nyt_editorials_halves', \
 'vader_tweets', 'vader_tweets_halves', 'tfds:<name>' or a path ending in .csv, .jsonl, .tsv, .txt.
@@ -377,7 +378,8 @@ or a path ending in .bio, .conll, .csv, .jsonl, .tsv, .txt.
         accepted.append(f"a path ending in {', '.join(named['extension'])}")
     *others, last = accepted or ["a registered source (none is registered)"]
     expected = f"{', '.join(others)} or {last}" if others else last
-    raise ValueError(f"Unknown source {source!r}: expected {expected}.")
+    hint = did_you_mean(source, named["name"])
+    raise ValueError(f"Unknown source {source!r}{hint}: expected {expected}.")
 
 
 def _resolve_for_task(source, tasks):
