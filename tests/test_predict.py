@@ -97,18 +97,54 @@ def test_an_unclosed_quote_stops_with_its_line_and_writes_nothing(tmp_path):
 
 
 def test_predictions_never_replace_the_texts_they_read_or_a_folder(tmp_path):
-    source = tmp_path / "texts.txt"
-    source.write_text("a gripping film\nawful\n")
-    (tmp_path / "sub").mkdir()
-    for output in (source, tmp_path / "sub" / ".." / "texts.txt"):
+    source = tmp_path / "texts.jsonl"
+    source.write_text('{"text": "a gripping film"}\n{"text": "awful"}\n')
+    (tmp_path / "sub.jsonl").mkdir()
+    for output in (source, tmp_path / "sub.jsonl" / ".." / "texts.jsonl"):
         with pytest.raises(predict.InputError, match="is the input file: choose another output"):
             predict.predict_file(_positive, source, output, verbose=0)
-    assert source.read_text() == "a gripping film\nawful\n"
+    assert source.read_text() == '{"text": "a gripping film"}\n{"text": "awful"}\n'
     # Nor a folder, which the atomic write would replace whole.
-    (tmp_path / "sub" / "notes.txt").write_text("mine")
-    with pytest.raises(predict.InputError, match="sub is a folder: the output is the JSONL file"):
-        predict.predict_file(_positive, source, tmp_path / "sub", verbose=0)
-    assert (tmp_path / "sub" / "notes.txt").read_text() == "mine"
+    (tmp_path / "sub.jsonl" / "notes.txt").write_text("mine")
+    with pytest.raises(predict.InputError, match="sub.jsonl is a folder: the output is the JSONL file"):
+        predict.predict_file(_positive, source, tmp_path / "sub.jsonl", verbose=0)
+    assert (tmp_path / "sub.jsonl" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.txt", b"", r"empty\.txt: no rows to predict \(an empty file, or a header alone\)"),
+        ("header.csv", b"text,label\n", r"header\.csv: no rows to predict"),
+        # The texts under another key: every row fails alike.
+        ("reviews.jsonl", b'{"review": "great"}\n{"review": "awful"}\n',
+         r"reviews\.jsonl: none of its 2 row\(s\) can be read \(row 1: no string 'text' field\)"),
+        ("capital.csv", b"Text,label\ngreat,1\n",
+         r"no column 'text' \(did you mean 'Text'\?\) in the header \['Text', 'label'\]; --text_column"),
+    ],
+)
+def test_a_file_with_nothing_to_predict_stops_and_writes_nothing(tmp_path, name, content, message):
+    source = tmp_path / name
+    source.write_bytes(content)
+    with pytest.raises(predict.InputError, match=message):
+        predict.predict_file(_positive, source, tmp_path / "out.jsonl", verbose=0)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [name]
+
+
+def test_one_readable_row_is_enough_to_write_the_others_errors(tmp_path):
+    source = tmp_path / "texts.jsonl"
+    source.write_text('{"review": "great"}\n{"text": "fine"}\n')
+    summary = predict.predict_file(_positive, source, tmp_path / "out.jsonl", verbose=0)
+    assert summary == {"rows": 2, "bad_rows": [(1, "no string 'text' field")]}
+
+
+@pytest.mark.parametrize("output", ["predictions.csv", "predictions.json", "/dev/stdout"])
+def test_the_output_must_be_named_as_the_json_lines_it_holds(tmp_path, output):
+    source = tmp_path / "texts.txt"
+    source.write_text("great\n")
+    with pytest.raises(predict.InputError, match="the predictions are JSON lines; name the output"):
+        predict.predict_file(_positive, source, tmp_path / output, verbose=0)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["texts.txt"]
 
 
 def test_every_full_batch_reaches_the_model_in_one_shape_whatever_rows_are_bad(tmp_path):
@@ -169,17 +205,23 @@ def test_the_command_predicts_and_refuses_to_overwrite_in_one_line(exported, tmp
                f"--input={source}", f"--output={output}"]
     first = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert first.returncode == 0, first.stderr[-2000:]
-    assert "1 rows, 0 unreadable" in first.stdout
+    assert "1 row, 0 unreadable" in first.stdout
     again = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert again.returncode == 2
     assert again.stderr.strip().splitlines()[-1] == (
         f"tfdistill: error: {output} exists; pass --overwrite to replace it."
     )
-    same = subprocess.run(command[:-1] + [f"--output={source}", "--overwrite"],
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text('{"text": "a gripping film"}\n')
+    same = subprocess.run(command[:-2] + [f"--input={texts}", f"--output={texts}", "--overwrite"],
                           capture_output=True, text=True, cwd=REPO)
     assert same.returncode == 2
     assert "is the input file: choose another output" in same.stderr.strip().splitlines()[-1]
-    assert source.read_text() == "a gripping film\n"
+    assert texts.read_text() == '{"text": "a gripping film"}\n'
+    wrong = subprocess.run(command[:-1] + [f"--output={tmp_path}/predictions.csv"],
+                           capture_output=True, text=True, cwd=REPO)
+    assert wrong.returncode == 2 and wrong.stderr.strip().splitlines()[-1].endswith(
+        "predictions.csv: the predictions are JSON lines; name the output *.jsonl.")
     missing = subprocess.run(command[:-2] + [f"--input={tmp_path}/nope.csv", f"--output={tmp_path}/o.jsonl"],
                              capture_output=True, text=True, cwd=REPO)
     assert missing.returncode == 2 and "nope.csv: no such input file." in missing.stderr

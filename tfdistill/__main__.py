@@ -91,7 +91,8 @@ def _predict():
         text_column=FLAGS.text_column, batch_size=FLAGS.batch_size, verbose=verbose,
     )
     bad = summary["bad_rows"]
-    print(f"{summary['rows']} rows, {len(bad)} unreadable, predictions in {FLAGS.output}")
+    rows = f"{summary['rows']} row{'s' if summary['rows'] != 1 else ''}"
+    print(f"{rows}, {len(bad)} unreadable, predictions in {FLAGS.output}")
     for row, reason in bad[:20]:
         print(f"  row {row}: {reason}", file=sys.stderr)
 

@@ -43,6 +43,7 @@ import numpy as np
 
 from tfdistill.atomic import replace_atomically
 from tfdistill.data import tables
+from tfdistill.registry import did_you_mean
 
 INPUT_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
 
@@ -120,7 +121,11 @@ def _table_rows(path, text_column):
         rows = (fields for _, fields in _checked_table(file, path))
         header = next(rows, [])
         if text_column not in header:
-            raise InputError(f"{path}: no column {text_column!r} in the header {header}.")
+            close = did_you_mean(text_column, header)
+            raise InputError(
+                f"{path}: no column {text_column!r}{close} in the header {header}"
+                + ("; --text_column names the texts' column." if close else ".")
+            )
         column = header.index(text_column)
         for number, fields in enumerate(rows, start=1):
             if len(fields) != len(header):
@@ -168,8 +173,13 @@ def _records(batch, predict):
 
 
 def check_output(input_path, output_path, overwrite=False):
-    """Raises `InputError` if writing `output_path` would replace the texts of
-    `input_path` or a folder, or (without `overwrite`) any file already there."""
+    """Raises `InputError` if `output_path` is not a `.jsonl` name, or if writing it
+    would replace the texts of `input_path` or a folder, or (without `overwrite`)
+    any file already there."""
+    if pathlib.Path(output_path).suffix.lower() != ".jsonl":
+        # JSON lines in a .csv would fool a spreadsheet; `/dev/stdout` would be
+        # replaced, not written to, by the atomic rename.
+        raise InputError(f"{output_path}: the predictions are JSON lines; name the output *.jsonl.")
     if not os.path.exists(output_path):
         return
     if os.path.isdir(output_path):
@@ -184,24 +194,48 @@ def check_output(input_path, output_path, overwrite=False):
         raise InputError(f"{output_path} exists; pass --overwrite to replace it.")
 
 
+def _count_readable(input_path, text_column):
+    """The number of rows of `input_path`; raises `InputError` if none is readable:
+    an empty file, a header alone, or every row wrong in the same way (the texts
+    under another JSON key) is a mistake, not a file of predictions."""
+    total, first_error = 0, None
+    for row in read_rows(input_path, text_column):
+        total += 1
+        if row.error is None:
+            first_error = False
+        elif first_error is None:
+            first_error = row
+    if total == 0:
+        raise InputError(f"{input_path}: no rows to predict (an empty file, or a header alone).")
+    if first_error:
+        raise InputError(
+            f"{input_path}: none of its {total} row(s) can be read (row {first_error.number}: "
+            f"{first_error.error}); nothing was written."
+        )
+    return total
+
+
 def predict_file(predict, input_path, output_path, *, text_column="text", batch_size=256, verbose=1):
     """Writes one JSON line per row of `input_path` to `output_path`.
 
     Args:
         predict: `texts -> [one JSON-ready dict per text]` (see `open_model`).
         input_path: a `.txt`, `.csv`, `.tsv` or `.jsonl` file.
-        output_path: the JSONL file to write (atomically); never `input_path`.
+        output_path: the `.jsonl` file to write (atomically); never `input_path`.
         text_column: the text's column or key in a table or JSONL file.
         batch_size: texts per model call.
         verbose: 1 shows a progress bar, 0 is silent.
 
     Returns:
         `{"rows": n, "bad_rows": [(row, reason), ...]}`.
+
+    Raises:
+        InputError: see `read_rows` and `check_output`; also when no row can be read.
     """
     check_output(input_path, output_path, overwrite=True)
-    # A first pass counts the rows for the progress bar (and finds a bad header
-    # before anything is written); both passes stream.
-    total = sum(1 for _ in read_rows(input_path, text_column))
+    # A first pass counts the rows for the progress bar, and finds a bad header or
+    # a file with nothing to predict before anything is written; both passes stream.
+    total = _count_readable(input_path, text_column)
     progress = keras.utils.Progbar(total, verbose=verbose, unit_name="row")
     bad_rows = []
 
