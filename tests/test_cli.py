@@ -162,6 +162,16 @@ def test_bad_config_fails_in_one_line_and_writes_nothing(tmp_path, capsys, extra
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_run_without_an_output_dir_names_the_flag_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    # Before session 29 an unset output_dir became the current folder, and the
+    # message was about that folder not being tfdistill's.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    result = tfdistill_in_process(capsys, f"--config={SMOKE}")
+    _assert_one_line_error(result, "output_dir is not set: pass --output_dir", alone=True)
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
+
+
 def test_a_mistake_in_a_fresh_process_prints_its_one_line_and_nothing_else(tmp_path):
     # In a process of its own, as a user meets it: the in-process tests above do not
     # see absl's log lines, which pytest's logging capture takes.

@@ -60,10 +60,12 @@ def run(config, output_dir=None, overwrite=False):
     Returns:
         The dict written to `metrics.json`.
     """
-    output_dir = pathlib.Path(output_dir or config.output_dir or "")
+    # Unset stays None for `validate` to name: `Path("")` would be the current folder.
+    output_dir = output_dir or config.output_dir
     # First: a multi-worker strategy sets up TensorFlow's runtime, before any op runs.
     strategy = _make_strategy(config.runtime)
-    validate(config, output_dir if str(output_dir) else None)
+    validate(config, output_dir)
+    output_dir = pathlib.Path(output_dir)
     run_dir = distribute.output_dir_for(strategy, output_dir)
     # The data is read and checked before any folder is made: a data error leaves
     # nothing behind.

@@ -45,7 +45,7 @@ from tfdistill.run.layout import partial_dir
 
 def validate(config, output_dir):
     """Raises `ConfigError` for what would fail later, before anything is written."""
-    if output_dir is None:
+    if not output_dir:
         raise ConfigError("output_dir is not set: pass --output_dir or set output_dir.")
     _check_names(config)
     check_task(config)
