@@ -724,6 +724,29 @@ def test_unknown_label_names_its_row_and_column(tmp_path):
         )
 
 
+def test_a_data_folder_names_its_files_and_the_split_pattern(tmp_path):
+    write(tmp_path / "reviews.tsv", "text\tlabel\ngreat\tpos\n")
+    (tmp_path / "notes.md").write_text("mine")
+    with pytest.raises(ValueError, match=(
+        rf"Unknown source '{tmp_path}': it is a folder; name a data file in it "
+        rf"\({tmp_path}/reviews.tsv\), or '{tmp_path}/{{split}}.tsv' for one file a split"
+    )):
+        data.load(str(tmp_path))
+
+
+def test_labels_that_differ_only_in_case_are_refused_unless_named(tmp_path):
+    # Read as given, "Pos" would silently be a third class.
+    path = write(tmp_path / "d.csv", "text,label\ngreat,pos\nawful, neg\nfine,Pos \n")
+    with pytest.raises(ValueError, match=r"d.csv: labels 'Pos' and 'pos' differ only in case"):
+        data.load(path)
+    write(tmp_path / "train.csv", "text,label\ngreat,pos\nawful,neg\nfine,Pos\n")
+    with pytest.raises(ValueError, match=r"train.csv: labels 'Pos' and 'pos' differ"):
+        data.load(str(tmp_path / "{split}.csv"), "train")
+    # Named, they are the user's classes.
+    _, info = data.load(str(tmp_path / "{split}.csv"), "train", label_names=["neg", "pos", "Pos"])
+    assert info.class_names == ("neg", "pos", "Pos")
+
+
 def test_non_utf8_bytes_name_their_line(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes("text,label\ngood,1\ncaf\xe9,0\n".encode("latin-1"))

@@ -325,6 +325,18 @@ def load_tagged(source, split="train", *, token_column=0, tag_column=-1):
     return sentences, info
 
 
+def _folder_hint(folder, extensions):
+    """What to write instead of a data folder: its data files, or a split pattern."""
+    files = sorted(name for name in os.listdir(folder) if name.endswith(tuple(extensions)))
+    listed = f" ({', '.join(os.path.join(folder, name) for name in files[:5])})" if files else ""
+    extension = os.path.splitext(files[0])[1] if files else ".csv"
+    pattern = os.path.join(folder, "{split}" + extension)
+    return (
+        f"it is a folder; name a data file in it{listed}, or {pattern!r} for one file "
+        "a split."
+    )
+
+
 def resolve(source, tasks=None):
     """The registered source that serves `source`, and the `name` its loader gets.
 
@@ -378,6 +390,8 @@ or a path ending in .bio, .conll, .csv, .jsonl, .tsv, .txt.
         accepted.append(f"a path ending in {', '.join(named['extension'])}")
     *others, last = accepted or ["a registered source (none is registered)"]
     expected = f"{', '.join(others)} or {last}" if others else last
+    if os.path.isdir(source):
+        raise ValueError(f"Unknown source {source!r}: {_folder_hint(source, named['extension'])}")
     hint = did_you_mean(source, named["name"])
     raise ValueError(f"Unknown source {source!r}{hint}: expected {expected}.")
 

@@ -8,7 +8,8 @@ it is one file that is de-duplicated and split 80/10/10 with the stable hash rul
 with a logged warning giving their count and lines. Labels are integer ids or names
 (see `load_local`). Bad input raises a `FileNotFoundError` or `ValueError` naming
 the file, the 1-based line and the column: a missing file or column, an empty file,
-an unknown label, bytes that are not UTF-8, integer and named labels mixed, and in
+an unknown label, named labels that differ only in case (`pos`, `Pos`), bytes that
+are not UTF-8, integer and named labels mixed, and in
 CSV files a quote that is never closed or a closing quote followed by more text
 (`"great" film,1`; a quote inside an unquoted field, `a "great" film,1`, is kept as
 text). A CSV or TSV field may hold up to `tables.MAX_FIELD_CHARS` characters (10
@@ -82,7 +83,7 @@ def load_local(path, split, *, text_column, label_column, label_names):
             if train_path == file_path
             else _read_examples(train_path, text_column, label_column)[1]
         )
-        class_names = _class_names(naming_labels)
+        class_names = _class_names(naming_labels, train_path)
     labels = _label_ids(raw_labels, rows, class_names, file_path, label_column)
     if not split_files:
         texts, labels = _deduplicated_split(path, texts, labels, split)
@@ -227,11 +228,26 @@ def _is_int_label(label):
     )
 
 
-def _class_names(raw_labels):
-    """Class names when none are given: sorted names, or "0".."max" for ids."""
+def _class_names(raw_labels, path):
+    """Class names when none are given: sorted names, or "0".."max" for ids.
+
+    Names that differ only in case ("pos", "Pos") are refused: a spreadsheet's
+    inconsistency, which would otherwise train a class of its own.
+    """
     if all(_is_int_label(label) for label in raw_labels):
         return tuple(str(i) for i in range(max(int(label) for label in raw_labels) + 1))
-    return tuple(sorted({str(label).strip() for label in raw_labels}))
+    names = tuple(sorted({str(label).strip() for label in raw_labels}))
+    by_case = {}
+    for name in names:
+        by_case.setdefault(name.casefold(), []).append(name)
+    for spellings in by_case.values():
+        if len(spellings) > 1:
+            raise ValueError(
+                f"{path}: labels {' and '.join(map(repr, spellings))} differ only in case; "
+                "spell each class one way, or name every class in data.label_names if "
+                "they are different classes."
+            )
+    return names
 
 
 def _label_ids(raw_labels, rows, class_names, path, label_column):
