@@ -153,6 +153,9 @@ def _assert_one_line_error(result, *fragments, alone=False):
         (["--set=data.source=rotten_tomatos"], ["Unknown source 'rotten_tomatos' (did you mean 'rotten_tomatoes'?)"]),
         (["--set=distilation.epochs=3"], ["unknown config key distilation (did you mean 'distillation'?)"]),
         (["--set=distillation.loss=kll"], ["distillation.loss must be one of", "got 'kll' (did you mean 'kl'?)"]),
+        # Caught after the data is read (the teacher's positions), before any folder.
+        (["--set=teacher.sequence_length=1000"], ["teacher.sequence_length: 1000 is longer than the teacher's 512 position embeddings"]),
+        (["--set=student.sizes.lstm_units=0"], ["student.sizes.lstm_units must be >= 1, got 0."]),
     ],
 )
 def test_bad_config_fails_in_one_line_and_writes_nothing(tmp_path, capsys, extra, fragments):

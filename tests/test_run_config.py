@@ -140,6 +140,13 @@ CONFIG_ERRORS = (
         ["student.kind=bilstm_wordpiece", "student.sizes={vocabulary_size: 100}"],
         r"unknown key 'vocabulary_size' for bilstm_wordpiece; accepted: \[.*'piece_embedding_dim'",
     ),
+    # Values no network can have: Keras refused them after the teacher's fine-tuning,
+    # with a traceback (before session 29).
+    (["student.sizes.lstm_units=0"], r"^student\.sizes\.lstm_units must be >= 1, got 0\.$"),
+    (["student.kind=cnn", "student.sizes={kernel_sizes: [3, 0]}"], r"^student\.sizes\.kernel_sizes must be >= 1, got \[3, 0\]"),
+    (["student.sizes.dropout=1.5"], r"^student\.sizes\.dropout is a rate: it must be in \[0, 1\), got 1\.5\.$"),
+    (["student.sizes.teacher_words=yes please"], r"^student\.sizes\.teacher_words must be true or false, got 'yes please'"),
+    (["student.kind=small_bert", "student.sizes={num_layers: 0}"], r"^student\.sizes\.num_layers must be >= 1, got 0\.$"),
     # On the teacher's pieces, but no BERT layers to compare.
     (
         ["student.kind=bilstm_wordpiece", "distillation.intermediate={hidden: 1.0}"],

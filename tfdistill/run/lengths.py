@@ -15,17 +15,20 @@ embeddings:
 
 Intermediate-layer terms compare the models position by position, so with them the
 student takes the teacher's length. The run logs each choice, and the run folder's
-`config.yaml` records the numbers.
+`config.yaml` records the numbers. A fixed teacher length longer than a local teacher's
+position embeddings is a `ConfigError` here, before any folder is made.
 """
 
 import dataclasses
 import math
+import os
 
 import numpy as np
 from absl import logging
 
 from tfdistill import models
 from tfdistill.run.config import AUTO
+from tfdistill.run.config import ConfigError
 
 PERCENTILE = 99
 # Fewer distinct shapes, and vectors that fill SIMD lanes.
@@ -42,11 +45,23 @@ def resolve_sequence_lengths(config, task, train_texts):
 
     Returns:
         `config` itself when neither length is `auto`, else a copy with both numbers.
+
+    Raises:
+        ConfigError: a fixed teacher length beyond the teacher's position embeddings
+            (checked for a local teacher; a remote one is not fetched for it).
     """
     teacher, student = config.teacher.sequence_length, config.student.sequence_length
-    if AUTO not in (teacher, student):
+    local = os.path.isdir(models.resolve_preset(config.teacher.preset))
+    if AUTO not in (teacher, student) and not local:
         return config
     tokenizer, max_positions = models.load_teacher_tokenizer(config.teacher.preset)
+    if teacher != AUTO and teacher > max_positions:
+        raise ConfigError(
+            f"teacher.sequence_length: {teacher} is longer than the teacher's "
+            f"{max_positions} position embeddings; use at most {max_positions}, or auto."
+        )
+    if AUTO not in (teacher, student):
+        return config
     # One call over all texts: keras-hub tokenizes a batch much faster than one by one.
     pieces = [len(ids) + 2 for ids in tokenizer(list(train_texts))]
     if teacher == AUTO:

@@ -345,6 +345,40 @@ def _check_sizes(student):
             models.PRETRAINED_BACKBONES.get(student.sizes["pretrained"])
         except ValueError as error:
             raise ConfigError(f"student.sizes.pretrained: {error}") from None
+    _check_size_values(student)
+
+
+def _check_size_values(student):
+    """Sizes no network can have, refused before the teacher's fine-tuning instead of
+    by Keras after it: a count or width below 1 (below 0 where the builder's own
+    default is 0), a dropout rate outside [0, 1), a flag that is not true or false.
+    The builders' defaults say which is which, so a new student needs no entry here."""
+    defaults = _size_defaults(student.kind)
+    for key, value in student.sizes.items():
+        default, name = defaults.get(key), f"student.sizes.{key}"
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}.")
+        if "dropout" in key:
+            if not _is_number(value) or not 0 <= value < 1:
+                raise ConfigError(f"{name} is a rate: it must be in [0, 1), got {value!r}.")
+            continue
+        lowest = 0 if _is_integer(default) and default == 0 else 1
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if _is_integer(item) and item < lowest:
+                raise ConfigError(f"{name} must be >= {lowest}, got {value!r}.")
+
+
+def _size_defaults(kind):
+    """`{key: default}` of every parameter of the builder of `kind` (and, for a
+    word-level kind, of `build_word_student`)."""
+    functions = [models.STUDENTS.get(kind)]
+    if models.STUDENTS.attributes(kind)["word_level"]:
+        functions.append(build_word_student)
+    return {
+        name: parameter.default
+        for function in functions
+        for name, parameter in inspect.signature(function).parameters.items()
+    }
 
 
 # The keys of a schedule: `DistillerSchedule`'s arguments, less the variable.
