@@ -3,6 +3,7 @@ rows are named, not skipped."""
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import tracemalloc
@@ -145,6 +146,23 @@ def test_the_output_must_be_named_as_the_json_lines_it_holds(tmp_path, output):
     with pytest.raises(predict.InputError, match="the predictions are JSON lines; name the output"):
         predict.predict_file(_positive, source, tmp_path / output, verbose=0)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["texts.txt"]
+
+
+def test_a_folder_of_a_run_points_to_the_model_to_pass(exported, tmp_path):
+    savedmodel, _ = exported
+    run = tmp_path / "run"
+    (run / "students" / "cnn_distilled").mkdir(parents=True)
+    (run / "metrics.json").write_text("{}")
+    with pytest.raises(predict.InputError, match=(
+        rf"{run}/students/cnn_distilled is not a finished tfdistill run: it has no metrics\.json; "
+        rf"it is inside the run {run} \(pass --model={run}\)\.$"
+    )):
+        predict.open_model(run / "students" / "cnn_distilled")
+    # A run's export/<model>/ folder holds the SavedModel one level down.
+    with pytest.raises(predict.InputError, match=rf"it holds a SavedModel \(pass --model={savedmodel}\)\.$"):
+        predict.open_model(pathlib.Path(savedmodel).parent)
+    with pytest.raises(predict.InputError, match=rf"^{tmp_path} is not a finished tfdistill run: it has no metrics\.json\.$"):
+        predict.open_model(tmp_path)
 
 
 def test_every_full_batch_reaches_the_model_in_one_shape_whatever_rows_are_bad(tmp_path):

@@ -320,12 +320,26 @@ def _run_folder_savedmodel(run_dir):
     """The SavedModel of a finished run's distilled student."""
     metrics = run_dir / "metrics.json"
     if not metrics.is_file():
-        raise InputError(f"{run_dir} is not a finished tfdistill run: it has no metrics.json.")
+        raise InputError(
+            f"{run_dir} is not a finished tfdistill run: it has no metrics.json{_model_nearby(run_dir)}."
+        )
     models = json.loads(metrics.read_text(encoding="utf-8"))["models"]
     distilled = [name for name in models if name.endswith("_distilled")]
     if not distilled:
         raise InputError(f"{run_dir} holds no distilled student (models: {sorted(models)}).")
     return run_dir / models[distilled[0]]["savedmodel"]
+
+
+def _model_nearby(folder):
+    """For a folder that is no model: the SavedModel it holds (a run's
+    `export/<model>/`), or the finished run it is inside (its `teacher/`,
+    `students/...`), as the `--model` to pass instead."""
+    if (folder / "savedmodel" / "saved_model.pb").is_file():
+        return f"; it holds a SavedModel (pass --model={folder / 'savedmodel'})"
+    for parent in folder.parents:
+        if (parent / "metrics.json").is_file():
+            return f"; it is inside the run {parent} (pass --model={parent})"
+    return ""
 
 
 def open_model(path):
