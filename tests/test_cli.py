@@ -525,3 +525,5 @@ def test_export_adds_tflite_files_to_a_finished_run(smoke_run, tmp_path):
     assert not (smoke_run[0] / "export" / "bilstm_distilled" / "model_dynamic_range.tflite").exists()
     bad = tfdistill("export", f"--run={run_dir}", "--tflite=int4")
     _assert_one_line_error(bad, "export.tflite", "int4")
+    inside = tfdistill("export", f"--run={run_dir}/students", "--tflite=float16")
+    _assert_one_line_error(inside, f"it is inside the run {run_dir} (pass --run={run_dir}).")

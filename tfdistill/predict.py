@@ -44,6 +44,7 @@ import numpy as np
 from tfdistill.atomic import replace_atomically
 from tfdistill.data import tables
 from tfdistill.registry import did_you_mean
+from tfdistill.run.layout import enclosing_run
 
 INPUT_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
 
@@ -336,10 +337,8 @@ def _model_nearby(folder):
     `students/...`), as the `--model` to pass instead."""
     if (folder / "savedmodel" / "saved_model.pb").is_file():
         return f"; it holds a SavedModel (pass --model={folder / 'savedmodel'})"
-    for parent in folder.parents:
-        if (parent / "metrics.json").is_file():
-            return f"; it is inside the run {parent} (pass --model={parent})"
-    return ""
+    run = enclosing_run(folder)
+    return f"; it is inside the run {run} (pass --model={run})" if run else ""
 
 
 def open_model(path):

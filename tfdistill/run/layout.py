@@ -43,6 +43,16 @@ def partial_dir(output_dir):
     return pathlib.Path(str(output_dir) + PARTIAL_SUFFIX)
 
 
+def enclosing_run(folder):
+    """The nearest folder above `folder` that is a finished run (it has its
+    `metrics.json`), in `folder`'s own form (relative stays relative); None if none
+    is: what to name to a user who gave a folder inside a run."""
+    for parent in pathlib.Path(folder).parents:
+        if RunLayout(parent).metrics.is_file():
+            return parent
+    return None
+
+
 def teacher_members(config):
     """`(folder name, fine-tuning seed)` of each teacher, the first one first."""
     first_seed = config.seed if config.teacher.seed is None else config.teacher.seed

@@ -18,6 +18,7 @@ from tfdistill.run import validate
 from tfdistill.run.context import RunContext
 from tfdistill.run.layout import TEACHER
 from tfdistill.run.layout import RunLayout
+from tfdistill.run.layout import enclosing_run
 from tfdistill.run.layout import partial_dir
 from tfdistill.run.stages import export
 
@@ -34,8 +35,10 @@ def add_tflite(output_dir, modes):
     """
     layout = RunLayout(output_dir)
     if not (layout.metrics.is_file() and layout.config.is_file()):
+        run = enclosing_run(output_dir)
         raise folders.RunFolderError(
-            f"{output_dir} is not a finished tfdistill run (it has no metrics.json and config.yaml)."
+            f"{output_dir} is not a finished tfdistill run (it has no metrics.json and "
+            f"config.yaml)" + (f"; it is inside the run {run} (pass --run={run})." if run else ".")
         )
     config = run_config.load(layout.config)
     config = run_config.override(config, [f"export.tflite={json.dumps(list(modes))}"])
