@@ -199,19 +199,19 @@ def _count_readable(input_path, text_column):
     """The number of rows of `input_path`; raises `InputError` if none is readable:
     an empty file, a header alone, or every row wrong in the same way (the texts
     under another JSON key) is a mistake, not a file of predictions."""
-    total, first_error = 0, None
+    total, readable, first_bad = 0, 0, None
     for row in read_rows(input_path, text_column):
         total += 1
         if row.error is None:
-            first_error = False
-        elif first_error is None:
-            first_error = row
+            readable += 1
+        elif first_bad is None:
+            first_bad = row
     if total == 0:
         raise InputError(f"{input_path}: no rows to predict (an empty file, or a header alone).")
-    if first_error:
+    if readable == 0:
         raise InputError(
-            f"{input_path}: none of its {total} row(s) can be read (row {first_error.number}: "
-            f"{first_error.error}); nothing was written."
+            f"{input_path}: none of its {total} row(s) can be read (row {first_bad.number}: "
+            f"{first_bad.error}); nothing was written."
         )
     return total
 

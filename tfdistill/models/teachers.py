@@ -22,9 +22,9 @@ from keras import ops
 from tfdistill import tasks
 from tfdistill.distillation.nonfinite import NonFiniteLossGuard
 from tfdistill.models.bert_tagger import BertTokenClassifier
-from tfdistill.registry import did_you_mean
 from tfdistill.distillation.nonfinite import check_finite_weights
 from tfdistill.distillation.optimizers import build_optimizer
+from tfdistill.registry import did_you_mean
 
 PACKAGED_MINILM = "minilm_l6_packaged"
 

@@ -29,8 +29,8 @@ from typing import Union
 import yaml
 
 from tfdistill.export import TFLITE_MODES
-from tfdistill.registry import did_you_mean
 from tfdistill.models.teachers import PACKAGED_MINILM
+from tfdistill.registry import did_you_mean
 from tfdistill.run.precision import POLICIES
 
 

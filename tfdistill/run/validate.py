@@ -33,12 +33,12 @@ from tfdistill.distillation.intermediate import check_weights
 from tfdistill.distillation.schedules import SCHEDULED_VARIABLES
 from tfdistill.distillation.schedules import DistillerSchedule
 from tfdistill.models.students.word_level import build_word_student
+from tfdistill.registry import did_you_mean
 from tfdistill.run import distribute
 from tfdistill.run.config import AUTO
 from tfdistill.run.config import TUNED_KEYS
 from tfdistill.run.config import ConfigError
 from tfdistill.run.config import not_one_of
-from tfdistill.registry import did_you_mean
 from tfdistill.run import folders
 from tfdistill.run.layout import partial_dir
 
