@@ -301,6 +301,7 @@ def test_sizes_follow_the_signature_of_a_registered_builder(tmp_path, registered
     [
         ("student.sizes={lstm_units: 4", r"--set student\.sizes: the value '\{lstm_units: 4' is not valid YAML: line 1, column 15: expected ',' or '\}'"),
         ("export.latency_batch_sizes=[1,", r"--set export\.latency_batch_sizes: the value '\[1,' is not valid YAML"),
+        ("student.sizes={lstm_units: 4, lstm_units: 8}", r"the key 'lstm_units' is given twice \(first on line 1\)"),
     ],
 )
 def test_yaml_errors_in_set_name_the_key_in_one_line(assignment, message):
@@ -330,6 +331,26 @@ def test_config_files_that_are_not_utf8_or_not_parsable_are_named_in_one_line(tm
     with pytest.raises(run_config.ConfigError, match=r"broken\.yaml is not valid YAML: line 3, column 1") as raised:
         run_config.load(broken_yaml)
     assert "\n" not in str(raised.value)
+
+
+def test_a_key_written_twice_is_refused_not_silently_replaced(tmp_path):
+    # PyYAML and json keep the last value without a word: a section written twice
+    # lost every value of the first (here the temperature).
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("distillation:\n  temperature: 4.0\nstudent:\n  kind: cnn\ndistillation:\n  epochs: 3\n")
+    with pytest.raises(run_config.ConfigError, match=(
+        r"^.*twice\.yaml is not valid YAML: line 5, column 1: the key 'distillation' is given twice "
+        r"\(first on line 1\); the second would silently replace the first\.$"
+    )):
+        run_config.load(twice)
+    twice_json = tmp_path / "twice.json"
+    twice_json.write_text('{"distillation": {"temperature": 4, "temperature": 2}}')
+    with pytest.raises(run_config.ConfigError, match=r"twice\.json: the key 'temperature' is given twice in one object"):
+        run_config.load(twice_json)
+    # The same key in two different sections is no repeat.
+    fine = tmp_path / "fine.yaml"
+    fine.write_text("teacher: {epochs: 1}\ndistillation: {epochs: 3}\n")
+    assert (run_config.load(fine).teacher.epochs, run_config.load(fine).distillation.epochs) == (1, 3)
 
 
 TAGGING = [

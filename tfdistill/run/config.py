@@ -16,6 +16,7 @@ Example:
 0.001
 """
 
+import collections.abc
 import dataclasses
 import json
 import pathlib
@@ -401,13 +402,60 @@ expected ',' or '}', but got '<stream end>' (while parsing a flow mapping).
         raise ConfigError(f"config file {path} cannot be read: {error.strerror}.") from None
     text = _decode_utf8(raw, path)
     try:
-        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if path.suffix == ".json":
+            values = json.loads(text, object_pairs_hook=_unique_keys)
+        else:
+            values = _load_yaml(text)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}"
         raise ConfigError(f"{path} is not valid JSON: {where}: {error.msg}.") from None
+    except _RepeatedKey as error:
+        raise ConfigError(f"{path}: {error}.") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(error)}.") from None
     return RunConfig.from_dict(values or {})
+
+
+class _RepeatedKey(ValueError):
+    """A key given twice in one JSON object."""
+
+
+def _unique_keys(pairs):
+    """A JSON object as a dict, refusing a key given twice (`json` keeps the last)."""
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _RepeatedKey(
+                f"the key {key!r} is given twice in one object; the second would silently "
+                "replace the first"
+            )
+        seen.add(key)
+    return dict(pairs)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping: PyYAML keeps
+    the last without a word, so a section written twice loses the first's values."""
+
+    def construct_mapping(self, node, deep=False):
+        first_lines = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, collections.abc.Hashable):
+                continue  # PyYAML's own error names it below.
+            if key in first_lines:
+                raise yaml.constructor.ConstructorError(
+                    None, None,
+                    f"the key {key!r} is given twice (first on line {first_lines[key]}); the "
+                    "second would silently replace the first",
+                    key_node.start_mark,
+                )
+            first_lines[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _load_yaml(text):
+    return yaml.load(text, Loader=_UniqueKeyLoader)
 
 
 def _decode_utf8(raw, path):
@@ -457,7 +505,7 @@ def override(config, assignments):
         if leaf not in node and ".".join(parents) not in _FREE_FORM:
             raise ConfigError(f"unknown config key {key.strip()}{did_you_mean(leaf, node)}.")
         try:
-            node[leaf] = yaml.safe_load(raw_value)
+            node[leaf] = _load_yaml(raw_value)
         except yaml.YAMLError as error:
             raise ConfigError(
                 f"--set {key.strip()}: the value {raw_value!r} is not valid YAML: "
