@@ -695,6 +695,17 @@ def test_missing_file(tmp_path):
             r"json.jsonl: line 2 is not valid JSON",
         ),
         (
+            # Read as a name, "" was a third class.
+            "blank_label.csv",
+            "text,label\ngood film,pos\nok film, \nbad,neg\n",
+            r"blank_label.csv: line 3, column 'label': the label is empty",
+        ),
+        (
+            "blank_label.jsonl",
+            '{"text": "good", "label": "pos"}\n{"text": "ok", "label": ""}\n',
+            r"blank_label.jsonl: line 2, column 'label': the label is empty",
+        ),
+        (
             "mixed.csv",
             "text,label\na,1\nb,pos\n",
             r"mixed.csv: line 3, column 'label'.*mixes integer and named",

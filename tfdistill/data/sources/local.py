@@ -8,7 +8,7 @@ it is one file that is de-duplicated and split 80/10/10 with the stable hash rul
 with a logged warning giving their count and lines. Labels are integer ids or names
 (see `load_local`). Bad input raises a `FileNotFoundError` or `ValueError` naming
 the file, the 1-based line and the column: a missing file or column, an empty file,
-an unknown label, named labels that differ only in case (`pos`, `Pos`), bytes that
+an empty or unknown label, named labels that differ only in case (`pos`, `Pos`), bytes that
 are not UTF-8, integer and named labels mixed, and in
 CSV files a quote that is never closed or a closing quote followed by more text
 (`"great" film,1`; a quote inside an unquoted field, `a "great" film,1`, is kept as
@@ -108,7 +108,8 @@ def _deduplicated_split(path, texts, labels, split):
 def _read_examples(path, text_column, label_column):
     """Reads a local file's texts, raw labels and their 1-based line numbers.
 
-    Texts are stripped; rows with an empty text are skipped with a warning.
+    Texts are stripped; rows with an empty text are skipped with a warning. An empty
+    label beside a text is an error.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such data file: {path!r}.")
@@ -124,6 +125,12 @@ def _read_examples(path, text_column, label_column):
         if not text:
             empty_rows.append(row)
             continue
+        if isinstance(label, str) and not label.strip():
+            # Else "" would be a class of its own.
+            raise ValueError(
+                f"{path}: line {row}, column {label_column!r}: the label is empty; every "
+                "row with a text needs its class."
+            )
         texts.append(text)
         raw_labels.append(label)
         rows.append(row)
