@@ -333,6 +333,15 @@ def test_config_files_that_are_not_utf8_or_not_parsable_are_named_in_one_line(tm
     assert "\n" not in str(raised.value)
 
 
+def test_a_folder_as_the_config_names_the_configs_in_it(tmp_path):
+    (tmp_path / "run.yaml").write_text("seed: 1\n")
+    (tmp_path / "notes.md").write_text("mine")
+    with pytest.raises(run_config.ConfigError, match=(
+        rf"^config file {tmp_path} is a folder: name a config file in it \({tmp_path}/run\.yaml\)\.$"
+    )):
+        run_config.load(tmp_path)
+
+
 def test_a_key_written_twice_is_refused_not_silently_replaced(tmp_path):
     # PyYAML and json keep the last value without a word: a section written twice
     # lost every value of the first (here the temperature).

@@ -394,6 +394,10 @@ def load(path):
 expected ',' or '}', but got '<stream end>' (while parsing a flow mapping).
     """
     path = pathlib.Path(path)
+    if path.is_dir():
+        configs = sorted(str(p) for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+        listed = f" ({', '.join(configs[:5])}{', ...' if len(configs) > 5 else ''})" if configs else ""
+        raise ConfigError(f"config file {path} is a folder: name a config file in it{listed}.")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist.")
     try:
