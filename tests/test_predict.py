@@ -139,6 +139,12 @@ def test_one_readable_row_is_enough_to_write_the_others_errors(tmp_path):
     assert summary == {"rows": 2, "bad_rows": [(1, "no string 'text' field")]}
 
 
+def test_a_folder_as_the_input_is_named(tmp_path):
+    with pytest.raises(predict.InputError, match=rf"^{tmp_path} is a folder: the input is one \.txt, \.csv, \.tsv, \.jsonl file\.$"):
+        predict.predict_file(_positive, tmp_path, tmp_path / "out.jsonl", verbose=0)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("output", ["predictions.csv", "predictions.json", "/dev/stdout"])
 def test_the_output_must_be_named_as_the_json_lines_it_holds(tmp_path, output):
     source = tmp_path / "texts.txt"

@@ -70,6 +70,8 @@ def read_rows(path, text_column="text"):
             `text_column`.
     """
     path = pathlib.Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder: the input is one {', '.join(INPUT_SUFFIXES)} file.")
     if not path.is_file():
         raise InputError(f"{path}: no such input file.")
     suffix = path.suffix.lower()
