@@ -582,6 +582,16 @@ def test_tfds_glue_sst2_unlabeled_test_split_is_rejected():
             data.load("tfds:glue/sst2", "test")
 
 
+def test_a_misspelt_tfds_name_is_one_line_with_the_closest_dataset():
+    # TFDS's own message lists its hundreds of datasets; its builder lookup is local.
+    with tfds.testing.mock_data(num_examples=2):
+        with pytest.raises(ValueError, match=(
+            r"^Dataset imbd_reviews not found \(did you mean 'imdb_reviews'\?\)\. TFDS's datasets: https://"
+        )) as raised:
+            data.load("tfds:imbd_reviews", "train")
+    assert "\n" not in str(raised.value)
+
+
 # --- Local files. ---
 
 

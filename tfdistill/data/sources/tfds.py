@@ -13,6 +13,7 @@ Examples come in the builder's file order.
 import numpy as np
 
 from tfdistill.data.sources import register_source
+from tfdistill.registry import did_you_mean
 
 
 @register_source("tfds:", match="prefix", options=("text_column", "label_column"))
@@ -80,9 +81,13 @@ def prepared_builder(tfds, name):
     try:
         builder = tfds.builder(name)
     except tfds.core.DatasetNotFoundError as error:
-        # Its message goes on to list every TFDS dataset, hundreds of lines.
+        # Its message goes on to list every TFDS dataset ("\t- imdb_reviews"), hundreds
+        # of lines: one line here, with the closest of them.
+        first, *listed = str(error).splitlines()
+        known = [line.strip()[2:] for line in listed if line.strip().startswith("- ")]
+        hint = did_you_mean(name.split("/")[0].split(":")[0], known)
         raise ValueError(
-            f"{str(error).splitlines()[0]} TFDS's datasets: "
+            f"{first.rstrip('.')}{hint}. TFDS's datasets: "
             "https://www.tensorflow.org/datasets/catalog/overview"
         ) from None
     builder.download_and_prepare()
