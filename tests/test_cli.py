@@ -199,6 +199,15 @@ def test_a_misspelt_flag_fails_in_one_line(capsys):
     _assert_one_line_error(result, "Unknown command line flag 'inptu'", "tfdistill --help", alone=True)
 
 
+def test_a_command_without_its_flags_names_every_missing_one(capsys):
+    result = tfdistill_in_process(capsys, "predict", "--input=texts.txt")
+    _assert_one_line_error(
+        result, "--model and --output are required (`tfdistill --help` lists", alone=True
+    )
+    result = tfdistill_in_process(capsys)
+    _assert_one_line_error(result, "tfdistill: error: --config is required (", alone=True)
+
+
 def test_tune_as_a_command_names_the_setting_that_searches(capsys):
     result = tfdistill_in_process(capsys, "tune", f"--config={SMOKE}")
     _assert_one_line_error(

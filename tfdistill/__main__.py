@@ -59,9 +59,10 @@ class UsageError(ValueError):
 
 
 def _required(**values):
-    for name, value in values.items():
-        if not value:
-            raise UsageError(f"--{name} is required.")
+    missing = [f"--{name}" for name, value in values.items() if not value]
+    if missing:
+        needed = " and ".join(missing) + (" are" if len(missing) > 1 else " is")
+        raise UsageError(f"{needed} required (`tfdistill --help` lists the commands and flags).")
 
 
 def _run():
