@@ -768,6 +768,14 @@ def test_labels_that_differ_only_in_case_are_refused_unless_named(tmp_path):
     assert info.class_names == ("neg", "pos", "Pos")
 
 
+def test_a_utf16_spreadsheet_export_is_named_as_such(tmp_path):
+    # Read as UTF-8, it was a header of 't\x00e\x00x\x00t...' with no 'text' column.
+    path = tmp_path / "unicode.tsv"
+    path.write_bytes("text\tlabel\ngood\tpos\n".encode("utf-16"))
+    with pytest.raises(ValueError, match=r"unicode\.tsv: the file is UTF-16 text .*save it as UTF-8"):
+        data.load(str(path))
+
+
 def test_non_utf8_bytes_name_their_line(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes("text,label\ngood,1\ncaf\xe9,0\n".encode("latin-1"))

@@ -120,6 +120,7 @@ def test_predictions_never_replace_the_texts_they_read_or_a_folder(tmp_path):
         # The texts under another key: every row fails alike.
         ("reviews.jsonl", b'{"review": "great"}\n{"review": "awful"}\n',
          r"reviews\.jsonl: none of its 2 row\(s\) can be read \(row 1: no string 'text' field\)"),
+        ("unicode.txt", "great\nawful\n".encode("utf-16"), r"unicode\.txt: the file is UTF-16 text"),
         ("capital.csv", b"Text,label\ngreat,1\n",
          r"no column 'text' \(did you mean 'Text'\?\) in the header \['Text', 'label'\]; --text_column"),
     ],

@@ -74,6 +74,10 @@ def read_rows(path, text_column="text"):
         raise InputError(f"{path} is a folder: the input is one {', '.join(INPUT_SUFFIXES)} file.")
     if not path.is_file():
         raise InputError(f"{path}: no such input file.")
+    try:
+        tables.check_not_utf16(path)
+    except ValueError as error:
+        raise InputError(str(error)) from None
     suffix = path.suffix.lower()
     if suffix == ".txt":
         return _text_rows(path)

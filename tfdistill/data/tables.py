@@ -1,5 +1,8 @@
 """The CSV and TSV rules every reader of a table here shares: training data and `predict`.
 
+Every file is UTF-8; a UTF-16 file (a spreadsheet's "Unicode Text" export) is refused
+by name (`check_not_utf16`), since read as UTF-8 it is text with a NUL between letters.
+
 A `.csv` file has standard quoting, read strictly: a quote that is never closed, or a
 closing quote followed by more text (`"great" film,1`), is an error naming the line
 where its row starts, since either would silently swallow or split the rows after it.
@@ -17,6 +20,7 @@ Traceback (most recent call last):
 ValueError: t.csv: line 2: a quoted field opened here is never closed (unterminated quote) (seen at line 3).
 """
 
+import codecs
 import csv
 
 # The longest CSV or TSV field read, in characters (the csv module's default is
@@ -35,6 +39,17 @@ _CSV_PROBLEMS = {
         "hold (in a CSV file, an unclosed quote makes one field of the rest of the file)"
     ),
 }
+
+
+def check_not_utf16(path):
+    """Raises a `ValueError` naming `path` if it starts with a UTF-16 byte-order mark."""
+    with open(path, "rb") as file:
+        start = file.read(2)
+    if start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        raise ValueError(
+            f"{path}: the file is UTF-16 text (a spreadsheet's \"Unicode Text\"); save it "
+            "as UTF-8 (\"CSV UTF-8\" in Excel)."
+        )
 
 
 def table_rows(lines, path):

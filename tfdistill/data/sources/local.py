@@ -26,6 +26,7 @@ import numpy as np
 
 from tfdistill.data.sources import register_source
 from tfdistill.data.sources.splits import deduplicate, split_indices
+from tfdistill.data.tables import check_not_utf16
 from tfdistill.data.tables import table_rows
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def _read_examples(path, text_column, label_column):
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such data file: {path!r}.")
+    check_not_utf16(path)
     with open(path, "rb") as f:
         lines = decode_lines(f.read(), path)
     if path.endswith(".jsonl"):
