@@ -534,5 +534,10 @@ def test_export_adds_tflite_files_to_a_finished_run(smoke_run, tmp_path):
     assert not (smoke_run[0] / "export" / "bilstm_distilled" / "model_dynamic_range.tflite").exists()
     bad = tfdistill("export", f"--run={run_dir}", "--tflite=int4")
     _assert_one_line_error(bad, "export.tflite", "int4")
+    before = (run_dir / "metrics.json").read_text()
+    twice = tfdistill("export", f"--run={run_dir}", "--tflite=float16,float16")
+    _assert_one_line_error(twice, "export.tflite names 'float16' twice")
+    assert (run_dir / "metrics.json").read_text() == before
+    assert not (run_dir / "export" / "bilstm_distilled" / "model_float16.tflite").exists()
     inside = tfdistill("export", f"--run={run_dir}/students", "--tflite=float16")
     _assert_one_line_error(inside, f"it is inside the run {run_dir} (pass --run={run_dir}).")

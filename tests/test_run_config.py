@@ -228,6 +228,7 @@ CONFIG_ERRORS = (
      r"\(an evaluation set, for data\.extra_test\)\.$"),
     (["data.source=vader_tweets"], r"^data\.source: 'vader_tweets' has no 'train' split, only \['test'\]"),
     (["distillation.max_transfer_texts=0"], r"distillation\.max_transfer_texts must be >= 1, got 0"),
+    (["export.tflite=[float16, full_int8, float16]"], r"^export\.tflite names 'float16' twice; each mode's file is made once\.$"),
 )
 
 

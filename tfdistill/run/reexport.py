@@ -43,6 +43,7 @@ def add_tflite(output_dir, modes):
     config = run_config.load(layout.config)
     config = run_config.override(config, [f"export.tflite={json.dumps(list(modes))}"])
     validate.check_task(config)
+    validate.check_export(config.export)
     context = RunContext.create(config, partial_dir(output_dir))
     with folders.claim(output_dir) as partial:
         summary = json.loads(RunLayout(partial).metrics.read_text(encoding="utf-8"))

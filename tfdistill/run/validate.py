@@ -57,6 +57,7 @@ def validate(config, output_dir):
     except (FileNotFoundError, ValueError) as error:
         raise ConfigError(f"teacher.preset: {error}") from None
     check_numbers(config)
+    check_export(config.export)
     _check_sizes(config.student)
     _check_schedules(config.distillation.schedule)
     _check_intermediate(config)
@@ -86,6 +87,11 @@ def _check_names(config):
         raise ConfigError(
             f"distillation.schedule schedules {sorted(SCHEDULED_VARIABLES)}, not {unknown}."
         )
+
+
+def check_export(export):
+    """What `export` asks is made once: also checked by `tfdistill export`."""
+    _check_once("export.tflite", export.tflite, "each mode's file is made once")
 
 
 def check_task(config):
