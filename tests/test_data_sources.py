@@ -769,7 +769,7 @@ def test_labels_that_differ_only_in_case_are_refused_unless_named(tmp_path):
 
 
 def test_a_utf16_spreadsheet_export_is_named_as_such(tmp_path):
-    # Read as UTF-8, it was a header of 't\x00e\x00x\x00t...' with no 'text' column.
+    # Read as UTF-8 it failed on its byte-order mark: 'line 1 is not valid UTF-8'.
     path = tmp_path / "unicode.tsv"
     path.write_bytes("text\tlabel\ngood\tpos\n".encode("utf-16"))
     with pytest.raises(ValueError, match=r"unicode\.tsv: the file is UTF-16 text .*save it as UTF-8"):

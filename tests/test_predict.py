@@ -125,7 +125,7 @@ def test_predictions_never_replace_the_texts_they_read_or_a_folder(tmp_path):
          r"no column 'text' \(did you mean 'Text'\?\) in the header \['Text', 'label'\]; --text_column"),
     ],
 )
-def test_a_file_with_nothing_to_predict_stops_and_writes_nothing(tmp_path, name, content, message):
+def test_an_input_without_a_readable_row_stops_and_writes_nothing(tmp_path, name, content, message):
     source = tmp_path / name
     source.write_bytes(content)
     with pytest.raises(predict.InputError, match=message):
