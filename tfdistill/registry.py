@@ -39,12 +39,16 @@ def did_you_mean(name, names):
 
     >>> did_you_mean("rotten_tomatos", ["bbc_news", "rotten_tomatoes"])
     " (did you mean 'rotten_tomatoes'?)"
-    >>> did_you_mean("imdb", ["bbc_news", "rotten_tomatoes"])
+    >>> did_you_mean("Text", ["text", "label"])
+    " (did you mean 'text'?)"
+    >>> did_you_mean("no_such_reviews", ["amazon_us_reviews", "imdb_reviews"])
     ''
     """
-    # difflib's default cut (0.6) takes one or two wrong letters in a short name.
-    close = difflib.get_close_matches(str(name), [str(known) for known in names], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    # Case aside, a cut of 0.75 takes a letter or two wrong, missing or doubled, and
+    # leaves names that only share a part ("_reviews"), which difflib's 0.6 took.
+    by_folded = {str(known).casefold(): known for known in names}
+    close = difflib.get_close_matches(str(name).casefold(), by_folded, n=1, cutoff=0.75)
+    return f" (did you mean {by_folded[close[0]]!r}?)" if close else ""
 
 
 class Registry:
