@@ -80,6 +80,16 @@ class FirstPiecePacker(keras.layers.Layer):
         sequence_length: the number of pieces, `[CLS]` and `[SEP]` included.
         max_words: the number of word slots; defaults to `sequence_length - 2`, as
             many words as can fit when each is one piece.
+
+    Example (the teacher reads "yorker" at its first piece, "york"):
+
+    >>> import keras_hub
+    >>> tokenizer = keras_hub.models.BertTokenizer(
+    ...     ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "new", "york", "##er"])
+    >>> packer = FirstPiecePacker(tokenizer, sequence_length=6, max_words=3)
+    >>> inputs = packer(tf.constant([["new", "yorker", ""]]))
+    >>> inputs["token_ids"].numpy().tolist(), inputs["word_starts"].numpy().tolist()
+    ([[2, 5, 6, 7, 3, 0]], [[1, 2, 0]])
     """
 
     def __init__(self, tokenizer, sequence_length=128, max_words=None, **kwargs):
@@ -179,6 +189,12 @@ class WordLookup(keras.layers.Layer):
         max_words: the number of word slots.
         characters: the characters of ids 2, 3, ...; None: no character ids.
         max_chars: the number of character slots per word.
+
+    Example (`"A"` is out of vocabulary, `"Good"` is looked up lowercased):
+
+    >>> lookup = WordLookup(["good", "film"], max_words=4)
+    >>> lookup(tf.constant([["A", "Good", "film", ""]])).numpy().tolist()
+    [[1, 2, 3, 0]]
     """
 
     def __init__(self, vocabulary, max_words, characters=None, max_chars=DEFAULT_MAX_CHARS, **kwargs):

@@ -35,6 +35,13 @@ class Task:
     over the baseline are computed on) and `logits_rank` (the rank of a model's
     logits: 2 for one label per text, 3 for one per token), and implement the
     methods below.
+
+    Example (the two tasks registered in `tfdistill.tasks.TASKS`):
+
+    >>> from tfdistill import tasks
+    >>> [(task.name, task.headline_metric, task.logits_rank)
+    ...  for task in map(tasks.get, tasks.TASKS.names())]
+    [('text_classification', 'accuracy', 2), ('token_classification', 'f1', 3)]
     """
 
     name = None
