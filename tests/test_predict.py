@@ -172,6 +172,25 @@ def test_a_folder_of_a_run_points_to_the_model_to_pass(exported, tmp_path):
         predict.open_model(tmp_path)
 
 
+def test_a_students_keras_file_points_to_its_savedmodel(tmp_path):
+    run = tmp_path / "run"
+    keras_file = run / "students" / "cnn_distilled" / "model.keras"
+    keras_file.parent.mkdir(parents=True)
+    keras_file.write_text("")
+    (run / "metrics.json").write_text("{}")
+    not_a_model = rf"^{keras_file} is not a run folder, a SavedModel folder or a \.tflite file"
+    # Not exported (a run with `export` failed or not reached): the run is named.
+    with pytest.raises(predict.InputError, match=rf"{not_a_model}; it is inside the run {run} \(pass --model={run}\)\.$"):
+        predict.open_model(keras_file)
+    savedmodel = run / "export" / "cnn_distilled" / "savedmodel"
+    savedmodel.mkdir(parents=True)
+    (savedmodel / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(predict.InputError, match=(
+        rf"{not_a_model}; its model is served by {savedmodel} \(pass --model={savedmodel}\)\.$"
+    )):
+        predict.open_model(keras_file)
+
+
 def test_every_full_batch_reaches_the_model_in_one_shape_whatever_rows_are_bad(tmp_path):
     source = tmp_path / "texts.txt"
     # Rows 2, 5 and 6 are not UTF-8; 7 rows in batches of 3.

@@ -44,6 +44,7 @@ import numpy as np
 from tfdistill.atomic import replace_atomically
 from tfdistill.data import tables
 from tfdistill.registry import did_you_mean
+from tfdistill.run.layout import RunLayout
 from tfdistill.run.layout import enclosing_run
 
 INPUT_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
@@ -337,14 +338,21 @@ def _run_folder_savedmodel(run_dir):
     return run_dir / models[distilled[0]]["savedmodel"]
 
 
-def _model_nearby(folder):
-    """For a folder that is no model: the SavedModel it holds (a run's
-    `export/<model>/`), or the finished run it is inside (its `teacher/`,
-    `students/...`), as the `--model` to pass instead."""
-    if (folder / "savedmodel" / "saved_model.pb").is_file():
-        return f"; it holds a SavedModel (pass --model={folder / 'savedmodel'})"
-    run = enclosing_run(folder)
-    return f"; it is inside the run {run} (pass --model={run})" if run else ""
+def _model_nearby(path):
+    """For a path that is no model: the SavedModel it holds (a run's
+    `export/<model>/`), the SavedModel exported from it (a run's
+    `students/<model>/model.keras`, which predict does not read: a student's
+    preprocessor lives beside it, the SavedModel holds both), or the finished run
+    it is inside, as the `--model` to pass instead."""
+    if (path / "savedmodel" / "saved_model.pb").is_file():
+        return f"; it holds a SavedModel (pass --model={path / 'savedmodel'})"
+    run = enclosing_run(path)
+    if run is None:
+        return ""
+    exported = RunLayout(run).savedmodel(path.parent.name)
+    if path.suffix == ".keras" and (exported / "saved_model.pb").is_file():
+        return f"; its model is served by {exported} (pass --model={exported})"
+    return f"; it is inside the run {run} (pass --model={run})"
 
 
 def open_model(path):
@@ -362,5 +370,5 @@ def open_model(path):
         except ValueError as error:
             raise InputError(str(error)) from None
     raise InputError(
-        f"{path} is not a run folder, a SavedModel folder or a .tflite file."
+        f"{path} is not a run folder, a SavedModel folder or a .tflite file{_model_nearby(path)}."
     )

@@ -121,6 +121,10 @@ class RunLayout:
     def export(self, name):
         return self.root / "export" / name
 
+    def savedmodel(self, name):
+        """The SavedModel of model `name`, which serves raw strings."""
+        return self.export(name) / "savedmodel"
+
     def tflite(self, name, mode):
         """One TFLite file of a student; its preprocessor and labels lie beside it."""
         return self.export(name) / f"model_{mode}.tflite"

@@ -27,7 +27,7 @@ def export(context, name, model, preprocessor):
     savedmodel = exporting.export_savedmodel(
         model,
         preprocessor,
-        layout.export(name) / "savedmodel",
+        layout.savedmodel(name),
         context.class_names,
         task=context.config.task,
         jit_compile=config.jit_compile and name != TEACHER,
