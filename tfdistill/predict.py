@@ -129,10 +129,9 @@ def _table_rows(path, text_column):
         rows = (fields for _, fields in _checked_table(file, path))
         header = next(rows, [])
         if text_column not in header:
-            close = did_you_mean(text_column, header)
             raise InputError(
-                f"{path}: no column {text_column!r}{close} in the header {header}"
-                + ("; --text_column names the texts' column." if close else ".")
+                f"{path}: no column {text_column!r}{did_you_mean(text_column, header)} in the "
+                f"header {header}; --text_column names the texts' column."
             )
         column = header.index(text_column)
         for number, fields in enumerate(rows, start=1):
