@@ -691,13 +691,19 @@ def test_missing_file(tmp_path):
         (
             "cols.csv",
             "review,label\na,1\n",
-            r"cols.csv: line 1 \(header\) has no column 'text'",
+            r"cols.csv: line 1 \(header\) has no column 'text'; columns are \['review', 'label'\] "
+            r"\(data.text_column names the column to read\)\.$",
+        ),
+        (
+            "near.csv",
+            "text,Labels\na,1\n",
+            r"near.csv: line 1 \(header\) has no column 'label' \(did you mean 'Labels'\?\)",
         ),
         ("short.csv", "text,label\na,1\nb\n", r"short.csv: line 3 has 1 fields.*'label'"),
         (
             "keys.jsonl",
             '{"text": "a", "label": 1}\n{"text": "b"}\n',
-            r"keys.jsonl: line 2 has no key 'label'",
+            r"keys.jsonl: line 2 has no key 'label'; keys are \['text'\] \(data.label_column names",
         ),
         (
             "json.jsonl",

@@ -28,6 +28,7 @@ from tfdistill.data.sources import register_source
 from tfdistill.data.sources.splits import deduplicate, split_indices
 from tfdistill.data.tables import check_not_utf16
 from tfdistill.data.tables import table_rows
+from tfdistill.registry import did_you_mean
 
 logger = logging.getLogger(__name__)
 
@@ -177,11 +178,9 @@ def _table_records(lines, path, text_column, label_column):
         raise ValueError(f"{path}: the file is empty (no header line).")
     _, header = rows[0]
     columns = {}
-    for column in (text_column, label_column):
+    for option, column in (("text_column", text_column), ("label_column", label_column)):
         if column not in header:
-            raise ValueError(
-                f"{path}: line 1 (header) has no column {column!r}; columns are {header}."
-            )
+            raise _missing_field(f"{path}: line 1 (header)", "column", column, header, option)
         columns[column] = header.index(column)
     records = []
     for line_number, fields in rows[1:]:
@@ -211,12 +210,9 @@ def _jsonl_records(lines, path, text_column, label_column):
             ) from None
         if not isinstance(record, dict):
             raise ValueError(f"{path}: line {line_number} is not a JSON object.")
-        for key in (text_column, label_column):
+        for option, key in (("text_column", text_column), ("label_column", label_column)):
             if key not in record:
-                raise ValueError(
-                    f"{path}: line {line_number} has no key {key!r}; "
-                    f"keys are {sorted(record)}."
-                )
+                raise _missing_field(f"{path}: line {line_number}", "key", key, sorted(record), option)
         text = record[text_column]
         if not isinstance(text, str):
             raise ValueError(
@@ -227,6 +223,15 @@ def _jsonl_records(lines, path, text_column, label_column):
     if not records:
         raise ValueError(f"{path}: the file is empty (no JSON lines).")
     return records
+
+
+def _missing_field(where, kind, name, present, option):
+    """The error for a column or JSON key that is not there, naming the config key
+    (`data.text_column`, `data.label_column`) that chooses it."""
+    return ValueError(
+        f"{where} has no {kind} {name!r}{did_you_mean(name, present)}; {kind}s are {present} "
+        f"(data.{option} names the {kind} to read)."
+    )
 
 
 def _is_int_label(label):
