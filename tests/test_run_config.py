@@ -311,6 +311,20 @@ def test_yaml_errors_in_set_name_the_key_in_one_line(assignment, message):
     assert "\n" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "assignment, source",
+    [
+        # Not YAML at all (a flow mapping followed by text) ...
+        ("data.source={split}.csv", "{split}.csv"),
+        # ... or YAML for a mapping and a list: a key that holds text means the text.
+        ("data.source={split}", "{split}"),
+        ("data.source= [reviews].tsv ", "[reviews].tsv"),
+    ],
+)
+def test_a_text_key_takes_braces_and_brackets_as_written(assignment, source):
+    assert run_config.override(run_config.RunConfig(), [assignment]).data.source == source
+
+
 def test_numbers_in_exponent_notation_are_floats_in_files_and_overrides(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("teacher: {learning_rate: 3e-5}\n")

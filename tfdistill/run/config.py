@@ -489,8 +489,16 @@ def _yaml_problem(error):
 def override(config, assignments):
     """Returns `config` with each `"section.key=value"` of `assignments` applied.
 
-    Values are parsed as YAML scalars, so `4`, `4.0`, `true` and `[1, 32]` keep their
-    types, and are checked like the file's own.
+    Values are parsed as YAML, so `4`, `4.0`, `true` and `[1, 32]` keep their types,
+    and are checked like the file's own. A key that holds text takes the value as
+    written when YAML would read a mapping or a list: `data.source={split}.csv` is a
+    path, not a broken mapping.
+
+    Example:
+
+    >>> config = override(RunConfig(), ["data.source={split}.csv", "distillation.temperature=4"])
+    >>> config.data.source, config.distillation.temperature
+    ('{split}.csv', 4.0)
     """
     values = config.to_dict()
     for assignment in assignments:
@@ -508,11 +516,22 @@ def override(config, assignments):
             node = node[part]
         if leaf not in node and ".".join(parents) not in _FREE_FORM:
             raise ConfigError(f"unknown config key {key.strip()}{did_you_mean(leaf, node)}.")
-        try:
-            node[leaf] = _load_yaml(raw_value)
-        except yaml.YAMLError as error:
-            raise ConfigError(
-                f"--set {key.strip()}: the value {raw_value!r} is not valid YAML: "
-                f"{_yaml_problem(error)}."
-            ) from None
+        node[leaf] = _override_value(key.strip(), raw_value, node.get(leaf))
     return RunConfig.from_dict(values)
+
+
+def _override_value(key, raw_value, current):
+    """`--set`'s value for `key`, which holds `current` now."""
+    try:
+        value = _load_yaml(raw_value)
+    except yaml.YAMLError as error:
+        value = error
+    # YAML reads a text in braces or brackets ("{split}.csv") as a flow mapping or list;
+    # no key that holds text takes one, so the text is meant.
+    if isinstance(current, str) and isinstance(value, (dict, list, yaml.YAMLError)):
+        return raw_value.strip()
+    if isinstance(value, yaml.YAMLError):
+        raise ConfigError(
+            f"--set {key}: the value {raw_value!r} is not valid YAML: {_yaml_problem(value)}."
+        )
+    return value
