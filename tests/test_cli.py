@@ -541,3 +541,5 @@ def test_export_adds_tflite_files_to_a_finished_run(smoke_run, tmp_path):
     assert not (run_dir / "export" / "bilstm_distilled" / "model_float16.tflite").exists()
     inside = tfdistill("export", f"--run={run_dir}/students", "--tflite=float16")
     _assert_one_line_error(inside, f"it is inside the run {run_dir} (pass --run={run_dir}).")
+    misspelt = tfdistill("export", f"--run={tmp_path}/runn", "--tflite=float16")
+    _assert_one_line_error(misspelt, f"{tmp_path}/runn does not exist (did you mean '{run_dir}'?).")

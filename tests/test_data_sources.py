@@ -679,6 +679,12 @@ def test_missing_file(tmp_path):
         data.load(str(tmp_path / "nope.csv"))
     with pytest.raises(FileNotFoundError, match="validation.csv"):
         data.load(str(tmp_path / "{split}.csv"), "validation")
+    (tmp_path / "train.csv").write_text("text,label\na,1\n")
+    (tmp_path / "notes.txt").write_text("a\n")
+    with pytest.raises(FileNotFoundError, match=rf"'{tmp_path}/tran.csv' \(did you mean '{tmp_path}/train.csv'\?\)\.$"):
+        data.load(str(tmp_path / "tran.csv"))
+    with pytest.raises(FileNotFoundError, match=rf"\(did you mean '{tmp_path}/notes.txt'\?\)\.$"):
+        data.load_texts(str(tmp_path / "note.txt"))
 
 
 @pytest.mark.parametrize(

@@ -175,6 +175,17 @@ def test_a_folder_of_a_run_points_to_the_model_to_pass(exported, tmp_path):
         predict.open_model(tmp_path)
 
 
+def test_a_misspelt_input_or_model_names_the_file_beside_it(tmp_path):
+    (tmp_path / "texts.txt").write_text("great\n")
+    (tmp_path / "run").mkdir()
+    with pytest.raises(predict.InputError, match=rf"texts.tx: no such input file \(did you mean '{tmp_path}/texts.txt'\?\)\.$"):
+        predict.predict_file(_positive, tmp_path / "texts.tx", tmp_path / "out.jsonl", verbose=0)
+    with pytest.raises(predict.InputError, match=rf"^{tmp_path}/runn does not exist \(did you mean '{tmp_path}/run'\?\)\.$"):
+        predict.open_model(tmp_path / "runn")
+    with pytest.raises(predict.InputError, match=rf"^{tmp_path}/elsewhere does not exist\.$"):
+        predict.open_model(tmp_path / "elsewhere")
+
+
 def test_a_students_keras_file_points_to_its_savedmodel(tmp_path):
     run = tmp_path / "run"
     keras_file = run / "students" / "cnn_distilled" / "model.keras"

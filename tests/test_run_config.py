@@ -79,8 +79,11 @@ def test_bad_overrides_name_their_key(assignment, message):
 
 
 def test_missing_and_malformed_files_are_named(tmp_path):
-    with pytest.raises(run_config.ConfigError, match="missing.yaml does not exist"):
+    with pytest.raises(run_config.ConfigError, match=r"missing.yaml does not exist\.$"):
         run_config.load(tmp_path / "missing.yaml")
+    (tmp_path / "run.yaml").write_text("seed: 1\n")
+    with pytest.raises(run_config.ConfigError, match=rf"run.yml does not exist \(did you mean '{tmp_path}/run.yaml'\?\)\.$"):
+        run_config.load(tmp_path / "run.yml")
     broken = tmp_path / "broken.yaml"
     broken.write_text("teacher: [unclosed")
     with pytest.raises(run_config.ConfigError, match="broken.yaml is not valid YAML"):

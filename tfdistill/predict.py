@@ -44,6 +44,7 @@ import numpy as np
 from tfdistill.atomic import replace_atomically
 from tfdistill.data import tables
 from tfdistill.registry import did_you_mean
+from tfdistill.registry import did_you_mean_path
 from tfdistill.run.layout import RunLayout
 from tfdistill.run.layout import enclosing_run
 
@@ -74,7 +75,7 @@ def read_rows(path, text_column="text"):
     if path.is_dir():
         raise InputError(f"{path} is a folder: the input is one {', '.join(INPUT_SUFFIXES)} file.")
     if not path.is_file():
-        raise InputError(f"{path}: no such input file.")
+        raise InputError(f"{path}: no such input file{did_you_mean_path(path)}.")
     try:
         tables.check_not_utf16(path)
     except ValueError as error:
@@ -368,6 +369,8 @@ def open_model(path):
             return _per_text(tflite.text_predictor(path))
         except ValueError as error:
             raise InputError(str(error)) from None
+    if not path.exists():
+        raise InputError(f"{path} does not exist{did_you_mean_path(path)}.")
     raise InputError(
         f"{path} is not a run folder, a SavedModel folder or a .tflite file{_model_nearby(path)}."
     )

@@ -29,6 +29,7 @@ ValueError: Unknown shape 'sqare' (did you mean 'square'?); registered: ['square
 """
 
 import difflib
+import os
 
 
 def did_you_mean(name, names):
@@ -44,11 +45,40 @@ def did_you_mean(name, names):
     >>> did_you_mean("no_such_reviews", ["amazon_us_reviews", "imdb_reviews"])
     ''
     """
+    close = _closest(name, names)
+    return "" if close is None else f" (did you mean {close!r}?)"
+
+
+def did_you_mean_path(path):
+    """`did_you_mean` for a file or folder that does not exist, among the entries of
+    the folder it names: `configs/smoke.yml` -> `" (did you mean 'configs/smoke.yaml'?)"`.
+
+    Example:
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> open(os.path.join(folder, "smoke.yaml"), "w").close()
+    >>> did_you_mean_path(os.path.join(folder, "smoke.yml")) == f" (did you mean {os.path.join(folder, 'smoke.yaml')!r}?)"
+    True
+    >>> did_you_mean_path(os.path.join(folder, "no_such_folder", "smoke.yml"))
+    ''
+    """
+    folder, name = os.path.split(os.fspath(path))
+    try:
+        entries = os.listdir(folder or ".")
+    except OSError:  # The folder is missing too, or cannot be read: no guess.
+        return ""
+    close = _closest(name, entries)
+    return "" if close is None else f" (did you mean {os.path.join(folder, close)!r}?)"
+
+
+def _closest(name, names):
+    """The one of `names` closest to `name`, or None when none is close."""
     # Case aside, a cut of 0.75 takes a letter or two wrong, missing or doubled, and
     # leaves names that only share a part ("_reviews"), which difflib's 0.6 took.
     by_folded = {str(known).casefold(): known for known in names}
     close = difflib.get_close_matches(str(name).casefold(), by_folded, n=1, cutoff=0.75)
-    return f" (did you mean {by_folded[close[0]]!r}?)" if close else ""
+    return by_folded[close[0]] if close else None
 
 
 class Registry:

@@ -32,6 +32,7 @@ import yaml
 from tfdistill.export import TFLITE_MODES
 from tfdistill.models.teachers import PACKAGED_MINILM
 from tfdistill.registry import did_you_mean
+from tfdistill.registry import did_you_mean_path
 from tfdistill.run.precision import POLICIES
 
 
@@ -399,7 +400,7 @@ expected ',' or '}', but got '<stream end>' (while parsing a flow mapping).
         listed = f" ({', '.join(configs[:5])}{', ...' if len(configs) > 5 else ''})" if configs else ""
         raise ConfigError(f"config file {path} is a folder: name a config file in it{listed}.")
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist.")
+        raise ConfigError(f"config file {path} does not exist{did_you_mean_path(path)}.")
     try:
         raw = path.read_bytes()
     except OSError as error:

@@ -9,8 +9,10 @@ Example: `tfdistill export --run=runs/demo --tflite=full_int8,float16`.
 """
 
 import json
+import os
 
 from tfdistill import models
+from tfdistill.registry import did_you_mean_path
 from tfdistill.run import config as run_config
 from tfdistill.run import folders
 from tfdistill.run import report
@@ -34,6 +36,8 @@ def add_tflite(output_dir, modes):
         ConfigError: a mode is not one of `tfdistill.export.TFLITE_MODES`.
     """
     layout = RunLayout(output_dir)
+    if not os.path.exists(output_dir):
+        raise folders.RunFolderError(f"{output_dir} does not exist{did_you_mean_path(output_dir)}.")
     if not (layout.metrics.is_file() and layout.config.is_file()):
         run = enclosing_run(output_dir)
         raise folders.RunFolderError(

@@ -29,6 +29,7 @@ from tfdistill.data.sources.splits import deduplicate, split_indices
 from tfdistill.data.tables import check_not_utf16
 from tfdistill.data.tables import table_rows
 from tfdistill.registry import did_you_mean
+from tfdistill.registry import did_you_mean_path
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def _read_examples(path, text_column, label_column):
     label beside a text is an error.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"No such data file: {path!r}.")
+        raise FileNotFoundError(f"No such data file: {path!r}{did_you_mean_path(path)}.")
     check_not_utf16(path)
     with open(path, "rb") as f:
         lines = decode_lines(f.read(), path)

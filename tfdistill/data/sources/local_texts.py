@@ -26,6 +26,7 @@ from tfdistill.data.sources import UNLABELLED
 from tfdistill.data.sources import register_source
 from tfdistill.data.sources.local import decode_lines
 from tfdistill.data.sources.splits import unique_in_hash_order
+from tfdistill.registry import did_you_mean_path
 
 
 @register_source(".txt", match="extension", task=UNLABELLED)
@@ -44,7 +45,7 @@ def load_local_texts(path):
         ValueError: a line is not UTF-8, or no line holds a text.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"No such text file: {path!r}.")
+        raise FileNotFoundError(f"No such text file: {path!r}{did_you_mean_path(path)}.")
     with open(path, "rb") as f:
         lines = decode_lines(f.read(), path)
     texts = unique_in_hash_order(lines)
