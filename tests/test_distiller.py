@@ -250,6 +250,12 @@ def test_bad_ensemble_arguments_are_rejected(kwargs, message):
         tfdistill.Distiller([dense_model(), dense_model()], dense_model(), **kwargs)
 
 
+def test_fit_before_compile_says_so_as_keras_does():
+    distiller = tfdistill.Distiller(dense_model(), dense_model())
+    with pytest.raises(ValueError, match=r"You must call `compile\(\)`"):
+        distiller.fit(*toy_data(), epochs=1, verbose=0)
+
+
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_trains_without_nan(policy):
     keras.config.set_dtype_policy(policy)

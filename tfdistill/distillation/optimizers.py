@@ -20,7 +20,8 @@ def build_optimizer(model):
     >>> model.optimizer.built, len(model.optimizer.variables) > 2
     (True, True)
     """
-    optimizer = model.optimizer
+    # Not compiled yet: no attribute at all; Keras's `fit` then says to compile.
+    optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and not optimizer.built:
         # In the strategy the model was made in, as `fit` would be, wherever it is called.
         with model.distribute_strategy.scope():
