@@ -57,13 +57,14 @@ def did_you_mean_path(path):
 
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
-    >>> open(os.path.join(folder, "smoke.yaml"), "w").close()
-    >>> did_you_mean_path(os.path.join(folder, "smoke.yml")) == f" (did you mean {os.path.join(folder, 'smoke.yaml')!r}?)"
-    True
-    >>> did_you_mean_path(os.path.join(folder, "no_such_folder", "smoke.yml"))
+    >>> os.mkdir(os.path.join(folder, "demo"))
+    >>> did_you_mean_path(os.path.join(folder, "dmo/")).replace(folder, "runs")
+    " (did you mean 'runs/demo'?)"
+    >>> did_you_mean_path(os.path.join(folder, "no_such_folder", "dmo"))
     ''
     """
-    folder, name = os.path.split(os.fspath(path))
+    # A trailing separator ("runs/dmo/") names the same folder.
+    folder, name = os.path.split(os.fspath(path).rstrip(os.sep))
     try:
         entries = os.listdir(folder or ".")
     except OSError:  # The folder is missing too, or cannot be read: no guess.
