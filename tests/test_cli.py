@@ -208,6 +208,17 @@ def test_a_command_without_its_flags_names_every_missing_one(capsys):
     _assert_one_line_error(result, "tfdistill: error: --config is required (", alone=True)
 
 
+def test_version_prints_one_line_of_versions(capsys):
+    import keras
+
+    result = tfdistill_in_process(capsys, "--version")
+    assert result.returncode == 0 and result.stderr == ""
+    assert re.fullmatch(
+        rf"tfdistill \S+ \(TensorFlow \S+, Keras {re.escape(keras.__version__)}, keras-hub \S+, Python \S+\)\n",
+        result.stdout,
+    )
+
+
 def test_tune_as_a_command_names_the_setting_that_searches(capsys):
     result = tfdistill_in_process(capsys, "tune", f"--config={SMOKE}")
     _assert_one_line_error(

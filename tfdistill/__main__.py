@@ -5,6 +5,7 @@ r"""The `tfdistill` command: run a distillation, predict with its model, re-expo
     tfdistill predict --model=runs/demo --input=texts.csv --output=preds.jsonl \
         [--text_column=text] [--batch_size=256]
     tfdistill export --run=runs/demo --tflite=full_int8,float16
+    tfdistill --version
 
 The search of issue #17 is not a command of its own: a config's `distillation.tune`
 section (or `--set=distillation.tune.trials=12`) makes `run` search first.
@@ -49,6 +50,9 @@ flags.DEFINE_string("text_column", "text", "predict: the texts' column (CSV/TSV)
 flags.DEFINE_integer("batch_size", 256, "predict: texts per model call.", lower_bound=1)
 flags.DEFINE_string("run", None, "export: the finished run folder to add files to.")
 flags.DEFINE_list("tflite", [], "export: TFLite modes, e.g. full_int8,float16.")
+flags.DEFINE_bool(
+    "version", False, "Print the versions of tfdistill, TensorFlow, Keras and keras-hub, and exit."
+)
 
 # The exit status of a command stopped by the user's config, data or flags.
 USAGE_ERROR = 2
@@ -113,7 +117,24 @@ HINTS = {"tune": "The search is part of run: --set=distillation.tune.trials=12 (
                  "distillation.tune section in the config)."}
 
 
+def versions():
+    """One line for a bug report: the versions of tfdistill and of what it runs on."""
+    import keras
+    import keras_hub
+    import tensorflow as tf
+
+    import tfdistill
+
+    return (
+        f"tfdistill {tfdistill.__version__} (TensorFlow {tf.__version__}, Keras "
+        f"{keras.__version__}, keras-hub {keras_hub.__version__}, Python {sys.version.split()[0]})"
+    )
+
+
 def main(argv):
+    if FLAGS.version:
+        print(versions())
+        return 0
     command = argv[1] if len(argv) > 1 else "run"
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.INFO)
