@@ -49,7 +49,6 @@ import datetime  # noqa: E402
 import functools  # noqa: E402
 import json  # noqa: E402
 import pathlib  # noqa: E402
-import platform  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -59,6 +58,9 @@ import time  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
+
+from tfdistill.evaluation import describe_hardware  # noqa: E402
+from tfdistill.evaluation import machine  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "Run a reduced version that finishes in a few minutes.")
 flags.DEFINE_string(
@@ -71,61 +73,10 @@ FLAGS = flags.FLAGS
 RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"
 # `config_with` settings for a run whose teacher and students compute in float32.
 FLOAT32 = {"runtime.dtype_policy": "float32", "runtime.student_dtype_policy": "float32"}
-# CPU features that decide how fast low-precision matrix multiplies can run.
-_CPU_FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16")
-
-
-def _cpu_info():
-    """`(model name, flags)` from /proc/cpuinfo, or what `platform` knows elsewhere."""
-    model, cpu_flags = platform.processor() or "unknown", set()
-    cpuinfo = pathlib.Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                cpu_flags = set(value.split())
-    return model, cpu_flags
-
-
-def machine():
-    """The machine and library versions a measurement was made with, as a dict.
-
-    Example:
-
-    >>> sorted(machine())[:3]
-    ['cores', 'cpu_flags', 'cpu_model']
-    """
-    import keras
-    import keras_hub
-    import numpy as np
-    import tensorflow as tf
-
-    model, cpu_flags = _cpu_info()
-    gpus = [
-        tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
-        for gpu in tf.config.list_physical_devices("GPU")
-    ]
-    return {
-        "cpu_model": model,
-        "cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)),
-        "cpu_flags": [flag for flag in _CPU_FLAGS_OF_INTEREST if flag in cpu_flags],
-        "gpus": gpus,
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "keras_hub": keras_hub.__version__,
-        "numpy": np.__version__,
-    }
-
-
 def _format_machine(info):
     return "\n".join(
         [
-            f"machine:  {info['cpu_model']}, {info['usable_cores']} usable of "
-            f"{info['cores']} cores, CPU flags: {' '.join(info['cpu_flags']) or 'none'}",
+            f"machine:  {describe_hardware(info)}",
             f"GPU:      {', '.join(info['gpus']) or 'none'}",
             f"versions: TensorFlow {info['tensorflow']}, Keras {info['keras']}, "
             f"keras-hub {info['keras_hub']}, NumPy {info['numpy']}, "

@@ -21,6 +21,8 @@ from command import finished_run
 from command import tfdistill
 from command import tfdistill_in_process
 
+from tfdistill import evaluation
+
 SMOKE = REPO / "configs" / "smoke.yaml"
 # configs/smoke.yaml: 64 training texts in batches of 16, six student epochs.
 SMOKE_EPOCHS = 6
@@ -83,6 +85,12 @@ def test_smoke_run_writes_every_artifact_and_prints_the_table(smoke_run):
         assert [speed["batch_size"] for speed in scores["speed"]] == [1, 8]
     assert "retention" in result.stdout and "bilstm_distilled" in result.stdout
     assert "dtype policies: teacher float32, bilstm_distilled float32" in result.stdout
+    # Every timing names the machine it was taken on, and the run says it once.
+    machine = evaluation.describe_machine()
+    timings = [*metrics["models"].values(), metrics["models"]["bilstm_distilled"]["tflite"]["float32"]]
+    assert [entry["measured_on"] for entry in timings] == [machine] * 4
+    assert f"timed on: {machine}\n" in result.stdout
+    assert f"timed on: {machine}." in (output_dir / "report.md").read_text()
 
 
 @pytest.mark.slow
@@ -541,6 +549,7 @@ def test_export_adds_tflite_files_to_a_finished_run(smoke_run, tmp_path):
         assert (run_dir / entries["dynamic_range"]["path"]).is_file()
         assert 0.0 <= entries["dynamic_range"]["agreement"] <= 1.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert f"timed on: {evaluation.describe_machine()}\n" in result.stdout
     # The finished smoke run it was linked from is untouched.
     assert not (smoke_run[0] / "export" / "bilstm_distilled" / "model_dynamic_range.tflite").exists()
     bad = tfdistill("export", f"--run={run_dir}", "--tflite=int4")

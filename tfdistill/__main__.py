@@ -78,6 +78,7 @@ def _run():
     print(report.format_table(summary))
     print()
     print(report.describe_policies(summary))
+    print(report.describe_machines(summary))
     print(f"report:       {os.path.join(output_dir, 'report.md')}")
     for name, scores in summary["models"].items():
         print(f"SavedModel:   {os.path.join(output_dir, scores['savedmodel'])}  ({name})")
@@ -108,6 +109,7 @@ def _export():
     _required(run=FLAGS.run, tflite=FLAGS.tflite)
     summary = reexport.add_tflite(FLAGS.run, FLAGS.tflite)
     print(report.format_table(summary))
+    print(report.describe_machines(summary))
     print(f"report:       {os.path.join(FLAGS.run, 'report.md')}")
 
 

@@ -1,4 +1,5 @@
-"""How good, how big and how fast a model is: the numbers a distillation is judged by.
+"""How good, how big and how fast a model is, and on which machine: the numbers a
+distillation is judged by.
 
 Example:
 
@@ -10,9 +11,83 @@ Example:
 
 import os
 import pathlib
+import platform
 import time
 
 import numpy as np
+
+
+# CPU features that decide how fast low-precision matrix multiplies can run.
+_CPU_FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16")
+
+
+def machine():
+    """The machine and library versions a measurement was made with, as a dict.
+
+    Example:
+
+    >>> sorted(machine())[:3]
+    ['cores', 'cpu_flags', 'cpu_model']
+    """
+    import keras
+    import keras_hub
+    import tensorflow as tf
+
+    model, cpu_flags = _cpu_info()
+    gpus = [
+        tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+        for gpu in tf.config.list_physical_devices("GPU")
+    ]
+    return {
+        "cpu_model": model,
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "cpu_flags": [flag for flag in _CPU_FLAGS_OF_INTEREST if flag in cpu_flags],
+        "gpus": gpus,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_hub": keras_hub.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def describe_hardware(info):
+    """E.g. "AMD EPYC, 2 usable of 2 cores, CPU flags: avx2 avx512f avx512_bf16"."""
+    return (
+        f"{info['cpu_model']}, {info['usable_cores']} usable of {info['cores']} cores, "
+        f"CPU flags: {' '.join(info['cpu_flags']) or 'none'}"
+    )
+
+
+def describe_machine():
+    """One line for the machine a timing was taken on, kept beside the timing in a
+    run's `metrics.json`: its CPU, GPUs and TensorFlow's version.
+
+    Example:
+
+    >>> describe_machine().count("TensorFlow")
+    1
+    """
+    info = machine()
+    return (
+        f"{describe_hardware(info)}, GPU: {', '.join(info['gpus']) or 'none'}, "
+        f"TensorFlow {info['tensorflow']}"
+    )
+
+
+def _cpu_info():
+    """`(model name, flags)` from /proc/cpuinfo, or what `platform` knows elsewhere."""
+    model, cpu_flags = platform.processor() or "unknown", set()
+    cpuinfo = pathlib.Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                cpu_flags = set(value.split())
+    return model, cpu_flags
 
 
 def _safe_divide(numerator, denominator):

@@ -180,6 +180,29 @@ def describe_policies(summary):
     return f"dtype policies: {policies}"
 
 
+def describe_machines(summary):
+    """Where the run's timings were taken: one machine, or each with its timings
+    (a rerun keeps a model's timings, `tfdistill export` adds TFLite ones).
+
+    >>> describe_machines({"models": {"teacher": {"measured_on": "CPU A"},
+    ...                               "cnn_distilled": {"measured_on": "CPU A",
+    ...                                   "tflite": {"float16": {"measured_on": "CPU B"}}}}})
+    'timed on: CPU A (teacher, cnn_distilled); CPU B (cnn_distilled float16)'
+    """
+    machines = {}
+    for name, scores in summary["models"].items():
+        timings = [(name, scores)] + [
+            (f"{name} {mode}", entry) for mode, entry in scores.get("tflite", {}).items()
+            if entry.get("exported", True)
+        ]
+        for timed, entry in timings:
+            # Runs made before timings kept their machine say so.
+            machines.setdefault(entry.get("measured_on", "a machine not recorded"), []).append(timed)
+    if len(machines) == 1:
+        return f"timed on: {next(iter(machines))}"
+    return "timed on: " + "; ".join(f"{machine} ({', '.join(names)})" for machine, names in machines.items())
+
+
 def learning_curves_figure(histories):
     """A figure of every model's accuracy and loss per epoch (train solid, validation dashed).
 
@@ -376,7 +399,7 @@ def _markdown(summary):
         "",
         f"Teacher `{summary['teacher_preset']}`, student `{summary['student_kind']}`; "
         f"{describe_policies(summary)}. Speeds are measured through the exported "
-        "SavedModels on raw strings, on this machine's CPU.",
+        f"SavedModels on raw strings; {describe_machines(summary)}.",
         "",
         "```",
         format_table(summary),

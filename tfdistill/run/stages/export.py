@@ -39,6 +39,8 @@ def export(context, name, model, preprocessor):
     if config.tflite and name != TEACHER:
         scores["tflite"] = tflite_scores(context, name, model, preprocessor)
     serve = exporting.load_savedmodel(savedmodel)
+    # Speeds differ from one machine to the next: each timing keeps where it was taken.
+    scores["measured_on"] = evaluation.describe_machine()
     scores["speed"] = [
         evaluation.measure_throughput(
             lambda texts: serve(texts=texts),
@@ -58,7 +60,8 @@ def tflite_scores(context, name, model, preprocessor):
     `bytes`, the task's test metrics (for text classification `accuracy`, `f1`, ...),
     `agreement` (the share of test texts it labels as the float32 Keras model does)
     and `latency`, the median milliseconds of one text at batch size 1, per thread
-    count: `[{"threads": 1, "latency_ms": ...}, {"threads": <all CPUs>, ...}]`. A
+    count: `[{"threads": 1, "latency_ms": ...}, {"threads": <all CPUs>, ...}]`, taken
+    on the machine `measured_on` describes. A
     failed one holds `exported` (False) and `reason`.
     """
     test = context.splits["test"]
@@ -109,6 +112,7 @@ def _measure(context, path, examples, reference):
     scores["agreement"] = context.task.agreement(
         np.argmax(logits, axis=-1), reference, context.splits["test"].labels
     )
+    scores["measured_on"] = evaluation.describe_machine()
     scores["latency"] = [
         {
             "threads": threads,
