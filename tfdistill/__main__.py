@@ -121,15 +121,13 @@ HINTS = {"tune": "The search is part of run: --set=distillation.tune.trials=12 (
 
 def versions():
     """One line for a bug report: the versions of tfdistill and of what it runs on."""
-    import keras
-    import keras_hub
-    import tensorflow as tf
-
     import tfdistill
+    from tfdistill import evaluation
 
+    info = evaluation.machine()
     return (
-        f"tfdistill {tfdistill.__version__} (TensorFlow {tf.__version__}, Keras "
-        f"{keras.__version__}, keras-hub {keras_hub.__version__}, Python {sys.version.split()[0]})"
+        f"tfdistill {tfdistill.__version__} (TensorFlow {info['tensorflow']}, Keras "
+        f"{info['keras']}, keras-hub {info['keras_hub']}, Python {info['python']})"
     )
 
 
