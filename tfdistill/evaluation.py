@@ -9,6 +9,7 @@ Example:
 (0.75, [[2, 0], [1, 1]])
 """
 
+import functools
 import os
 import pathlib
 import platform
@@ -60,9 +61,11 @@ def describe_hardware(info):
     )
 
 
+@functools.cache
 def describe_machine():
     """One line for the machine a timing was taken on, kept beside the timing in a
-    run's `metrics.json`: its CPU, GPUs and TensorFlow's version.
+    run's `metrics.json`: its CPU, GPUs and TensorFlow's version. Read once a process
+    (a run asks for it beside every model's and every TFLite file's timing).
 
     Example:
 

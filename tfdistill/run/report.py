@@ -186,14 +186,15 @@ def describe_machines(summary):
 
     >>> describe_machines({"models": {"teacher": {"measured_on": "CPU A"},
     ...                               "cnn_distilled": {"measured_on": "CPU A",
-    ...                                   "tflite": {"float16": {"measured_on": "CPU B"}}}}})
+    ...                                   "tflite": {"float16": {"exported": True,
+    ...                                                          "measured_on": "CPU B"}}}}})
     'timed on: CPU A (teacher, cnn_distilled); CPU B (cnn_distilled float16)'
     """
     machines = {}
     for name, scores in summary["models"].items():
         timings = [(name, scores)] + [
             (f"{name} {mode}", entry) for mode, entry in scores.get("tflite", {}).items()
-            if entry.get("exported", True)
+            if entry["exported"]
         ]
         for timed, entry in timings:
             # Runs made before timings kept their machine say so.
