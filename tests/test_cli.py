@@ -235,6 +235,17 @@ def test_tune_as_a_command_names_the_setting_that_searches(capsys):
     )
 
 
+@pytest.mark.parametrize(
+    "typed, meant", [("rnu", "run"), ("predcit", "predict"), ("exprot", "export")]
+)
+def test_a_misspelt_command_names_the_command_meant(capsys, typed, meant):
+    # "rnu" is one swap from "run", which difflib alone rates under the cut.
+    result = tfdistill_in_process(capsys, typed, f"--config={SMOKE}")
+    _assert_one_line_error(
+        result, f"unknown command {typed!r} (did you mean {meant!r}?); commands:", alone=True
+    )
+
+
 def test_help_from_the_console_script_lists_the_commands_and_flags(tmp_path):
     # The installed `tfdistill` script is a stub module, not tfdistill/__main__.py.
     script = tmp_path / "bin" / "tfdistill"

@@ -25,6 +25,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from tfdistill import registry
 from tfdistill.run import config as run_config
 from tfdistill.run import pipeline
 from tfdistill.run import quiet
@@ -143,8 +144,10 @@ def main(argv):
     try:
         if command not in COMMANDS or len(argv) > 2:
             raise UsageError(
-                f"unknown command {' '.join(argv[1:])!r}; commands: "
-                f"{', '.join(sorted(COMMANDS))} (none: run). {HINTS.get(command, '')}"
+                f"unknown command {' '.join(argv[1:])!r}"
+                f"{registry.did_you_mean(command, COMMANDS) if len(argv) == 2 else ''}; "
+                f"commands: {', '.join(sorted(COMMANDS))} (none: run). "
+                f"{HINTS.get(command, '')}"
             )
         COMMANDS[command]()
     # A NaN or Inf names its stage and step; its usual cause is a setting (the

@@ -42,6 +42,8 @@ def did_you_mean(name, names):
     " (did you mean 'rotten_tomatoes'?)"
     >>> did_you_mean("Text", ["text", "label"])
     " (did you mean 'text'?)"
+    >>> did_you_mean("rnu", ["export", "predict", "run"])
+    " (did you mean 'run'?)"
     >>> did_you_mean("no_such_reviews", ["amazon_us_reviews", "imdb_reviews"])
     ''
     """
@@ -78,8 +80,24 @@ def _closest(name, names):
     # Case aside, a cut of 0.75 takes a letter or two wrong, missing or doubled, and
     # leaves names that only share a part ("_reviews"), which difflib's 0.6 took.
     by_folded = {str(known).casefold(): known for known in names}
-    close = difflib.get_close_matches(str(name).casefold(), by_folded, n=1, cutoff=0.75)
+    folded = str(name).casefold()
+    # Two letters swapped is the commonest typo, and in a short name ("rnu" for
+    # "run") difflib rates it under the cut.
+    swapped = [known for known in by_folded if _one_swap_apart(folded, known)]
+    close = swapped or difflib.get_close_matches(folded, by_folded, n=1, cutoff=0.75)
     return by_folded[close[0]] if close else None
+
+
+def _one_swap_apart(name, known):
+    """Whether `known` is `name` with two neighbouring letters swapped."""
+    differ = [i for i, (a, b) in enumerate(zip(name, known)) if a != b]
+    return (
+        len(name) == len(known)
+        and len(differ) == 2
+        and differ[1] == differ[0] + 1
+        and name[differ[0]] == known[differ[1]]
+        and name[differ[1]] == known[differ[0]]
+    )
 
 
 class Registry:
