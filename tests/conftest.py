@@ -80,13 +80,17 @@ def uninstalled(monkeypatch):
 @pytest.fixture
 def vader_sdist_dir(tmp_path, monkeypatch):
     """An empty folder where the VADER sources look for their sdist, as when `make
-    install` never downloaded it; no set is cached, before or after."""
+    install` never downloaded it; no set (nor the lexicon) is cached, before or after."""
+    from tfdistill.data.sources import vader_lexicon
     from tfdistill.data.sources import vader_snippets
 
     monkeypatch.setattr(vader_snippets, "SDIST_DIR", tmp_path)
-    vader_snippets._snippets.cache_clear()
+    caches = (vader_snippets._snippets, vader_lexicon.load_vader_lexicon)
+    for cache in caches:
+        cache.cache_clear()
     yield tmp_path
-    vader_snippets._snippets.cache_clear()
+    for cache in caches:
+        cache.cache_clear()
 
 
 @pytest.fixture

