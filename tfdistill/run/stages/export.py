@@ -61,8 +61,8 @@ def tflite_scores(context, name, model, preprocessor):
     `agreement` (the share of test texts it labels as the float32 Keras model does)
     and `latency`, the median milliseconds of one text at batch size 1, per thread
     count: `[{"threads": 1, "latency_ms": ...}, {"threads": <all CPUs>, ...}]`, taken
-    on the machine `measured_on` describes. A
-    failed one holds `exported` (False) and `reason`.
+    on the machine `measured_on` describes. A failed one holds `exported` (False) and
+    `reason`.
     """
     test = context.splits["test"]
     encoded = context.task.encode(
