@@ -397,6 +397,8 @@ def test_a_text_classifier_has_no_entities_to_keep(tmp_path):
         ("data.extra_test=[drug_reviews]", r"data\.extra_test must be \[\] for token_classification .*got \['drug_reviews'\]"),
         ("distillation.transfer_texts=[guardian_headlines]",
          r"^distillation\.transfer_texts must be \[\] for token_classification \(not supported yet\), got \['guardian_headlines'\]\.$"),
+        ("distillation.augment.negations=1",
+         r"^distillation\.augment\.negations must be 0 for token_classification \(not supported yet\), got 1\.$"),
     ],
 )
 def test_what_tagging_cannot_do_yet_is_refused_before_work(tmp_path, assignment, message):

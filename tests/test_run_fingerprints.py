@@ -177,6 +177,20 @@ def test_augmented_transfer_texts_redo_the_distilled_student_alone(tmp_path):
     assert _stages_in(augmented) == ["bilstm_baseline", "teacher"]
 
 
+def test_negated_copies_redo_the_distilled_student_alone_and_none_are_not_recorded(tmp_path):
+    """Runs made before `augment.negations` existed recorded no such key: at 0 they
+    are still reused."""
+    plain = _context(tmp_path)
+    _finish_every_stage(plain)
+    for variant in (DISTILLED, BASELINE):
+        assert "distillation.augment.negations" not in fingerprints.student_fingerprint(plain, variant)["config"]
+    negated = _context(tmp_path, "distillation.augment.negations=2")
+    with pytest.raises(RunFolderError, match=r"bilstm_distilled .*augment\.negations \(unset\) -> 2"):
+        fingerprints.check_stages(negated)
+    fingerprints.check_stages(negated, overwrite=True)
+    assert _stages_in(negated) == ["bilstm_baseline", "teacher"]
+
+
 def test_without_transfer_texts_their_keys_are_not_recorded(tmp_path):
     """So that the runs made before the keys existed are still reused."""
     for variant in (DISTILLED, BASELINE):

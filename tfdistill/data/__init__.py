@@ -5,7 +5,8 @@ The path is one-way: `load` gives raw `(text, label)` examples;
 `TeacherLogitCache` runs the frozen teacher once so that distillation batches
 carry its logits instead of running it every step. `augment_texts` grows the
 training texts with perturbed copies for the teacher to label, replacing words
-by their `teacher_neighbours` (Tang et al. 2019).
+by their `teacher_neighbours` (Tang et al. 2019); `negated_copies` adds copies
+with one negation flipped.
 
 Labels are int32 class ids; `SourceInfo.class_names[id]` names them. For the
 default `"rotten_tomatoes"` source: 0 = negative (rotten), 1 = positive (fresh).
@@ -63,6 +64,7 @@ from tfdistill.data.tagging import (
     predict_tag_logits,
     word_mask,
 )
+from tfdistill.data.negation import negated_copies
 from tfdistill.data.word_ids import WordIds
 from tfdistill.data.sources import (
     SOURCES,
@@ -98,6 +100,7 @@ __all__ = [
     "load",
     "load_tagged",
     "load_texts",
+    "negated_copies",
     "predict_logits",
     "read_conll",
     "register_source",

@@ -125,6 +125,10 @@ class AugmentConfig:
     # domain's few unlabelled texts weigh more in the transfer set (BENCHMARKS.md
     # section 25).
     transfer_texts: bool = False
+    # Text classification: also up to this many copies of each text with one
+    # negation flipped ("is" -> "isn't", "no problems" -> "problems"; see
+    # `tfdistill.data.negated_copies`), whatever `factor` is; 0: none.
+    negations: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

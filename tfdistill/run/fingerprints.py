@@ -51,6 +51,9 @@ _TRANSFER_KEYS = ("transfer_texts", "max_transfer_texts")
 # the baseline on in a finished run trains the baseline alone. A record holding them
 # still matches.
 _SHAPES_NOTHING = ("distillation.baseline",)
+# Keys added after runs were recorded, with their defaults: a fingerprint leaves a key
+# out while it holds its default, so those runs still match.
+_ADDED_KEYS = {"distillation.augment.negations": 0}
 # How each part of a fingerprint other than its config keys is named in a message.
 _PARTS = {
     "data": "the training or validation data",
@@ -123,6 +126,9 @@ def student_fingerprint(context, variant):
     members = teacher_members(config)
     for key in _SHAPES_NOTHING:
         fingerprint["config"].pop(key, None)
+    for key, default in _ADDED_KEYS.items():
+        if fingerprint["config"].get(key, default) == default:
+            fingerprint["config"].pop(key, None)
     if variant == DISTILLED:
         fingerprint["config"]["teacher.ensemble_weights"] = config.teacher.ensemble_weights
         _drop_tuning_keys(fingerprint["config"], config.distillation.tune)

@@ -231,6 +231,7 @@ _RANGES = {
     "distillation.patience": _at_least(0),
     "distillation.layer_map": _at_least(0),
     "distillation.augment.factor": _at_least(0),
+    "distillation.augment.negations": _at_least(0),
     "distillation.augment.mask_probability": _PROBABILITY,
     "distillation.augment.replace_probability": _PROBABILITY,
     "distillation.augment.ngram_probability": _PROBABILITY,

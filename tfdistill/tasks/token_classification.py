@@ -77,6 +77,8 @@ class TokenClassification(Task):
         "teacher.ensemble_seeds": [],
         "data.extra_test": [],
         "distillation.transfer_texts": [],
+        # Negation changes a sentence's words, and with them the tags to give.
+        "distillation.augment.negations": 0,
     }
 
     def check_labels(self, labels, num_classes, where):
@@ -211,6 +213,7 @@ class TokenClassification(Task):
         tag. Replacements keep the replaced word's case (the character features read
         it); with `keep_entities`, only `O`-tagged words change."""
         options = dict(options)
+        options.pop("negations")  # Always 0: see `fixed_config`.
         keep = None
         if options.pop("keep_entities"):
             outside = list(class_names).index("O")

@@ -60,7 +60,8 @@ def transfer_set(context, teachers):
     config = context.config.distillation
     parts = {"train": context.splits["train"]}
     copies = {}
-    options = _augment_options(context, teachers[0]) if augmented_factor(config) > 0 else None
+    augments = augmented_factor(config) > 0 or config.augment.negations > 0
+    options = _augment_options(context, teachers[0]) if augments else None
     if options:
         augmented = _augmented(context, context.splits["train"], "training texts", options)
         parts["augmented"], copies["augmented"] = augmented
@@ -130,6 +131,7 @@ def _augment_options(context, teacher):
         "max_ngram": augment.max_ngram,
         "neighbours": neighbours,
         "keep_entities": augment.keep_entities,
+        "negations": augment.negations,
     }
 
 
@@ -139,5 +141,8 @@ def _augmented(context, split, what, options):
     texts, labels, copy_numbers = context.task.augment(
         split.texts, split.labels, context.class_names, options
     )
-    logging.info("Augmented transfer set: %d new texts of the %s (factor %d)", len(texts), what, options["factor"])
+    logging.info(
+        "Augmented transfer set: %d new texts of the %s (factor %d, negations %d)",
+        len(texts), what, options["factor"], options["negations"],
+    )
     return Split(texts, labels), copy_numbers

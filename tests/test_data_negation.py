@@ -1,0 +1,101 @@
+"""Negated copies (tfdistill.data.negated_copies): one negation flipped per copy,
+never a double negative, punctuation and case kept, duplicates dropped."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from tfdistill import data
+from tfdistill import tasks
+from tfdistill.run import config as run_config
+from tfdistill.run.context import RunContext
+from tfdistill.run.layout import RunLayout
+from tfdistill.run.splits import Split
+from tfdistill.run.stages import transfer
+
+
+@pytest.mark.parametrize(
+    "text, negated",
+    [
+        ("the plot does work", "the plot doesn't work"),  # an auxiliary gains n't
+        ("the plot doesn't work", "the plot does work"),  # and loses it
+        ("it's funny", "it's not funny"),  # a contraction of "is" gains "not"
+        ("had no problems", "had problems"),  # no, not and never are dropped
+        ("a film without heart", "a film with heart"),  # an opposite
+        ("nothing happens", "something happens"),
+        ("Is it good?", "Isn't it good?"),  # the case of the word it replaces
+        ("IT'S GOOD", "IT'S NOT GOOD"),
+        ("funny, not clever.", "funny, clever."),
+        ("good, but not.", "good, but ."),  # a dropped word's punctuation stays
+        ("it isn\u2019t good", "it is good"),  # a typographic apostrophe
+    ],
+)
+def test_each_kind_of_flip(text, negated):
+    assert data.negated_copies([text], copies=1) == [negated]
+
+
+def test_an_auxiliary_already_negated_is_left_alone():
+    # "is" before "not" would make "isn't not": only "not" flips.
+    assert data.negated_copies(["this is not good"], copies=5) == ["this is good"]
+    assert data.negated_copies(["it's never dull"], copies=5) == ["it's dull"]
+
+
+def test_each_copy_flips_another_word_and_texts_without_one_have_none():
+    copies = data.negated_copies(["it is good and it was fun", "a fine film"], copies=5, seed=3)
+    assert sorted(copies) == ["it is good and it wasn't fun", "it isn't good and it was fun"]
+    assert len(data.negated_copies(["it is good and it was fun"], copies=1)) == 1
+
+
+def test_copies_equal_to_a_text_or_another_copy_are_dropped():
+    texts = ["it is good", "it  is good", "it isn't good"]
+    assert data.negated_copies(texts, copies=2) == []
+
+
+def test_the_same_seed_gives_the_same_copies():
+    texts = ["it is what it is, and it was not bad; it has no plot"] * 1
+    made = [data.negated_copies(texts, copies=2, seed=seed) for seed in (1, 1, 2, 3, 4)]
+    assert made[0] == made[1]
+    assert len({tuple(copies) for copies in made}) > 1
+
+
+@pytest.mark.parametrize("copies", [-1, 1.5, "2"])
+def test_a_bad_number_of_copies_is_rejected(copies):
+    with pytest.raises(ValueError, match="copies must be an int >= 0"):
+        data.negated_copies(["it is good"], copies=copies)
+
+
+def _context(tmp_path, *assignments):
+    config = run_config.override(
+        run_config.RunConfig(),
+        ["distillation.augment.replace_probability=0", "distillation.cache_teacher_logits=false",
+         *assignments],
+    )
+    split = Split(["It is good", "a dud", "no plot at all"], np.array([1, 0, 0], np.int32))
+    context = RunContext(
+        config=config,
+        layout=RunLayout(tmp_path / "run.partial"),
+        task=tasks.get("text_classification"),
+        splits={"train": split, "validation": split, "test": split},
+        class_names=["negative", "positive"],
+        teacher_policy="float32",
+        student_policy="float32",
+    )
+    return dataclasses.replace(context, transfer_texts=Split([], np.zeros(0, np.int32)))
+
+
+def test_the_negated_copies_join_the_transfer_set_unlabelled_and_every_factor_keeps_them(tmp_path):
+    # No teacher is read: no word is replaced and no logit cached.
+    made = transfer.transfer_set(
+        _context(tmp_path, "distillation.augment.factor=0", "distillation.augment.negations=2"), [None]
+    )
+    assert made.split.texts == ["It is good", "a dud", "no plot at all", "It isn't good", "plot at all"]
+    np.testing.assert_array_equal(made.split.labels[3:], [-1, -1])
+    both = transfer.transfer_set(
+        _context(tmp_path, "distillation.augment.factor=2", "distillation.augment.negations=2"), [None]
+    )
+    assert both.split.texts[-2:] == ["It isn't good", "plot at all"]
+    assert both.copy_numbers.max() == 1
+    # A search's trial of factor 0 trains on the training texts and the negated copies.
+    assert both.with_factor(0).split.texts == made.split.texts
+
