@@ -1,18 +1,13 @@
 """Negated copies (tfdistill.data.negated_copies): one negation flipped per copy,
 never a double negative, punctuation and case kept, duplicates dropped."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 from tfdistill import data
-from tfdistill import tasks
-from tfdistill.run import config as run_config
-from tfdistill.run.context import RunContext
-from tfdistill.run.layout import RunLayout
-from tfdistill.run.splits import Split
 from tfdistill.run.stages import transfer
+
+from test_run_fingerprints import _context as fingerprint_context
 
 
 @pytest.mark.parametrize(
@@ -53,7 +48,7 @@ def test_copies_equal_to_a_text_or_another_copy_are_dropped():
 
 
 def test_the_same_seed_gives_the_same_copies():
-    texts = ["it is what it is, and it was not bad; it has no plot"] * 1
+    texts = ["it is what it is, and it was not bad; it has no plot"]
     made = [data.negated_copies(texts, copies=2, seed=seed) for seed in (1, 1, 2, 3, 4)]
     assert made[0] == made[1]
     assert len({tuple(copies) for copies in made}) > 1
@@ -66,31 +61,17 @@ def test_a_bad_number_of_copies_is_rejected(copies):
 
 
 def _context(tmp_path, *assignments):
-    config = run_config.override(
-        run_config.RunConfig(),
-        ["distillation.augment.replace_probability=0", "distillation.cache_teacher_logits=false",
-         *assignments],
-    )
-    split = Split(["It is good", "a dud", "no plot at all"], np.array([1, 0, 0], np.int32))
-    context = RunContext(
-        config=config,
-        layout=RunLayout(tmp_path / "run.partial"),
-        task=tasks.get("text_classification"),
-        splits={"train": split, "validation": split, "test": split},
-        class_names=["negative", "positive"],
-        teacher_policy="float32",
-        student_policy="float32",
-    )
-    return dataclasses.replace(context, transfer_texts=Split([], np.zeros(0, np.int32)))
+    # No teacher is read: no word is replaced and no logit cached.
+    no_teacher = ["distillation.augment.replace_probability=0", "distillation.cache_teacher_logits=false"]
+    return fingerprint_context(tmp_path, *no_teacher, *assignments, texts=("It is good", "no plot at all"))
 
 
 def test_the_negated_copies_join_the_transfer_set_unlabelled_and_every_factor_keeps_them(tmp_path):
-    # No teacher is read: no word is replaced and no logit cached.
     made = transfer.transfer_set(
         _context(tmp_path, "distillation.augment.factor=0", "distillation.augment.negations=2"), [None]
     )
-    assert made.split.texts == ["It is good", "a dud", "no plot at all", "It isn't good", "plot at all"]
-    np.testing.assert_array_equal(made.split.labels[3:], [-1, -1])
+    assert made.split.texts == ["It is good", "no plot at all", "It isn't good", "plot at all"]
+    np.testing.assert_array_equal(made.split.labels, [1, 0, -1, -1])
     both = transfer.transfer_set(
         _context(tmp_path, "distillation.augment.factor=2", "distillation.augment.negations=2"), [None]
     )
