@@ -234,7 +234,7 @@ def test_augmented_sentences_are_words_for_the_teacher_alone(keep_entities):
     neighbours = {w: [w + "x"] for w in ("barack", "obama", "visits", "paris", "today", "nice", "weather")}
     options = {"factor": 8, "seed": 0, "mask_probability": 0.0, "replace_probability": 0.6,
                "ngram_probability": 0.0, "max_ngram": 5, "neighbours": neighbours,
-               "keep_entities": keep_entities, "negations": 0}
+               "keep_entities": keep_entities}
     new_texts, new_labels, copy_numbers = TokenClassification().augment(texts, labels, names, options)
     assert new_texts and new_labels.shape == (len(new_texts), 5)
     assert copy_numbers.shape == (len(new_texts),) and 0 <= copy_numbers.min() <= copy_numbers.max() < 8

@@ -125,8 +125,8 @@ class AugmentConfig:
     # domain's few unlabelled texts weigh more in the transfer set (BENCHMARKS.md
     # section 25).
     transfer_texts: bool = False
-    # Text classification: also up to this many copies of each text with one
-    # negation flipped ("is" -> "isn't", "no problems" -> "problems"; see
+    # Text classification: also up to this many copies of each training text with
+    # one negation flipped ("is" -> "isn't", "no problems" -> "problems"; see
     # `tfdistill.data.negated_copies`), whatever `factor` is; 0: none.
     negations: int = 0
 

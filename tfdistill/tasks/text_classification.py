@@ -82,15 +82,9 @@ class TextClassification(Task):
         return float(np.mean(np.asarray(predicted) == np.asarray(reference)))
 
     def augment(self, texts, labels, class_names, options):
-        """Tang et al.'s copies, then the negated copies (copy number -1: a search
-        of `augment.factor` keeps them all)."""
         options = dict(options)
         options.pop("keep_entities")  # Always false: see `fixed_config`.
-        negations = options.pop("negations")
         new_texts, copy_numbers = data.augment_texts(texts, return_copy_numbers=True, **options)
-        negated = data.negated_copies(texts, copies=negations, seed=options["seed"])
-        new_texts = new_texts + negated
-        copy_numbers = np.concatenate([copy_numbers, np.full(len(negated), -1, np.int32)])
         return new_texts, self.no_gold_labels(new_texts), copy_numbers
 
     def no_gold_labels(self, texts):

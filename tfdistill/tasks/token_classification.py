@@ -213,7 +213,6 @@ class TokenClassification(Task):
         tag. Replacements keep the replaced word's case (the character features read
         it); with `keep_entities`, only `O`-tagged words change."""
         options = dict(options)
-        options.pop("negations")  # Always 0: see `fixed_config`.
         keep = None
         if options.pop("keep_entities"):
             outside = list(class_names).index("O")

@@ -1,8 +1,9 @@
 """Stage 3a: the transfer set, and the teachers' logits on it, computed once.
 
-The transfer set is the training split plus any augmented texts (Tang et al. 2019)
-and any `distillation.transfer_texts` (the run context has read and leak-checked
-them), which carry no gold label. The teachers' logits on each part, and on the
+The transfer set is the training split plus any augmented texts (Tang et al. 2019),
+any negated copies of the training texts (`augment.negations`) and any
+`distillation.transfer_texts` (the run context has read and leak-checked them), which
+carry no gold label. The teachers' logits on each part, and on the
 validation and test splits, are cached in the run's `cache/` under a fingerprint of
 everything they depend on.
 """
@@ -60,11 +61,13 @@ def transfer_set(context, teachers):
     config = context.config.distillation
     parts = {"train": context.splits["train"]}
     copies = {}
-    augments = augmented_factor(config) > 0 or config.augment.negations > 0
-    options = _augment_options(context, teachers[0]) if augments else None
+    options = _augment_options(context, teachers[0]) if augmented_factor(config) > 0 else None
     if options:
         augmented = _augmented(context, context.splits["train"], "training texts", options)
         parts["augmented"], copies["augmented"] = augmented
+    if config.augment.negations:
+        # A part of its own, so turning it on relabels these copies alone.
+        parts["negated"] = _negated(context, context.splits["train"])
     if context.transfer_texts.texts:
         parts["transfer_texts"] = context.transfer_texts
         if options and config.augment.transfer_texts:
@@ -131,8 +134,17 @@ def _augment_options(context, teacher):
         "max_ngram": augment.max_ngram,
         "neighbours": neighbours,
         "keep_entities": augment.keep_entities,
-        "negations": augment.negations,
     }
+
+
+def _negated(context, split):
+    """Copies of `split`'s texts with one negation flipped (`augment.negations`),
+    labelled as having no gold label."""
+    texts = data.negated_copies(
+        split.texts, copies=context.config.distillation.augment.negations, seed=context.config.seed
+    )
+    logging.info("Negated copies: %d new texts of the training texts", len(texts))
+    return Split(texts, context.task.no_gold_labels(texts))
 
 
 def _augmented(context, split, what, options):
@@ -141,8 +153,5 @@ def _augmented(context, split, what, options):
     texts, labels, copy_numbers = context.task.augment(
         split.texts, split.labels, context.class_names, options
     )
-    logging.info(
-        "Augmented transfer set: %d new texts of the %s (factor %d, negations %d)",
-        len(texts), what, options["factor"], options["negations"],
-    )
+    logging.info("Augmented transfer set: %d new texts of the %s (factor %d)", len(texts), what, options["factor"])
     return Split(texts, labels), copy_numbers
