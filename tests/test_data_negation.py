@@ -80,3 +80,26 @@ def test_the_negated_copies_join_the_transfer_set_unlabelled_and_every_factor_ke
     # A search's trial of factor 0 trains on the training texts and the negated copies.
     assert both.with_factor(0).split.texts == made.split.texts
 
+
+
+def test_turning_negations_on_labels_only_the_negated_copies_with_the_teacher(
+    tmp_path, tiny_teacher, monkeypatch
+):
+    from tfdistill import models
+    from tfdistill.data import cache
+
+    computed = []
+    predict_logits = cache.predict_logits
+    monkeypatch.setattr(
+        cache, "predict_logits",
+        lambda *args, **kwargs: computed.append(len(logits := predict_logits(*args, **kwargs))) or logits,
+    )
+    teacher = models.load_teacher(tiny_teacher, sequence_length=16)
+    cached = ["distillation.cache_teacher_logits=true", "distillation.augment.factor=2"]
+    plain = transfer.transfer_set(_context(tmp_path, *cached), [teacher])
+    # The training texts and their variants (the validation split is the training one).
+    assert sum(computed) == len(plain.split.texts) > 2
+    computed.clear()
+    negated = transfer.transfer_set(_context(tmp_path, *cached, "distillation.augment.negations=2"), [teacher])
+    assert computed == [2]  # "It isn't good" and "plot at all"; the rest from the cache
+    np.testing.assert_array_equal(negated.logits[: len(plain.logits)], plain.logits)
