@@ -8,13 +8,13 @@ student the difference on words it already knows. Like `augment_texts`'s copies,
 the negated copies carry no gold label; the teacher's logits are their target.
 
 A flip is one word of a fixed English list (`_FLIPS`): an auxiliary verb gains
-"n't" ("is" -> "isn't", "can" -> "can't"), a contraction of "is" or "are" gains
-"not" ("it's" -> "it's not"), a negative contraction loses it ("doesn't" ->
+"n't" ("is" -> "isn't", "can" -> "can't"), a contraction of "is", "are" or "am"
+gains "not" ("it's" -> "it's not"), a negative contraction loses it ("doesn't" ->
 "does"), "not", "never" and "no" are dropped, and "nothing", "nobody", "none",
-"without" become "something", "somebody", "some", "with". An auxiliary already
-followed by a negation is left alone, so no double negative is made. The result
-is not always grammatical ("has a feel of" -> "hasn't a feel of"); the teacher
-labels what it reads.
+"without" and "cannot" become "something", "somebody", "some", "with" and "can".
+An auxiliary already followed by a negation is left alone, so no double negative
+is made. The result is not always grammatical ("has a feel of" -> "hasn't a feel
+of"); the teacher labels what it reads.
 
 Example:
 
@@ -32,7 +32,8 @@ _NEGATIVE_AUXILIARIES = {
     "could": "couldn't", "would": "wouldn't", "should": "shouldn't",
     "will": "won't", "has": "hasn't", "have": "haven't", "had": "hadn't",
 }  # fmt: skip
-# Contractions of "is" and "are" ("he's" may also be "he has": "he's not been" reads).
+# Contractions of "is", "are" and "am" ("he's" may also be "he has": "he's not been"
+# reads as well).
 _NOT_AFTER = ("it's", "that's", "he's", "she's", "they're", "you're", "we're", "i'm")
 _DROPPED = ("not", "never", "no")
 _OPPOSITES = {"nothing": "something", "nobody": "somebody", "none": "some",
