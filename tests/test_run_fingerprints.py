@@ -177,7 +177,7 @@ def test_augmented_transfer_texts_redo_the_distilled_student_alone(tmp_path):
     assert _stages_in(augmented) == ["bilstm_baseline", "teacher"]
 
 
-def test_negated_copies_redo_the_distilled_student_alone_and_none_are_not_recorded(tmp_path):
+def test_negated_copies_redo_the_distilled_student_alone_and_zero_is_not_recorded(tmp_path):
     """Runs made before `augment.negations` existed recorded no such key: at 0 they
     are still reused."""
     plain = _context(tmp_path)
