@@ -45,7 +45,7 @@ class CrashAfterEpoch(keras.callbacks.Callback):
             raise Crash()
 
 
-def fresh_run(first_epoch=0, epochs=EPOCHS):
+def fresh_run(first_epoch=0, epochs=EPOCHS, **adam_options):
     """What a new process builds: the same seeds, a new model, new dataset objects.
 
     Returns the distiller, the training stream of epochs `first_epoch` to `epochs`,
@@ -73,7 +73,7 @@ def fresh_run(first_epoch=0, epochs=EPOCHS):
         keras.layers.Dense(2),
     ])
     distiller = tfdistill.Distiller(None, student)
-    distiller.compile(optimizer=keras.optimizers.Adam(0.01), weighted_metrics=["accuracy"])
+    distiller.compile(optimizer=keras.optimizers.Adam(0.01, **adam_options), weighted_metrics=["accuracy"])
     return distiller, train, batches(slice(64, 96))
 
 

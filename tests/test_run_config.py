@@ -95,6 +95,7 @@ def test_missing_and_malformed_files_are_named(tmp_path):
     [
         ("distillation.alpha=2", r"distillation\.alpha: alpha .* must be in \[0, 1\]"),
         ("distillation.temperature=0", r"distillation\.temperature: temperature must be > 0"),
+        ("distillation.ema_momentum=1.0", r"^distillation\.ema_momentum must be in \[0, 1\), got 1\.0\.$"),
         ("student.kind=transformer", r"student\.kind must be one of \['bilstm', 'bilstm_tagger', 'bilstm_wordpiece', 'cnn', 'small_bert'\]"),
         ("distillation.schedule={beta: {start: 1}}", r"schedules \['alpha', 'learning_rate', 'temperature'\], not \['beta'\]"),
         ("data.source=reviews.xlsx", r"data\.source: Unknown source 'reviews\.xlsx'"),

@@ -191,6 +191,20 @@ def test_negated_copies_redo_the_distilled_student_alone_and_zero_is_not_recorde
     assert _stages_in(negated) == ["bilstm_baseline", "teacher"]
 
 
+def test_weight_averaging_redoes_both_students_and_none_is_not_recorded(tmp_path):
+    """The baseline averages too, so that the two stay paired; runs made before
+    `ema_momentum` existed recorded no such key, and are still reused without it."""
+    plain = _context(tmp_path)
+    _finish_every_stage(plain)
+    for variant in (DISTILLED, BASELINE):
+        assert "distillation.ema_momentum" not in fingerprints.student_fingerprint(plain, variant)["config"]
+    averaged = _context(tmp_path, "distillation.ema_momentum=0.999")
+    with pytest.raises(RunFolderError, match=r"ema_momentum \(unset\) -> 0\.999"):
+        fingerprints.check_stages(averaged)
+    fingerprints.check_stages(averaged, overwrite=True)
+    assert _stages_in(averaged) == ["teacher"]
+
+
 def test_without_transfer_texts_their_keys_are_not_recorded(tmp_path):
     """So that the runs made before the keys existed are still reused."""
     for variant in (DISTILLED, BASELINE):

@@ -6,7 +6,9 @@
 - `intermediate.py`: the terms that match what two BERTs compute inside;
 - `nonfinite.py`: the guard that stops training at the first NaN or Inf;
 - `checks.py`: the checks of the distiller's arguments;
-- `schedules.py`: per-epoch temperature and alpha schedules.
+- `schedules.py`: per-epoch temperature, alpha and learning-rate schedules;
+- `optimizers.py`: optimizer variables made before `fit`;
+- `averaging.py`: the averaged weights (`use_ema`) swapped in at each epoch's end.
 
 This package imports none of them, so that the data pipeline can import `batch`
 without pulling in the models: import the module you need, e.g.

@@ -171,6 +171,10 @@ class DistillationConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     patience: int = 3
+    # Keep an exponential moving average of the student's weights, with this momentum
+    # per step, and validate, keep and save the average (Polyak averaging; Keras's
+    # `use_ema`). null: the weights as trained. The baseline averages too.
+    ema_momentum: Optional[float] = None
     cache_teacher_logits: bool = True
     # Cut each training batch to its longest text instead of the full sequence
     # length: much faster for short texts, but every new length costs a retrace

@@ -41,7 +41,9 @@ from tfdistill.run.layout import teacher_members
 STAGE_FILE = "stage.json"
 # The distillation keys a baseline student depends on: it never sees the teacher.
 # Of `schedule`, only the optimizer's variables (`_drop_distiller_schedules`).
-_BASELINE_KEYS = ("epochs", "batch_size", "learning_rate", "patience", "trim_padding", "schedule")
+_BASELINE_KEYS = (
+    "epochs", "batch_size", "learning_rate", "patience", "trim_padding", "schedule", "ema_momentum"
+)
 # The `data` keys that name test sets.
 _TEST_SETS = ("test_split", "extra_test")
 # The distillation keys that choose the transfer texts (`distillation.transfer_texts`).
@@ -53,7 +55,7 @@ _TRANSFER_KEYS = ("transfer_texts", "max_transfer_texts")
 _SHAPES_NOTHING = ("distillation.baseline",)
 # Keys added after runs were recorded, with their defaults: a fingerprint leaves a key
 # out while it holds its default, so those runs still match.
-_ADDED_KEYS = {"distillation.augment.negations": 0}
+_ADDED_KEYS = {"distillation.augment.negations": 0, "distillation.ema_momentum": None}
 # How each part of a fingerprint other than its config keys is named in a message.
 _PARTS = {
     "data": "the training or validation data",

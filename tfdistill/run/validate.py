@@ -208,6 +208,10 @@ def _within(low, high):
     return (lambda value: low <= value <= high), f"in [{low}, {high}]"
 
 
+def _from_below(low, high):
+    return (lambda value: low <= value < high), f"in [{low}, {high})"
+
+
 _SEEDS = _within(0, 2**32 - 1)  # What NumPy's and TensorFlow's seeding take.
 _PROBABILITY = _within(0, 1)
 # Each number a config holds, and the values it may take. A list's rule applies to
@@ -229,6 +233,7 @@ _RANGES = {
     "distillation.batch_size": _at_least(1),
     "distillation.learning_rate": _above(0),
     "distillation.patience": _at_least(0),
+    "distillation.ema_momentum": _from_below(0, 1),
     "distillation.layer_map": _at_least(0),
     "distillation.augment.factor": _at_least(0),
     "distillation.augment.negations": _at_least(0),

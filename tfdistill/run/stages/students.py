@@ -14,6 +14,7 @@ from absl import logging
 from tfdistill import models
 from tfdistill.atomic import write_json
 from tfdistill.distillation import schedules
+from tfdistill.distillation.averaging import EpochEMAWeights
 from tfdistill.distillation.distiller import Distiller
 from tfdistill.distillation.nonfinite import NonFiniteLossGuard
 from tfdistill.distillation.optimizers import build_optimizer
@@ -98,8 +99,10 @@ def make_trainer(context, variant, student, teachers, cached):
     else:
         trainer = student.model
         loss = context.task.loss()
+    momentum = distillation.ema_momentum
+    averaged = {} if momentum is None else {"use_ema": True, "ema_momentum": momentum}
     trainer.compile(
-        keras.optimizers.Adam(distillation.learning_rate),
+        keras.optimizers.Adam(distillation.learning_rate, **averaged),
         loss=loss,
         weighted_metrics=["accuracy"],
         jit_compile=config.runtime.jit_compile,
@@ -133,7 +136,12 @@ def _train(context, name, variant, built, teachers, transfer, fingerprint):
     cached = transfer.logits is not None
     trainer = make_trainer(context, variant, built, teachers, cached)
     data = datasets(context, variant, built, teachers[0], transfer, backup.initial_epoch)
-    callbacks = [early_stopping, tensorboard(layout, name), *scheduled(config, variant)]
+    callbacks = [
+        *averaging(config, resumed=backup.initial_epoch > 0),
+        early_stopping,
+        tensorboard(layout, name),
+        *scheduled(config, variant),
+    ]
     if variant != DISTILLED:
         # The Distiller guards its own steps; the baseline's plain fit needs a guard.
         callbacks.append(NonFiniteLossGuard(name))
@@ -160,6 +168,15 @@ def scheduled(config, variant):
         for variable, spec in config.distillation.schedule.items()
         if variant == DISTILLED or variable in schedules.OPTIMIZER_VARIABLES
     ]
+
+
+def averaging(config, *, resumed=False):
+    """The callback that swaps in the averaged weights (`distillation.ema_momentum`)
+    at each epoch's end, if any: it goes before early stopping, which then keeps the
+    best averaged weights. `resumed`: the stage restores an epoch checkpoint."""
+    if config.distillation.ema_momentum is None:
+        return []
+    return [EpochEMAWeights(resumed=resumed)]
 
 
 def stopping(context, built):

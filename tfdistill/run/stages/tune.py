@@ -153,7 +153,7 @@ class _Search(keras_tuner.Tuner):
         stopping = students.stopping(context, built)
         trainer = students.make_trainer(context, DISTILLED, built, self.teachers, cached=True)
         data = students.datasets(context, DISTILLED, built, self.teachers[0], self.transfer, 0)
-        students.fit(context, trainer, data, [stopping])
+        students.fit(context, trainer, data, [*students.averaging(config), stopping])
         return {self.oracle.objective.name: float(stopping.best)}
 
 
