@@ -24,12 +24,12 @@ Example (then label the texts and their copies with the teacher, see
 ['a gripping [MASK] about two brothers', 'movie [MASK] two', 'a riveting movie about [MASK] brothers']
 """
 
-import re
-
 import keras
 import numpy as np
 
 from tfdistill.data.encoders import MASK_TOKEN
+from tfdistill.data.words import split_affixes
+from tfdistill.data.words import with_case_of
 
 # `embedding_neighbours` compares this many words with all the others at once:
 # a float32 block of similarities of 1,024 x 21,722 MiniLM words is 89 MB,
@@ -38,9 +38,6 @@ _NEIGHBOUR_BLOCK_SIZE = 1024
 # Random integers below this pick neighbours and n-gram starts by `%`: exact
 # integer arithmetic, and a bias of at most (choices / 2**31), negligible.
 _PICK_RANGE = 2**31
-# A word's leading and trailing non-word characters ("great," -> "", "great",
-# ","), which masking and replacement keep.
-_AFFIXES = re.compile(r"^(\W*)(.*?)(\W*)$")
 
 
 def augment_texts(
@@ -158,7 +155,7 @@ def augment_texts(
     }
     augmented, copy_numbers = [], []
     for text, kept in zip(texts, keep):
-        words = [_split_affixes(word) for word in text.split()]
+        words = [split_affixes(word) for word in text.split()]
         if not words:
             continue
         copies = _perturbed_copies(words, kept, factor, rng, **perturbation)
@@ -210,26 +207,6 @@ def _checked_keep(keep, texts):
     return keep
 
 
-def _with_case_of(word, replacement):
-    """`replacement` in the case of `word`: all capitals, capitalised, or as it is."""
-    if len(word) > 1 and word.isupper():
-        return replacement.upper()
-    if word[:1].isupper():
-        return replacement[:1].upper() + replacement[1:]
-    return replacement
-
-
-def _split_affixes(word):
-    """`(prefix, core, suffix)`: the punctuation around a word and the word.
-
-    A word of punctuation only ("--", "...") is its own core.
-    """
-    prefix, core, suffix = _AFFIXES.match(word).groups()
-    if not core:
-        return "", word, ""
-    return prefix, core, suffix
-
-
 def _perturbed_copies(
     words,
     kept,
@@ -267,7 +244,7 @@ def _perturbed_copies(
                 core = mask_token
             elif not is_kept and draw < mask_probability + replace_probability and choices:
                 replacement = choices[pick % len(choices)]
-                core = _with_case_of(core, replacement) if match_case else replacement
+                core = with_case_of(core, replacement) if match_case else replacement
             perturbed.append(prefix + core + suffix)
         if cut_draws[copy] < ngram_probability:
             length = min(int(ngram_lengths[copy]), num_words)

@@ -24,7 +24,8 @@ Example:
 
 import numpy as np
 
-from tfdistill.data.augment import _split_affixes, _with_case_of
+from tfdistill.data.words import split_affixes
+from tfdistill.data.words import with_case_of
 
 _NEGATIVE_AUXILIARIES = {
     "is": "isn't", "was": "wasn't", "are": "aren't", "were": "weren't",
@@ -80,7 +81,7 @@ def negated_copies(texts, *, copies, seed=0):
     seen = {" ".join(text.split()) for text in texts}
     negated = []
     for text in texts:
-        words = [_split_affixes(word) for word in text.split()]
+        words = [split_affixes(word) for word in text.split()]
         flippable = _flippable_positions(words)
         for position in rng.permutation(flippable)[:copies]:
             copy = _with_flipped(words, int(position))
@@ -116,7 +117,7 @@ def _with_flipped(words, position):
     prefix, core, suffix = words[position]
     flipped = _FLIPS[_lookup(core)]
     if flipped:
-        tokens[position] = prefix + _with_case_of(core, flipped) + suffix
+        tokens[position] = prefix + with_case_of(core, flipped) + suffix
     elif prefix or suffix:
         # A dropped word's punctuation ("not," -> ",") stays where it was.
         tokens[position] = prefix + suffix
