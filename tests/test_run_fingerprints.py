@@ -177,32 +177,30 @@ def test_augmented_transfer_texts_redo_the_distilled_student_alone(tmp_path):
     assert _stages_in(augmented) == ["bilstm_baseline", "teacher"]
 
 
-def test_negated_copies_redo_the_distilled_student_alone_and_zero_is_not_recorded(tmp_path):
-    """Runs made before `augment.negations` existed recorded no such key: at 0 they
-    are still reused."""
+@pytest.mark.parametrize(
+    "assignment, change, kept",
+    [
+        ("distillation.augment.negations=2", r"bilstm_distilled .*augment\.negations \(unset\) -> 2",
+         ["bilstm_baseline", "teacher"]),
+        ("distillation.ema_momentum=0.999", r"ema_momentum \(unset\) -> 0\.999", ["teacher"]),
+    ],
+    ids=["negated-copies-redo-the-distilled-student", "weight-averaging-redoes-both-students"],
+)
+def test_a_key_added_later_is_not_recorded_at_its_default_and_redoes_what_it_shapes(
+    tmp_path, assignment, change, kept
+):
+    """Runs made before the key existed recorded no such key: at its default they are
+    still reused. Weight averaging shapes the baseline too, so that the pair stays paired."""
     plain = _context(tmp_path)
     _finish_every_stage(plain)
+    key = assignment.split("=")[0]
     for variant in (DISTILLED, BASELINE):
-        assert "distillation.augment.negations" not in fingerprints.student_fingerprint(plain, variant)["config"]
-    negated = _context(tmp_path, "distillation.augment.negations=2")
-    with pytest.raises(RunFolderError, match=r"bilstm_distilled .*augment\.negations \(unset\) -> 2"):
-        fingerprints.check_stages(negated)
-    fingerprints.check_stages(negated, overwrite=True)
-    assert _stages_in(negated) == ["bilstm_baseline", "teacher"]
-
-
-def test_weight_averaging_redoes_both_students_and_none_is_not_recorded(tmp_path):
-    """The baseline averages too, so that the two stay paired; runs made before
-    `ema_momentum` existed recorded no such key, and are still reused without it."""
-    plain = _context(tmp_path)
-    _finish_every_stage(plain)
-    for variant in (DISTILLED, BASELINE):
-        assert "distillation.ema_momentum" not in fingerprints.student_fingerprint(plain, variant)["config"]
-    averaged = _context(tmp_path, "distillation.ema_momentum=0.999")
-    with pytest.raises(RunFolderError, match=r"ema_momentum \(unset\) -> 0\.999"):
-        fingerprints.check_stages(averaged)
-    fingerprints.check_stages(averaged, overwrite=True)
-    assert _stages_in(averaged) == ["teacher"]
+        assert key not in fingerprints.student_fingerprint(plain, variant)["config"]
+    changed = _context(tmp_path, assignment)
+    with pytest.raises(RunFolderError, match=change):
+        fingerprints.check_stages(changed)
+    fingerprints.check_stages(changed, overwrite=True)
+    assert _stages_in(changed) == kept
 
 
 def test_without_transfer_texts_their_keys_are_not_recorded(tmp_path):
