@@ -8,7 +8,9 @@ the ratios derived from them aside).
 
 The default suite kills one run twice, with a tiny random teacher for speed, the
 rerun picking up where the run was killed: after the distilled student's last
-checkpoint (early stopping had ended it), then while the teacher is exported.
+checkpoint (early stopping had ended it), then while the teacher is exported; and a
+run with averaged weights (`distillation.ema_momentum`) once, after the distilled
+student's first epoch.
 The full harness, `pytest tests/test_kill_anywhere.py -m kill_anywhere`, kills a
 fresh run at each of its moments: targeted ones, found by log lines and checkpoint
 files, that cover every stage whatever the machine's speed, and seeded random ones
@@ -177,3 +179,21 @@ def test_a_run_killed_at_a_random_moment_ends_as_if_never_killed(
         f"\n{name}: {'killed' if attempt.killed else 'finished before'} at "
         f"{attempt.killed_at_seconds:.0f} s, rerun {attempt.rerun_seconds:.0f} s"
     )
+
+
+@pytest.mark.slow
+def test_a_run_with_averaged_weights_killed_mid_student_ends_as_if_never_killed(tmp_path):
+    """The checkpoint holds the averaged weights swapped in; the rerun must swap them
+    back before training on (`tfdistill.distillation.averaging.EpochEMAWeights`)."""
+    teacher = save_tiny_teacher(tmp_path / "tiny_teacher")
+    overrides = (
+        *LIGHT, f"--set=teacher.preset={teacher}", "--set=distillation.ema_momentum=0.5"
+    )
+    reference = uninterrupted(tmp_path, overrides)
+    output_dir = tmp_path / "killed"
+    kill_point = after_checkpoint("distilled-after-epoch-1", "bilstm_distilled", 1)
+    killed, _ = kill_harness.run_until(output_dir, overrides, kill_point, tmp_path / "attempt-0.log")
+    assert killed
+    kill_harness.run(output_dir, overrides, tmp_path / "attempt-1.log")
+    assert "Resuming bilstm_distilled from epoch 1" in (tmp_path / "attempt-1.log").read_text()
+    assert_same_results(reference, output_dir)
