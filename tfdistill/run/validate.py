@@ -208,7 +208,7 @@ def _within(low, high):
     return (lambda value: low <= value <= high), f"in [{low}, {high}]"
 
 
-def _from_below(low, high):
+def _half_open(low, high):
     return (lambda value: low <= value < high), f"in [{low}, {high})"
 
 
@@ -233,7 +233,7 @@ _RANGES = {
     "distillation.batch_size": _at_least(1),
     "distillation.learning_rate": _above(0),
     "distillation.patience": _at_least(0),
-    "distillation.ema_momentum": _from_below(0, 1),
+    "distillation.ema_momentum": _half_open(0, 1),
     "distillation.layer_map": _at_least(0),
     "distillation.augment.factor": _at_least(0),
     "distillation.augment.negations": _at_least(0),
