@@ -50,7 +50,8 @@ def fresh_run(first_epoch=0, epochs=EPOCHS, **adam_options):
 
     Returns the distiller, the training stream of epochs `first_epoch` to `epochs`,
     and validation batches (their labels are half noise, so validation accuracy
-    stops improving while training goes on).
+    stops improving while training goes on). `adam_options` go to the optimizer
+    (`use_ema=True`, ...).
     """
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
