@@ -1,5 +1,7 @@
 """Weight averaging (`distillation.ema_momentum`): the student kept is the average of
-its training weights at its best epoch, and a resumed stage ends as an uninterrupted one."""
+its training weights at its best epoch, and a resumed stage ends as an uninterrupted one,
+whether early stopping reads Keras's `val_accuracy` or scores the student's predictions
+itself (the tagger's entity F1)."""
 
 import keras
 import numpy as np
@@ -17,6 +19,7 @@ from test_run_tune import _config as tune_config
 from tfdistill.distillation.averaging import EpochEMAWeights
 from tfdistill.run import pipeline
 from tfdistill.run.checkpoint import ResumableBackup
+from tfdistill.run.context import ValidationScoreStopping
 from tfdistill.run.stages import students
 
 MOMENTUM = 0.5  # Its validation peaks at the 4th of 6 epochs.
@@ -33,12 +36,30 @@ class RecordTrainingWeights(keras.callbacks.Callback):
         self.steps.append([weight.numpy() for weight in self.student.trainable_weights])
 
 
-def averaged_stage(backup_dir, crash_after=None, record=False):
+def student_accuracy(student, validation):
+    """The share of `validation`'s labels that `student`'s predictions get right."""
+    right = [
+        np.argmax(student.predict(inputs["student"], verbose=0), axis=-1) == labels.numpy()
+        for inputs, labels in validation
+    ]
+    return float(np.mean(np.concatenate(right)))
+
+
+def early_stopping_on(monitor, score):
+    """Early stopping as `tfdistill.run.context.best_epoch_stopping` makes it: on
+    Keras's `val_accuracy`, or on `score()`, computed at each epoch's end."""
+    if monitor == "val_accuracy":
+        return keras.callbacks.EarlyStopping(
+            monitor=monitor, mode="max", patience=PATIENCE, restore_best_weights=True
+        )
+    return ValidationScoreStopping(monitor, score, PATIENCE)
+
+
+def averaged_stage(backup_dir, monitor, crash_after=None, record=False):
     """One attempt at an early-stopping stage with averaged weights, callbacks in the
     run's order (`tfdistill.run.stages.students`)."""
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", mode="max", patience=PATIENCE, restore_best_weights=True
-    )
+    # The score reads the model and validation batches made below, when it is called.
+    early_stopping = early_stopping_on(monitor, lambda: student_accuracy(model.student, validation))
     backup = ResumableBackup(backup_dir, early_stopping=early_stopping)
     model, train, validation = fresh_run(
         backup.initial_epoch, MAX_EPOCHS, use_ema=True, ema_momentum=MOMENTUM
@@ -51,21 +72,22 @@ def averaged_stage(backup_dir, crash_after=None, record=False):
     return model, backup, recorder.steps
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    model, backup, steps = averaged_stage(tmp_path_factory.mktemp("averaged"), record=True)
-    return model, backup.history(), steps
+@pytest.fixture(scope="module", params=["val_accuracy", "val_student_accuracy"])
+def uninterrupted(request, tmp_path_factory):
+    monitor = request.param
+    model, backup, steps = averaged_stage(tmp_path_factory.mktemp("averaged"), monitor, record=True)
+    return monitor, model, backup.history(), steps
 
 
 def test_the_student_kept_is_the_average_at_its_best_epoch(uninterrupted):
-    model, history, steps = uninterrupted
+    monitor, model, history, steps = uninterrupted
     averages, average = [], None
     for weights in steps:  # Keras's average starts at the first step's weights.
         average = weights if average is None else [
             MOMENTUM * mean + (1 - MOMENTUM) * weight for mean, weight in zip(average, weights)
         ]
         averages.append(average)
-    best_epoch = int(np.argmax(history["val_accuracy"]))
+    best_epoch = int(np.argmax(history[monitor]))
     steps_per_epoch = len(steps) // len(history["loss"])
     # Early stopping stopped before the last epoch: the best epoch's average is kept,
     # which neither the last weights nor the best epoch's trained weights are.
@@ -80,12 +102,12 @@ def test_the_student_kept_is_the_average_at_its_best_epoch(uninterrupted):
 
 @pytest.mark.parametrize("killed", ["after-the-first-epoch", "after-the-stopping-epoch"])
 def test_a_resumed_averaged_stage_ends_as_an_uninterrupted_one(tmp_path, uninterrupted, killed):
-    model, history, _ = uninterrupted
+    monitor, model, history, _ = uninterrupted
     stopped_after = len(history["loss"])
     crash_after = 1 if killed == "after-the-first-epoch" else stopped_after
     with pytest.raises(Crash):
-        averaged_stage(tmp_path, crash_after)
-    resumed, backup, _ = averaged_stage(tmp_path)
+        averaged_stage(tmp_path, monitor, crash_after)
+    resumed, backup, _ = averaged_stage(tmp_path, monitor)
     assert backup.initial_epoch == (1 if crash_after == 1 else MAX_EPOCHS)
     assert_same_stage(resumed, backup, (model, history))
 
