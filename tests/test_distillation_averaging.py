@@ -112,24 +112,34 @@ def test_a_resumed_averaged_stage_ends_as_an_uninterrupted_one(tmp_path, uninter
     assert_same_stage(resumed, backup, (model, history))
 
 
-def test_every_student_of_a_run_trains_averaged_and_keeps_the_average(
+def test_every_student_of_a_run_trains_averaged_and_a_resumed_one_starts_swapped(
     tmp_path, tiny_teacher, monkeypatch
 ):
     """The search's trials, the distilled student and the baseline: each fit's optimizer
-    averages, and the swap comes before early stopping, which keeps the averages."""
-    fits, fit_student = [], students.fit
+    averages, and the swap comes before early stopping, which keeps the averages. The
+    distilled student dies after its first epoch's checkpoint; rerun, its swap starts
+    from the averaged weights that checkpoint holds, and no other fit's does."""
+    fits, crashed, fit_student = [], [], students.fit
 
     def recorded_fit(context, trainer, data, callbacks, initial_epoch=0):
-        fits.append((trainer.optimizer, [type(callback) for callback in callbacks]))
+        fits.append((trainer.optimizer, callbacks, initial_epoch))
+        checkpointed = any(isinstance(callback, ResumableBackup) for callback in callbacks)
+        if checkpointed and not crashed:  # The distilled student's first attempt.
+            crashed.append(True)
+            callbacks = [*callbacks, CrashAfterEpoch(1)]
         return fit_student(context, trainer, data, callbacks, initial_epoch)
 
     monkeypatch.setattr(students, "fit", recorded_fit)
     config = tune_config(
         tmp_path, tiny_teacher, "distillation.baseline=true", "distillation.ema_momentum=0.9"
     )
+    with pytest.raises(Crash):
+        pipeline.run(config, tmp_path / "run")
     pipeline.run(config, tmp_path / "run")
-    assert len(fits) == 4  # 2 trials, then both students.
-    for optimizer, callbacks in fits:
+    # 2 trials and the killed student, then (the search done) it resumed, and the baseline.
+    assert [initial_epoch for _, _, initial_epoch in fits] == [0, 0, 0, 1, 0]
+    for optimizer, callbacks, initial_epoch in fits:
         assert optimizer.use_ema and optimizer.ema_momentum == 0.9
-        assert callbacks[0] is EpochEMAWeights
-        assert keras.callbacks.EarlyStopping in callbacks
+        assert isinstance(callbacks[0], EpochEMAWeights)
+        assert callbacks[0].resumed == (initial_epoch > 0)
+        assert any(isinstance(callback, keras.callbacks.EarlyStopping) for callback in callbacks)

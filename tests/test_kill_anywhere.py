@@ -8,9 +8,10 @@ the ratios derived from them aside).
 
 The default suite kills one run twice, with a tiny random teacher for speed, the
 rerun picking up where the run was killed: after the distilled student's last
-checkpoint (early stopping had ended it), then while the teacher is exported; and a
-run with averaged weights (`distillation.ema_momentum`) once, after the distilled
-student's first epoch.
+checkpoint (early stopping had ended it), then while the teacher is exported. `make
+test-long` also kills a run with averaged weights (`distillation.ema_momentum`) once,
+after the distilled student's first epoch (in the default suite,
+`tests/test_distillation_averaging.py` crashes such a stage, and such a run, in process).
 The full harness, `pytest tests/test_kill_anywhere.py -m kill_anywhere`, kills a
 fresh run at each of its moments: targeted ones, found by log lines and checkpoint
 files, that cover every stage whatever the machine's speed, and seeded random ones
@@ -181,7 +182,7 @@ def test_a_run_killed_at_a_random_moment_ends_as_if_never_killed(
     )
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_run_with_averaged_weights_killed_mid_student_ends_as_if_never_killed(tmp_path):
     """The checkpoint holds the averaged weights swapped in; the rerun must swap them
     back before training on (`tfdistill.distillation.averaging.EpochEMAWeights`)."""
