@@ -61,6 +61,10 @@ TENSORFLOW_NOISE = (
 )
 
 
+# absl's log line prefix: severity, date, time, thread, file:line.
+ABSL_LOG_PREFIX = r"^[IWEF]\d{4} [\d:.]+ +\d+ [^ \]]+:\d+\] "
+
+
 def _tensorflow_noise(output):
     return [line for line in output.splitlines() if any(word in line for word in TENSORFLOW_NOISE)]
 
@@ -97,8 +101,9 @@ def test_smoke_run_writes_every_artifact_and_prints_the_table(smoke_run):
 def test_the_smoke_run_prints_none_of_tensorflows_start_up_lines(smoke_run):
     _, result = smoke_run
     assert _tensorflow_noise(result.stderr + result.stdout) == []
-    # Our own log lines and Keras's progress stay.
-    assert "Fine-tuning the teacher minilm_l6_packaged" in result.stderr
+    # Our own log lines and Keras's progress stay, ours as the time and the message.
+    assert re.search(r"^\d\d:\d\d:\d\d Fine-tuning the teacher minilm_l6_packaged", result.stderr, re.M)
+    assert not re.search(ABSL_LOG_PREFIX, result.stderr, re.M), result.stderr[-2000:]
     assert "Epoch 6/6" in result.stdout
 
 
@@ -267,7 +272,9 @@ def test_verbosity_brings_back_tensorflows_lines_and_the_errors_traceback(tmp_pa
                        "--set=distillation.epochs=0", "--verbosity=1")
     assert result.returncode == 2
     assert _tensorflow_noise(result.stderr), result.stderr[-2000:]
-    assert "The error in full:" in result.stderr and "Traceback" in result.stderr
+    # Our lines name their file and line again.
+    assert re.search(ABSL_LOG_PREFIX + "The error in full:", result.stderr, re.M)
+    assert "Traceback" in result.stderr
     assert result.stderr.rstrip().endswith(
         "tfdistill: error: distillation.epochs must be >= 1, got 0."
     )

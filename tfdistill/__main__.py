@@ -141,6 +141,7 @@ def main(argv):
         logging.set_verbosity(logging.INFO)
     if not quiet.wants_tensorflow_logs(sys.argv, os.environ):
         quiet.hide_tensorflow_info()
+        quiet.terminal_log_lines()
     try:
         if command not in COMMANDS or len(argv) > 2:
             raise UsageError(

@@ -25,8 +25,10 @@ TensorFlow 2.21 on a CPU-only machine):
 A program of ours that prints for people other than the command (the benchmarks)
 asks for the same by setting `TFDISTILL_QUIET_IMPORT=1` before importing tfdistill.
 `TFDISTILL_TF_LOGS=1`, or absl's `--verbosity=1` (debug) or higher, leaves
-TensorFlow's lines alone. Our own log lines and Keras's progress are not touched:
-they are written after the import.
+TensorFlow's lines alone. Our own log lines and Keras's progress are not hidden: they
+are written after the import. In the command, ours read `21:06:18 message` rather
+than absl's `I1206 21:06:18.755814 140579877432192 transfer.py:104] message`, whose
+thread and file:line come back with TensorFlow's lines (`TerminalFormatter`).
 
 Example:
 
@@ -196,6 +198,32 @@ class TensorFlowInfoFilter(logging.Filter):
 
     def filter(self, record):
         return record.levelno >= logging.WARNING or not record.pathname.startswith(self._prefixes)
+
+
+class TerminalFormatter(logging.Formatter):
+    """A log line for people: the time and the message, and the level only when it is
+    a warning or worse; no date, thread or file:line. A traceback still follows.
+
+    >>> record = logging.makeLogRecord(
+    ...     {"msg": "Resuming %s", "args": ("teacher",), "levelno": logging.INFO})
+    >>> TerminalFormatter().format(record)[8:]
+    ' Resuming teacher'
+    >>> record = logging.makeLogRecord(
+    ...     {"msg": "no GPU", "levelno": logging.WARNING, "levelname": "WARNING"})
+    >>> TerminalFormatter().format(record)[8:]
+    ' warning: no GPU'
+    """
+
+    def formatMessage(self, record):
+        level = f"{record.levelname.lower()}: " if record.levelno >= logging.WARNING else ""
+        return f"{self.formatTime(record, '%H:%M:%S')} {level}{record.message}"
+
+
+def terminal_log_lines():
+    """Formats absl's log lines, which ours are, with a `TerminalFormatter`."""
+    from absl import logging as absl_logging
+
+    absl_logging.get_absl_handler().setFormatter(TerminalFormatter())
 
 
 def hide_tensorflow_info():
