@@ -102,7 +102,12 @@ def test_a_tagger_with_characters_saves_reloads_and_serves_raw_strings(tmp_path)
         reloaded.model, reloaded.preprocessor, tmp_path / "savedmodel", list(TAGS),
         task="token_classification",
     )
-    serve = export.load_savedmodel(path)
-    outputs = serve(texts=tf.constant(["Bolero visits Paris", "", "🙂 \xff " + "x" * 100_000]))
+    signatures = export.load_signatures(path)
+    texts = ["Bolero visits Paris", "", "🙂 \xff " + "x" * 100_000]
+    outputs = signatures[export.SERVING_SIGNATURE](texts=tf.constant(texts))
     assert outputs["tags"].shape == (3, MAX_WORDS)
     assert np.isfinite(outputs["tag_probabilities"].numpy()).all()
+    # Its word ids sit beside the character ids; a training sentence's are all known.
+    counts = signatures[export.UNKNOWN_WORDS_SIGNATURE](texts=tf.constant(texts + [" ".join(train.words[0])]))
+    assert counts["words"].numpy().tolist() == [3, 0, 3, MAX_WORDS]
+    assert counts["unknown_words"].numpy().tolist() == [3, 0, 3, 0]

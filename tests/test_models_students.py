@@ -357,6 +357,8 @@ def test_a_small_bert_tagger_copies_the_teacher_reloads_and_serves_tags(tmp_path
         reloaded.model, reloaded.preprocessor, tmp_path / "savedmodel", tags,
         task="token_classification",
     )
-    outputs = export.load_savedmodel(path)(texts=tf.constant(["Obama visits Paris", "", "🙂"]))
+    signatures = export.load_signatures(path)
+    assert export.UNKNOWN_WORDS_SIGNATURE not in signatures  # Word pieces: no word is unknown.
+    outputs = signatures[export.SERVING_SIGNATURE](texts=tf.constant(["Obama visits Paris", "", "🙂"]))
     assert outputs["tags"].shape == (3, 6)
     assert {tag.decode() for tag in outputs["tags"].numpy().ravel()} <= set(tags)

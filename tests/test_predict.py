@@ -4,6 +4,7 @@ rows are named, not skipped."""
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -43,7 +44,7 @@ def _records(path):
     "name, content",
     [
         ("texts.txt", b"a gripping film\n\nawful \xff\xfe\ngreat fun\n"),
-        ("texts.csv", b'id,text\n1,a gripping film\n2,""\n3,"awful \xff\xfe"\n4,great fun\n5\n'),
+        ("texts.csv", b'id,text\n1,a gripping film\n2," \t"\n3,"awful \xff\xfe"\n4,great fun\n5\n'),
         ("texts.jsonl", b'{"text": "a gripping film"}\n{"text": ""}\n{"text": "awful \xff\xfe"}\n'
                         b'{"text": "great fun"}\nnot json\n'),
     ],
@@ -57,13 +58,29 @@ def test_every_format_names_its_bad_rows(exported, tmp_path, name, content):
     records = _records(output)
     assert [record["row"] for record in records] == list(range(1, summary["rows"] + 1))
     assert records[2] == {"row": 3, "error": "invalid UTF-8"}
-    for record in (records[0], records[1], records[3]):  # The empty text is a text.
+    # No words (or whitespace alone): the answer would be the model's bias.
+    assert records[1] == {"row": 2, "error": "empty text"}
+    for record in (records[0], records[3]):
         assert record["label"] in ("negative", "positive")
         assert record["label_id"] == ["negative", "positive"].index(record["label"])
         assert sum(record["probabilities"]) == pytest.approx(1.0, abs=1e-5)
     if name != "texts.txt":
         assert len(records) == 5 and "error" in records[4]
     assert [row for row, _ in summary["bad_rows"]] == [r["row"] for r in records if "error" in r]
+
+
+def test_the_words_unknown_to_a_word_level_student_are_counted_and_a_foreign_file_named(exported, tmp_path):
+    source = tmp_path / "texts.txt"
+    # 3 + 3 + 2 words the vectorizer reads ("film" lowercased), 1 + 2 + 0 unknown;
+    # the empty row is not predicted, so not counted.
+    source.write_text("a gripping movie\nein guter Film\n\ngreat fun\n")
+    for path in exported:  # The SavedModel's signature and the TFLite file's companions.
+        summary = predict.predict_file(predict.open_model(path), source, tmp_path / "out.jsonl", verbose=0)
+        assert (summary["words"], summary["unknown_words"]) == (8, 3)
+    assert "38% of the words the model read are unknown to it (3 of 8;" in predict.unknown_words_warning(summary)
+    assert predict.unknown_words_warning({**summary, "unknown_words": 2}) is None  # 25%
+    # A model without the count (a word-piece student's) says nothing either way.
+    assert predict.unknown_words_warning(predict.predict_file(_positive, source, tmp_path / "o.jsonl", verbose=0)) is None
 
 
 def _positive(texts):
@@ -263,7 +280,15 @@ def test_the_command_predicts_and_refuses_to_overwrite_in_one_line(exported, tmp
                f"--input={source}", f"--output={output}"]
     first = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert first.returncode == 0, first.stderr[-2000:]
-    assert "1 row, 0 unreadable" in first.stdout
+    assert "1 row, 0 not predicted (unreadable or empty), 0.0% of their words unknown to the model" in first.stdout
+    assert first.stderr == ""
+    foreign = tmp_path / "foreign.txt"
+    foreign.write_text("ein guter Film\ndas ist schlecht\n")
+    warned = subprocess.run(command[:-2] + [f"--input={foreign}", f"--output={tmp_path}/f.jsonl"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert warned.returncode == 0 and "83.3% of their words unknown" in warned.stdout
+    assert re.fullmatch(r"\d\d:\d\d:\d\d warning: 83% of the words the model read are unknown to it "
+                        r"\(5 of 6; .*are they in its training texts' language\?\n", warned.stderr)
     again = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert again.returncode == 2
     assert again.stderr.strip().splitlines()[-1] == (

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import shutil
 
 import numpy as np
@@ -97,13 +98,16 @@ def test_predict_tags_each_word_of_a_file_and_spells_out_the_entities(tagging_ru
     output = tmp_path / "tags.jsonl"
     result = tfdistill("predict", f"--model={output_dir}", f"--input={source}", f"--output={output}")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "4 rows, 1 unreadable" in result.stdout
+    assert "4 rows, 2 not predicted (unreadable or empty), " in result.stdout
+    # The long tweet's words past the 40 slots are not read, so not counted.
+    share_of_unknown_words = re.search(r"([\d.]+)% of their words unknown", result.stdout).group(1)
     records = [json.loads(line) for line in output.read_text().splitlines()]
     assert [record["row"] for record in records] == [1, 2, 3, 4]
-    assert records[0]["words"] == ["Obama", "visits", "Paris"] and records[1]["words"] == []
+    assert records[0]["words"] == ["Obama", "visits", "Paris"]
+    assert records[1] == {"row": 2, "error": "empty text"}
     assert records[3] == {"row": 4, "error": "invalid UTF-8"}
     tag_names = json.loads((output_dir / "metrics.json").read_text())["class_names"]
-    for record in records[:3]:
+    for record in (records[0], records[2]):
         assert len(record["tags"]) == len(record["tag_probabilities"]) == len(record["words"])
         read = [tag or "O" for tag in record["tags"]]
         assert set(read) <= set(tag_names)
@@ -115,6 +119,7 @@ def test_predict_tags_each_word_of_a_file_and_spells_out_the_entities(tagging_ru
     from_tflite = tmp_path / "tflite.jsonl"
     result = tfdistill("predict", f"--model={tflite_file}", f"--input={source}", f"--output={from_tflite}")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert f"{share_of_unknown_words}% of their words unknown" in result.stdout
     for ours, theirs in zip(records, map(json.loads, from_tflite.read_text().splitlines())):
         assert ours.get("words") == theirs.get("words")
         assert ours.get("tags") == theirs.get("tags") or ours.get("error")

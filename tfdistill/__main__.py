@@ -99,9 +99,15 @@ def _predict():
     )
     bad = summary["bad_rows"]
     rows = f"{summary['rows']} row{'s' if summary['rows'] != 1 else ''}"
-    print(f"{rows}, {len(bad)} unreadable, predictions in {FLAGS.output}")
+    unknown = ""
+    if summary.get("words"):
+        unknown = f", {summary['unknown_words'] / summary['words']:.1%} of their words unknown to the model"
+    print(f"{rows}, {len(bad)} not predicted (unreadable or empty){unknown}, predictions in {FLAGS.output}")
     for row, reason in bad[:20]:
         print(f"  row {row}: {reason}", file=sys.stderr)
+    warning = predict.unknown_words_warning(summary)
+    if warning:
+        logging.warning(warning)
 
 
 def _export():

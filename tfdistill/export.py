@@ -40,11 +40,17 @@ from tfdistill import tasks
 from tfdistill import tflite
 from tfdistill.atomic import replace_atomically
 from tfdistill.convertible import convertible_copy
+from tfdistill.data.unknown_words import counts_unknown_words
+from tfdistill.data.unknown_words import unknown_word_counts
 
 SERVING_SIGNATURE = "serving_default"
+# A word-level student's second signature: per text, its words and those unknown to
+# the student (`tfdistill.data.unknown_words`), as `tfdistill predict` counts them.
+UNKNOWN_WORDS_SIGNATURE = "unknown_words"
 # The kinds of TFLite file `export_tflite` makes (see there); `export.tflite` in a
 # run's config lists some of them.
 TFLITE_MODES = ("float32", "float16", "dynamic_range", "full_int8")
+TEXTS_SPEC = tf.TensorSpec([None], tf.string, name="texts")
 
 
 def export_savedmodel(
@@ -60,6 +66,10 @@ def export_savedmodel(
     `probabilities`), word `i` being the text's `i`-th word split on whitespace, and
     the entities the tags spell (`num_entities`, `entity_types`, `entity_starts`,
     `entity_ends`).
+
+    A word-level student's SavedModel also has the `unknown_words` signature: on the
+    same `texts`, `words` and `unknown_words` (int32, `[batch]`), how many words of
+    each text the model reads and how many of those its vocabulary lacks.
 
     Args:
         model: a `keras.Model` that maps the preprocessor's output to logits.
@@ -78,10 +88,14 @@ def export_savedmodel(
     task = tasks.get(task)
     logits_of = _model_logits(model, jit_compile)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    @tf.function(input_signature=[TEXTS_SPEC])
     def serve(texts):
         inputs = preprocessor(task.serving_inputs(texts))
         return task.serving_outputs(logits_of(inputs), class_names, texts)
+
+    @tf.function(input_signature=[TEXTS_SPEC])
+    def unknown_words(texts):
+        return unknown_word_counts(preprocessor(task.serving_inputs(texts)))
 
     def write(tmp_path):
         # ExportArchive only tracks built layers, and an adapted TextVectorization is
@@ -94,6 +108,8 @@ def export_savedmodel(
         # doubling the SavedModel.
         archive.track(preprocessor)
         archive.add_endpoint(SERVING_SIGNATURE, serve)
+        if counts_unknown_words(preprocessor):
+            archive.add_endpoint(UNKNOWN_WORDS_SIGNATURE, unknown_words)
         archive.write_out(tmp_path, verbose=False)
 
     return replace_atomically(write, path)
@@ -110,14 +126,21 @@ def _model_logits(model, jit_compile):
 
 
 def load_savedmodel(path):
-    """Loads an exported SavedModel and returns its `serving_default` function.
+    """Loads an exported SavedModel and returns its `serving_default` function. See
+    the module docstring for an example."""
+    return load_signatures(path)[SERVING_SIGNATURE]
+
+
+def load_signatures(path):
+    """Loads an exported SavedModel once: `{name: function}` of its signatures,
+    `serving_default` and, from a word-level student, `unknown_words`.
 
     Imports `tensorflow_text` first: a graph that holds a BERT tokenizer needs its ops
-    registered before loading. See the module docstring for an example.
+    registered before loading.
     """
     import tensorflow_text  # noqa: F401  Registers the WordPiece ops.
 
-    return tf.saved_model.load(str(path)).signatures[SERVING_SIGNATURE]
+    return dict(tf.saved_model.load(str(path)).signatures)
 
 
 def export_tflite(

@@ -2,11 +2,13 @@
 
 `predict_file` streams the input in batches (memory does not grow with the file),
 writes the output under a temporary name and renames it when whole, and names every
-row it could not read instead of skipping it silently.
+row it could not read instead of skipping it silently. A row whose text is empty (or
+whitespace alone) is one of those: a classifier's answer to no words is its bias, not
+a prediction.
 
 Inputs, by extension:
 
-- `.txt`: one text per line (an empty line is an empty text);
+- `.txt`: one text per line;
 - `.csv` / `.tsv`: a header row, the texts in `text_column`, read by the rules
   training data is (`tfdistill.data.tables`: a CSV quote never closed stops with the
   line where it opened; a TSV keeps quotes as text); blank lines are not rows;
@@ -30,12 +32,16 @@ Example:
 >>> rows = list(read_rows(folder / "texts.txt"))
 >>> [(row.number, row.text, row.error) for row in rows]
 [(1, 'a fine film', None), (2, None, 'invalid UTF-8')]
+>>> _ = (folder / "texts.txt").write_text("a fine film\n \n")
+>>> [row.error for row in read_rows(folder / "texts.txt")]
+[None, 'empty text']
 """
 
 import dataclasses
 import json
 import os
 import pathlib
+from typing import Callable
 from typing import Optional
 
 import keras
@@ -49,10 +55,25 @@ from tfdistill.run.layout import RunLayout
 from tfdistill.run.layout import enclosing_run
 
 INPUT_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
+# Above this share of unknown words, `unknown_words_warning` speaks. English text from
+# other domains than the training texts' leaves the default student 5-9% of its words
+# unknown, and its own test split 5% (BENCHMARKS.md section 17, `teacher_words`); a
+# third is a file it was not made for: another column, another language, codes.
+UNKNOWN_WORDS_WARNING_SHARE = 0.3
 
 
 class InputError(ValueError):
     """A model or input file `predict` cannot use; the message names it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """What `predict_file` runs: `predict(texts)`, one JSON-ready dict per text; and,
+    for a word-level student, `count_unknown_words(texts)`
+    (`tfdistill.data.unknown_words.unknown_word_counts`), else None."""
+
+    predict: Callable
+    count_unknown_words: Optional[Callable] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +86,8 @@ class Row:
 
 
 def read_rows(path, text_column="text"):
-    """Yields the `Row`s of a `.txt`, `.csv`, `.tsv` or `.jsonl` file, streaming.
+    """Yields the `Row`s of a `.txt`, `.csv`, `.tsv` or `.jsonl` file, streaming; a
+    text of whitespace alone is an error, `"empty text"`.
 
     Raises:
         InputError: a missing file, another extension, or a table without
@@ -82,12 +104,20 @@ def read_rows(path, text_column="text"):
         raise InputError(str(error)) from None
     suffix = path.suffix.lower()
     if suffix == ".txt":
-        return _text_rows(path)
+        return _with_empty_texts_named(_text_rows(path))
     if suffix == ".jsonl":
-        return _jsonl_rows(path, text_column)
+        return _with_empty_texts_named(_jsonl_rows(path, text_column))
     if suffix in (".csv", ".tsv"):
-        return _table_rows(path, text_column)
+        return _with_empty_texts_named(_table_rows(path, text_column))
     raise InputError(f"{path}: predict reads {', '.join(INPUT_SUFFIXES)} files, not {suffix!r}.")
+
+
+def _with_empty_texts_named(rows):
+    for row in rows:
+        if row.error is None and not row.text.strip():
+            yield Row(row.number, error="empty text")
+        else:
+            yield row
 
 
 def _lines(path):
@@ -223,11 +253,11 @@ def _count_readable(input_path, text_column):
     return total
 
 
-def predict_file(predict, input_path, output_path, *, text_column="text", batch_size=256, verbose=1):
+def predict_file(model, input_path, output_path, *, text_column="text", batch_size=256, verbose=1):
     """Writes one JSON line per row of `input_path` to `output_path`.
 
     Args:
-        predict: `texts -> [one JSON-ready dict per text]` (see `open_model`).
+        model: a `Model` (see `open_model`), or its `predict` function alone.
         input_path: a `.txt`, `.csv`, `.tsv` or `.jsonl` file.
         output_path: the `.jsonl` file to write (atomically); never `input_path`.
         text_column: the text's column or key in a table or JSONL file.
@@ -235,29 +265,59 @@ def predict_file(predict, input_path, output_path, *, text_column="text", batch_
         verbose: 1 shows a progress bar, 0 is silent.
 
     Returns:
-        `{"rows": n, "bad_rows": [(row, reason), ...]}`.
+        `{"rows": n, "bad_rows": [(row, reason), ...]}`; for a model that counts
+        unknown words, also `"words"` and `"unknown_words"`: the read rows' words the
+        model reads, and how many of those it does not know.
 
     Raises:
         InputError: see `read_rows` and `check_output`; also when no row can be read.
     """
+    if not isinstance(model, Model):
+        model = Model(model)
     check_output(input_path, output_path, overwrite=True)
     # A first pass counts the rows for the progress bar, and finds a bad header or
     # a file with nothing to predict before anything is written; both passes stream.
     total = _count_readable(input_path, text_column)
     progress = keras.utils.Progbar(total, verbose=verbose, unit_name="row")
-    bad_rows = []
+    summary = {"rows": total, "bad_rows": []}
+    if model.count_unknown_words is not None:
+        summary.update(words=0, unknown_words=0)
 
     def write(tmp_path):
         with open(tmp_path, "w", encoding="utf-8") as output:
             for batch in _batches(read_rows(input_path, text_column), batch_size):
-                for record in _records(batch, predict):
+                for record in _records(batch, model.predict):
                     output.write(json.dumps(record, ensure_ascii=False) + "\n")
                     if "error" in record:
-                        bad_rows.append((record["row"], record["error"]))
+                        summary["bad_rows"].append((record["row"], record["error"]))
+                _count_unknown_words(model, batch, summary)
                 progress.add(len(batch))
 
     replace_atomically(write, output_path)
-    return {"rows": total, "bad_rows": bad_rows}
+    return summary
+
+
+def _count_unknown_words(model, batch, summary):
+    texts = [row.text for row in batch if row.error is None]
+    if model.count_unknown_words is None or not texts:
+        return
+    counts = model.count_unknown_words(texts)
+    summary["words"] += int(np.sum(counts["words"]))
+    summary["unknown_words"] += int(np.sum(counts["unknown_words"]))
+
+
+def unknown_words_warning(summary):
+    """One line when more than `UNKNOWN_WORDS_WARNING_SHARE` of the words the model
+    read are unknown to it (its predictions there say little), else None."""
+    words, unknown = summary.get("words", 0), summary.get("unknown_words", 0)
+    if not words or unknown / words <= UNKNOWN_WORDS_WARNING_SHARE:
+        return None
+    return (
+        f"{unknown / words:.0%} of the words the model read are unknown to it "
+        f"({unknown:,} of {words:,}; English text unlike its training texts: about 5-9%), "
+        "so its predictions say little here: is --text_column the texts' column, and "
+        "are they in its training texts' language?"
+    )
 
 
 def _per_text(serve):
@@ -317,11 +377,20 @@ def _tagged(texts, outputs):
     return records
 
 
-def _savedmodel_predict(path):
+def _savedmodel(path):
     from tfdistill import export
 
-    serve = export.load_savedmodel(path)
-    return _per_text(lambda texts: serve(texts=np.asarray(texts, dtype=object)))
+    signatures = export.load_signatures(path)
+
+    def on_strings(signature):
+        if signature is None:
+            return None
+        return lambda texts: signature(texts=np.asarray(texts, dtype=object))
+
+    return Model(
+        _per_text(on_strings(signatures[export.SERVING_SIGNATURE])),
+        count_unknown_words=on_strings(signatures.get(export.UNKNOWN_WORDS_SIGNATURE)),
+    )
 
 
 def _run_folder_savedmodel(run_dir):
@@ -356,17 +425,20 @@ def _model_nearby(path):
 
 
 def open_model(path):
-    """`texts -> outputs` for a run folder, a SavedModel folder or a `.tflite` file."""
+    """The `Model` of a run folder, a SavedModel folder or a `.tflite` file."""
     path = pathlib.Path(path)
     if path.is_dir() and (path / "saved_model.pb").is_file():
-        return _savedmodel_predict(path)
+        return _savedmodel(path)
     if path.is_dir():
-        return _savedmodel_predict(_run_folder_savedmodel(path))
+        return _savedmodel(_run_folder_savedmodel(path))
     if path.suffix == ".tflite" and path.is_file():
         from tfdistill import tflite
 
         try:
-            return _per_text(tflite.text_predictor(path))
+            return Model(
+                _per_text(tflite.text_predictor(path)),
+                count_unknown_words=tflite.unknown_word_counter(path),
+            )
         except ValueError as error:
             raise InputError(str(error)) from None
     if not path.exists():

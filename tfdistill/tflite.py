@@ -38,6 +38,8 @@ import tensorflow as tf
 
 from tfdistill import tasks
 from tfdistill.atomic import write_json
+from tfdistill.data.unknown_words import counts_unknown_words
+from tfdistill.data.unknown_words import unknown_word_counts
 from tfdistill.data.word_ids import WordIds
 from tfdistill.models.students.saving import load_preprocessor
 from tfdistill.models.students.saving import save_preprocessor
@@ -159,6 +161,29 @@ def text_predictor(path):
     The outputs are the task's serving outputs (for text classification
     `probabilities`, `label_ids` and `labels`), as the SavedModel's.
     """
+    task, class_names, preprocessor = _companions(path)
+    preprocess = fast_preprocessor(preprocessor, task)
+    model = TFLiteModel(path)
+
+    def predict(texts):
+        logits = model.predict(preprocess(texts))
+        return task.serving_outputs(logits, class_names, tf.constant(texts, dtype=tf.string))
+
+    return predict
+
+
+def unknown_word_counter(path):
+    """For a word-level student's TFLite file, `texts -> unknown_word_counts` of its
+    preprocessor beside it (the SavedModel's `unknown_words` signature); else None."""
+    task, _, preprocessor = _companions(path)
+    if not counts_unknown_words(preprocessor):
+        return None
+    preprocess = fast_preprocessor(preprocessor, task)
+    return lambda texts: unknown_word_counts(preprocess(texts))
+
+
+def _companions(path):
+    """`(task, class names, preprocessor)` of a TFLite file, from the files beside it."""
     path = pathlib.Path(path)
     labels_path = path.parent / LABELS_FILE
     if not labels_path.is_file():
@@ -168,14 +193,7 @@ def text_predictor(path):
         )
     labels = json.loads(labels_path.read_text(encoding="utf-8"))
     task, class_names = tasks.get(labels["task"]), tf.constant(labels["class_names"])
-    preprocessor = fast_preprocessor(load_preprocessor(path.parent), task)
-    model = TFLiteModel(path)
-
-    def predict(texts):
-        logits = model.predict(preprocessor(texts))
-        return task.serving_outputs(logits, class_names, tf.constant(texts, dtype=tf.string))
-
-    return predict
+    return task, class_names, load_preprocessor(path.parent)
 
 
 def fast_preprocessor(preprocessor, task):

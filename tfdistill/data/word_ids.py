@@ -28,7 +28,9 @@ from tfdistill.data.encoders import _OOV_TOKEN
 from tfdistill.data.encoders import _PUNCTUATION
 from tfdistill.data.encoders import lower_and_strip_punctuation_except_mask
 
-_PAD_ID, _OOV_ID = 0, 1
+# Every word-level preprocessor's ids: padding, then one id for every word outside the
+# vocabulary (`TextVectorization`'s and `StringLookup`'s with an empty mask token).
+PAD_ID, OOV_ID = 0, 1
 _MASK_OR_PUNCTUATION = re.compile(f"({_LOWERCASE_MASK})|{_PUNCTUATION}".encode())
 _MASK, _OOV = MASK_TOKEN.lower().encode(), _OOV_TOKEN.encode()
 _ASCII_LOWER = bytes.maketrans(
@@ -86,9 +88,9 @@ class WordIds:
 
     def __call__(self, texts):
         """`[len(texts), sequence_length]` int64 ids."""
-        rows = np.full((len(texts), self.sequence_length), _PAD_ID, dtype=np.int64)
+        rows = np.full((len(texts), self.sequence_length), PAD_ID, dtype=np.int64)
         for row, text in zip(rows, texts):
-            ids = [self.ids.get(word, _OOV_ID) for word in self.words(text)]
+            ids = [self.ids.get(word, OOV_ID) for word in self.words(text)]
             ids = ids[: self.sequence_length]
             row[: len(ids)] = ids
         return rows

@@ -13,6 +13,7 @@ import keras
 from tfdistill import tasks
 from tfdistill.data.tagging import DEFAULT_MAX_CHARS
 from tfdistill.data.tagging import build_word_lookup
+from tfdistill.data.word_ids import OOV_ID
 from tfdistill.models.students.base import Student
 from tfdistill.models.students.base import register_student
 from tfdistill.models.students.bilstm import XLACompatibleLSTM
@@ -20,9 +21,6 @@ from tfdistill.models.students.word_level import init_embedding_from_teacher
 
 KIND = "bilstm_tagger"
 
-
-# The id `WordLookup` gives a word out of its vocabulary.
-_OOV_ID = 1
 
 
 @keras.saving.register_keras_serializable(package="tfdistill")
@@ -54,7 +52,7 @@ class WordDropout(keras.layers.Layer):
         if not training or self.rate == 0:
             return word_ids
         hidden = keras.random.uniform(keras.ops.shape(word_ids), seed=self.seed_generator) < self.rate
-        return keras.ops.where(hidden & (word_ids != 0), keras.ops.cast(_OOV_ID, word_ids.dtype), word_ids)
+        return keras.ops.where(hidden & (word_ids != 0), keras.ops.cast(OOV_ID, word_ids.dtype), word_ids)
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
