@@ -12,6 +12,7 @@ stops `make test-long`; `accuracy.py` and `ablation.py` run the pipeline that th
 default tests run, `tflite.py` needs a finished run.
 """
 
+import json
 import pathlib
 import subprocess
 import sys
@@ -50,3 +51,23 @@ def test_benchmark_runs_quick(script, tmp_path):
     result = subprocess.run(command, cwd=BENCHMARKS, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert output.is_file()
+
+
+@pytest.mark.long
+def test_unknown_words_counts_what_predict_reports_with_a_runs_student(tmp_path):
+    from tfdistill import data
+    from tfdistill.models.students.saving import save_preprocessor
+
+    # What the script reads of a run: its distilled student's preprocessor.
+    vectorizer = data.build_vectorizer(["a good film", "a bad film"], sequence_length=8)
+    save_preprocessor(vectorizer, tmp_path / "run" / "students" / "bilstm_distilled")
+    output = tmp_path / "results.json"
+    command = [sys.executable, "unknown_words.py", "--quick", f"--run_dir={tmp_path / 'run'}",
+               f"--output_json={output}"]
+    result = subprocess.run(command, cwd=BENCHMARKS, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {row["set"]: row for row in json.loads(output.read_text())["results"]["predicted"]}
+    # Four words known: nearly every word of every set is unknown, and warned.
+    assert {row["warned"] for row in rows.values()} == {"yes"}
+    assert rows["chinese.csv"]["unknown"] == 1.0 and 0.8 < rows["rotten_tomatoes"]["unknown"] < 1.0
+
