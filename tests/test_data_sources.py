@@ -723,6 +723,15 @@ def test_missing_file(tmp_path):
             "text,Labels\na,1\n",
             r"near.csv: line 1 \(header\) has no column 'label' \(did you mean 'Labels'\?\)",
         ),
+        (
+            # Excel's "CSV" where a comma is the decimal mark.
+            "semicolons.csv",
+            "text;label\ngood film;1\n",
+            r"columns are \['text;label'\]; its header is one field: the file looks "
+            r"semicolon-separated .*save it as \"CSV UTF-8\" \(commas\) \(data.text_column",
+        ),
+        ("tabs.csv", "text\tlabel\na\t1\n", r"the file looks tab-separated; name it .tsv \(data"),
+        ("commas.tsv", "text,label\na,1\n", r"the file looks comma-separated; name it .csv \(data"),
         ("short.csv", "text,label\na,1\nb\n", r"short.csv: line 3 has 1 fields.*'label'"),
         (
             "keys.jsonl",

@@ -140,6 +140,8 @@ def test_predictions_never_replace_the_texts_they_read_or_a_folder(tmp_path):
         ("unicode.txt", "great\nawful\n".encode("utf-16"), r"unicode\.txt: the file is UTF-16 text"),
         ("capital.csv", b"Text,label\ngreat,1\n",
          r"no column 'text' \(did you mean 'Text'\?\) in the header \['Text', 'label'\]; --text_column"),
+        ("semicolons.csv", b"text;label\ngreat;1\n",
+         r"in the header \['text;label'\]; its header is one field: the file looks semicolon-sep"),
         # No column like it: the flag is named all the same.
         ("body.csv", b"id,body\n1,great\n",
          r"no column 'text' in the header \['id', 'body'\]; --text_column names the texts' column\.$"),

@@ -163,7 +163,8 @@ def _table_rows(path, text_column):
         if text_column not in header:
             raise InputError(
                 f"{path}: no column {text_column!r}{did_you_mean(text_column, header)} in the "
-                f"header {header}; --text_column names the texts' column."
+                f"header {header}{tables.separator_hint(header, path)}; --text_column names "
+                "the texts' column."
             )
         column = header.index(text_column)
         for number, fields in enumerate(rows, start=1):

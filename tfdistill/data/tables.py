@@ -52,6 +52,34 @@ def check_not_utf16(path):
         )
 
 
+# Another separator than the file's name says, seen in a header of one field: the
+# name of what to do. Excel saves "CSV" with semicolons where the decimal mark is a comma.
+_OTHER_SEPARATORS = {
+    ".csv": {";": "semicolon-separated (a spreadsheet's CSV where commas are decimal "
+                  "marks); save it as \"CSV UTF-8\" (commas)",
+             "\t": "tab-separated; name it .tsv"},
+    ".tsv": {",": "comma-separated; name it .csv"},
+}
+
+
+def separator_hint(header, path):
+    """`"; ..."` naming the separator a header of one field holds instead of the one
+    `path`'s extension means, or `""`.
+
+    >>> separator_hint(["text;label"], "reviews.csv")[:45]
+    '; its header is one field: the file looks sem'
+    >>> separator_hint(["text", "label"], "reviews.csv")
+    ''
+    """
+    suffix = str(path)[str(path).rfind("."):].lower()
+    if len(header) != 1:
+        return ""
+    for separator, what in _OTHER_SEPARATORS.get(suffix, {}).items():
+        if separator in header[0]:
+            return f"; its header is one field: the file looks {what}"
+    return ""
+
+
 def table_rows(lines, path):
     """Yields `(line_number, fields)` for each non-empty row of CSV or TSV `lines`.
 

@@ -27,6 +27,7 @@ import numpy as np
 from tfdistill.data.sources import register_source
 from tfdistill.data.sources.splits import deduplicate, split_indices
 from tfdistill.data.tables import check_not_utf16
+from tfdistill.data.tables import separator_hint
 from tfdistill.data.tables import table_rows
 from tfdistill.registry import did_you_mean
 from tfdistill.registry import did_you_mean_path
@@ -181,7 +182,10 @@ def _table_records(lines, path, text_column, label_column):
     columns = {}
     for option, column in (("text_column", text_column), ("label_column", label_column)):
         if column not in header:
-            raise _missing_field(f"{path}: line 1 (header)", "column", column, header, option)
+            raise _missing_field(
+                f"{path}: line 1 (header)", "column", column, header, option,
+                hint=separator_hint(header, path),
+            )
         columns[column] = header.index(column)
     records = []
     for line_number, fields in rows[1:]:
@@ -226,12 +230,12 @@ def _jsonl_records(lines, path, text_column, label_column):
     return records
 
 
-def _missing_field(where, kind, name, present, option):
+def _missing_field(where, kind, name, present, option, hint=""):
     """The error for a column or JSON key that is not there, naming the config key
     (`data.text_column`, `data.label_column`) that chooses it."""
     return ValueError(
-        f"{where} has no {kind} {name!r}{did_you_mean(name, present)}; {kind}s are {present} "
-        f"(data.{option} names the {kind} to read)."
+        f"{where} has no {kind} {name!r}{did_you_mean(name, present)}; {kind}s are {present}"
+        f"{hint} (data.{option} names the {kind} to read)."
     )
 
 
