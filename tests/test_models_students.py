@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfdistill import export
 from tfdistill.models import STUDENTS
 from tfdistill.models import build_student
 from tfdistill.models import load_student
 from tfdistill.models import register_student
 from tfdistill.models import save_student
 from tfdistill.models import students_for
+from tfdistill.tflite import TFLiteModel
 
 WORDS = "the a movie film good bad great awful fun dull plot story it was".split()
 TRAIN_TEXTS = ["a great fun movie", "an awful dull film", "the plot was good", "bad"]
@@ -159,6 +161,28 @@ def test_student_round_trips_through_keras_file(tiny_teacher, kind, tmp_path):
     np.testing.assert_array_equal(
         reloaded.predict(inputs, verbose=0), student.model.predict(inputs, verbose=0)
     )
+
+
+@pytest.mark.parametrize("kind", ["bilstm", "bilstm_wordpiece"])
+def test_max_pooling_reads_every_real_step_and_no_padding(tiny_teacher, kind, tmp_path):
+    keras.utils.set_random_seed(0)
+    student = _build(kind, tiny_teacher, pooling="max", embedding_dim=8, lstm_units=8)
+    inputs = student.preprocessor(np.array(["the plot was good", "dull"]))
+    logits = student.model.predict(inputs, verbose=0)
+    # Each pooled feature is the largest of the real steps' outputs: padding never wins.
+    pooling = student.model.get_layer("max_pooling")
+    steps = student.model.get_layer("bilstm").output
+    features = keras.Model(student.model.inputs, [steps, pooling.output]).predict(inputs, verbose=0)
+    real = (inputs["padding_mask"] if isinstance(inputs, dict) else inputs != 0).numpy()
+    for row, mask in enumerate(real):
+        np.testing.assert_allclose(features[1][row], features[0][row][mask.astype(bool)].max(0), rtol=1e-6)
+        assert mask.sum() < len(mask)  # There is padding to ignore.
+    student.model.save(tmp_path / "max.keras")
+    reloaded = keras.models.load_model(tmp_path / "max.keras")
+    np.testing.assert_array_equal(reloaded.predict(inputs, verbose=0), logits)
+    if kind == "bilstm":  # Builtin TFLite ops still, with the same answers.
+        path = export.export_tflite(reloaded, tmp_path / "model_float32.tflite", "float32")
+        np.testing.assert_allclose(TFLiteModel(path).predict(inputs.numpy()), logits, atol=1e-5)
 
 
 def test_word_student_counts_its_embedding_table(tiny_teacher):

@@ -125,7 +125,7 @@ def test_every_shipped_config_passes_validation(tmp_path):
         validate.validate(run_config.load(path), tmp_path / path.stem)
 
 
-BILSTM_SIZES = "['dropout', 'embedding_dim', 'hidden_dim', 'init_from_teacher', 'lstm_units', 'teacher_words', 'vocabulary_size']"
+BILSTM_SIZES = "['dropout', 'embedding_dim', 'hidden_dim', 'init_from_teacher', 'lstm_units', 'pooling', 'teacher_words', 'vocabulary_size']"
 
 
 # Each config error that `validate` catches, and the message naming its key.
@@ -150,6 +150,7 @@ CONFIG_ERRORS = (
     (["student.kind=cnn", "student.sizes={kernel_sizes: [3, 0]}"], r"^student\.sizes\.kernel_sizes must be >= 1, got \[3, 0\]"),
     (["student.sizes.dropout=1.5"], r"^student\.sizes\.dropout is a rate: it must be in \[0, 1\), got 1\.5\.$"),
     (["student.sizes.teacher_words=yes please"], r"^student\.sizes\.teacher_words must be true or false, got 'yes please'"),
+    (["student.sizes.pooling=mx"], r"^student\.sizes\.pooling must be one of \['last', 'max'\], got 'mx' \(did you mean 'max'\?\)\.$"),
     (["student.kind=small_bert", "student.sizes={num_layers: 0}"], r"^student\.sizes\.num_layers must be >= 1, got 0\.$"),
     # On the teacher's pieces, but no BERT layers to compare.
     (

@@ -14,7 +14,7 @@ Traceback (most recent call last):
 tfdistill.run.config.ConfigError: export.latency_batch_sizes must not be empty.
 >>> size_keys("bilstm")
 (['dropout', 'embedding_dim', 'hidden_dim', 'init_from_teacher', 'lstm_units', \
-'teacher_words', 'vocabulary_size'], set())
+'pooling', 'teacher_words', 'vocabulary_size'], set())
 """
 
 import functools
@@ -32,6 +32,7 @@ from tfdistill.distillation.checks import check_temperature
 from tfdistill.distillation.intermediate import check_weights
 from tfdistill.distillation.schedules import SCHEDULED_VARIABLES
 from tfdistill.distillation.schedules import DistillerSchedule
+from tfdistill.models.students.bilstm import POOLINGS
 from tfdistill.models.students.word_level import build_word_student
 from tfdistill.registry import did_you_mean
 from tfdistill.run import distribute
@@ -360,6 +361,10 @@ def _check_sizes(student):
     _check_size_values(student)
 
 
+# The sizes that name one of a few choices, with them.
+_SIZE_CHOICES = {"pooling": POOLINGS}
+
+
 def _check_size_values(student):
     """Sizes no network can have, refused before the teacher's fine-tuning instead of
     by Keras after it: a count or width below 1 (below 0 where the builder's own
@@ -370,6 +375,8 @@ def _check_size_values(student):
         default, name = defaults.get(key), f"student.sizes.{key}"
         if isinstance(default, bool) and not isinstance(value, bool):
             raise ConfigError(f"{name} must be true or false, got {value!r}.")
+        if key in _SIZE_CHOICES and value not in _SIZE_CHOICES[key]:
+            raise ConfigError(not_one_of(name, _SIZE_CHOICES[key], str(value)))
         if "dropout" in key:
             if not _is_number(value) or not 0 <= value < 1:
                 raise ConfigError(f"{name} is a rate: it must be in [0, 1), got {value!r}.")

@@ -52,6 +52,7 @@ def build_bilstm_wordpiece(
     hidden_dim=128,
     dropout=0.2,
     init_from_teacher=False,
+    pooling="last",
 ):
     """Piece embeddings of the teacher's vocabulary, then `build_bilstm`'s body and head.
 
@@ -71,6 +72,7 @@ def build_bilstm_wordpiece(
         init_from_teacher: start the table from the teacher's token embeddings,
             projected by PCA to the table's width (at most the teacher's); the
             projection, if any, starts random.
+        pooling: one of `bilstm.POOLINGS`, how the steps become one vector.
 
     Returns:
         `(model, preprocessor)`: the model named `"bilstm_wordpiece_student"`, from
@@ -119,6 +121,7 @@ def build_bilstm_wordpiece(
         hidden_dim=hidden_dim,
         dropout=dropout,
         mask=keras.ops.cast(inputs["padding_mask"], "bool"),
+        pooling=pooling,
     )
     model = keras.Model(inputs, head(features), name="bilstm_wordpiece_student")
     if init_from_teacher:
