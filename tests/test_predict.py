@@ -285,12 +285,17 @@ def test_the_command_predicts_and_refuses_to_overwrite_in_one_line(exported, tmp
     assert "1 row, 0 not predicted (unreadable or empty), 0.0% of their words unknown to the model" in first.stdout
     assert first.stderr == ""
     foreign = tmp_path / "foreign.txt"
-    foreign.write_text("ein guter Film\ndas ist schlecht\n")
+    foreign.write_text("ein guter Film\n" + "\n" * 22 + "das ist schlecht\n")
     warned = subprocess.run(command[:-2] + [f"--input={foreign}", f"--output={tmp_path}/f.jsonl"],
                             capture_output=True, text=True, cwd=REPO)
-    assert warned.returncode == 0 and "83.3% of their words unknown" in warned.stdout
+    assert warned.returncode == 0, warned.stderr[-2000:]
+    assert "24 rows, 22 not predicted (unreadable or empty), 83.3% of their words unknown" in warned.stdout
+    lines = warned.stderr.splitlines()
+    assert lines[:20] == [f"  row {row}: empty text" for row in range(2, 22)]
+    assert lines[20] == f"  and 2 more, each an error line in {tmp_path}/f.jsonl"
     assert re.fullmatch(r"\d\d:\d\d:\d\d warning: 83% of the words the model read are unknown to it "
-                        r"\(5 of 6; .*are they in its training texts' language\?\n", warned.stderr)
+                        r"\(5 of 6; .*are they in its training texts' language\?", lines[21])
+    assert len(lines) == 22
     again = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert again.returncode == 2
     assert again.stderr.strip().splitlines()[-1] == (

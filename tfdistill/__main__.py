@@ -85,6 +85,10 @@ def _run():
         print(f"SavedModel:   {os.path.join(output_dir, scores['savedmodel'])}  ({name})")
 
 
+# The bad rows `predict` names on the terminal; the output file holds every one.
+_ROWS_NAMED = 20
+
+
 def _predict():
     from tfdistill import predict
 
@@ -103,8 +107,10 @@ def _predict():
     if summary.get("words"):
         unknown = f", {summary['unknown_words'] / summary['words']:.1%} of their words unknown to the model"
     print(f"{rows}, {len(bad)} not predicted (unreadable or empty){unknown}, predictions in {FLAGS.output}")
-    for row, reason in bad[:20]:
+    for row, reason in bad[:_ROWS_NAMED]:
         print(f"  row {row}: {reason}", file=sys.stderr)
+    if len(bad) > _ROWS_NAMED:
+        print(f"  and {len(bad) - _ROWS_NAMED:,} more, each an error line in {FLAGS.output}", file=sys.stderr)
     warning = predict.unknown_words_warning(summary)
     if warning:
         logging.warning(warning)
