@@ -50,7 +50,8 @@ UNKNOWN_WORDS_SIGNATURE = "unknown_words"
 # The kinds of TFLite file `export_tflite` makes (see there); `export.tflite` in a
 # run's config lists some of them.
 TFLITE_MODES = ("float32", "float16", "dynamic_range", "full_int8")
-TEXTS_SPEC = tf.TensorSpec([None], tf.string, name="texts")
+# What every signature takes: a batch of raw strings.
+_TEXTS_SPEC = tf.TensorSpec([None], tf.string, name="texts")
 
 
 def export_savedmodel(
@@ -88,12 +89,12 @@ def export_savedmodel(
     task = tasks.get(task)
     logits_of = _model_logits(model, jit_compile)
 
-    @tf.function(input_signature=[TEXTS_SPEC])
+    @tf.function(input_signature=[_TEXTS_SPEC])
     def serve(texts):
         inputs = preprocessor(task.serving_inputs(texts))
         return task.serving_outputs(logits_of(inputs), class_names, texts)
 
-    @tf.function(input_signature=[TEXTS_SPEC])
+    @tf.function(input_signature=[_TEXTS_SPEC])
     def unknown_words(texts):
         return unknown_word_counts(preprocessor(task.serving_inputs(texts)))
 

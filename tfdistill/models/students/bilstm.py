@@ -135,9 +135,9 @@ def bilstm_features(embedded, *, lstm_units, hidden_dim, dropout, mask=None, poo
     Returns:
         The ReLU layer's output, `(batch, hidden_dim)`: the features a head reads.
     """
-    # cuDNN would switch XLA off for the whole model, the Distiller included.
     if pooling not in POOLINGS:
         raise ValueError(f"pooling {pooling!r} is not one of {list(POOLINGS)}.")
+    # cuDNN would switch XLA off for the whole model, the Distiller included.
     bilstm = keras.layers.Bidirectional(
         XLACompatibleLSTM(lstm_units, return_sequences=pooling != "last"), name="bilstm"
     )
