@@ -65,6 +65,7 @@ from tfdistill.data.tagging import (
     word_mask,
 )
 from tfdistill.data.negation import negated_copies
+from tfdistill.data.unknown_words import unknown_word_counts
 from tfdistill.data.word_ids import WordIds
 from tfdistill.data.sources import (
     SOURCES,
@@ -111,5 +112,6 @@ __all__ = [
     "teacher_preprocessing",
     "texts_of",
     "to_iob2",
+    "unknown_word_counts",
     "word_mask",
 ]
