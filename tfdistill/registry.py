@@ -46,6 +46,10 @@ def did_you_mean(name, names):
     " (did you mean 'run'?)"
     >>> did_you_mean("no_such_reviews", ["amazon_us_reviews", "imdb_reviews"])
     ''
+    >>> did_you_mean("int8", ["float16", "dynamic_range", "full_int8"])
+    " (did you mean 'full_int8'?)"
+    >>> did_you_mean("reviews", ["amazon_us_reviews", "imdb_reviews"])  # Two have it.
+    ''
     """
     close = _closest(name, names)
     return "" if close is None else f" (did you mean {close!r}?)"
@@ -85,6 +89,10 @@ def _closest(name, names):
     # "run") difflib rates it under the cut.
     swapped = [known for known in by_folded if _one_swap_apart(folded, known)]
     close = swapped or difflib.get_close_matches(folded, by_folded, n=1, cutoff=0.75)
+    # A name cut short to one of its "_" parts ("int8" for "full_int8"), when only one
+    # name has that part.
+    part_of = [known for known in by_folded if "_" in known and folded in known.split("_")]
+    close = close or (part_of if len(part_of) == 1 else [])
     return by_folded[close[0]] if close else None
 
 
