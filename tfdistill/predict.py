@@ -32,7 +32,7 @@ Example:
 >>> rows = list(read_rows(folder / "texts.txt"))
 >>> [(row.number, row.text, row.error) for row in rows]
 [(1, 'a fine film', None), (2, None, 'invalid UTF-8')]
->>> _ = (folder / "texts.txt").write_text("a fine film\n \n")
+>>> _ = (folder / "texts.txt").write_text("a fine film\\n \\n")
 >>> [row.error for row in read_rows(folder / "texts.txt")]
 [None, 'empty text']
 """

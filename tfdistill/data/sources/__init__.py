@@ -366,7 +366,7 @@ or a path ending in .bio, .conll, .csv, .jsonl, .tsv, .txt.
     >>> resolve("guardian", tasks=TEXT_SOURCE_TASKS)
     Traceback (most recent call last):
     ...
-    ValueError: Unknown source 'guardian': expected 'bbc_news', 'drug_reviews', 'guardian_headlines', \
+    ValueError: Unknown source 'guardian' (did you mean 'guardian_headlines'?): expected 'bbc_news', 'drug_reviews', 'guardian_headlines', \
 'presidential_debates', 'rotten_tomatoes', 'rotten_tomatoes_plots', 'vader_amazon_reviews', \
 'vader_amazon_reviews_halves', 'vader_lexicon', 'vader_nyt_editorials', 'vader_nyt_editorials_halves', \
 'vader_tweets', 'vader_tweets_halves', 'tfds:<name>' or a path ending in .csv, .jsonl, .tsv, .txt.
