@@ -437,10 +437,8 @@ def open_model(path):
         from tfdistill import tflite
 
         try:
-            return Model(
-                _per_text(tflite.text_predictor(path)),
-                count_unknown_words=tflite.unknown_word_counter(path),
-            )
+            predict, count_unknown_words = tflite.text_model(path)
+            return Model(_per_text(predict), count_unknown_words=count_unknown_words)
         except ValueError as error:
             raise InputError(str(error)) from None
     if not path.exists():

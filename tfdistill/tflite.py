@@ -155,11 +155,14 @@ def save_companions(directory, preprocessor, task, class_names):
     write_json(pathlib.Path(directory) / LABELS_FILE, {"task": task, "class_names": list(class_names)})
 
 
-def text_predictor(path):
-    """`texts -> serving outputs` of a TFLite file, with the companions beside it.
+def text_model(path):
+    """`(predict, count_unknown_words)` of a TFLite file, from it and the companions
+    beside it, read once.
 
-    The outputs are the task's serving outputs (for text classification
-    `probabilities`, `label_ids` and `labels`), as the SavedModel's.
+    `predict` is `texts -> serving outputs`: the task's, as the SavedModel's (for text
+    classification `probabilities`, `label_ids` and `labels`). `count_unknown_words`
+    is `texts -> unknown_word_counts` of a word-level student's preprocessor (the
+    SavedModel's `unknown_words` signature), or None for any other.
     """
     task, class_names, preprocessor = _companions(path)
     preprocess = fast_preprocessor(preprocessor, task)
@@ -169,17 +172,10 @@ def text_predictor(path):
         logits = model.predict(preprocess(texts))
         return task.serving_outputs(logits, class_names, tf.constant(texts, dtype=tf.string))
 
-    return predict
+    def count_unknown_words(texts):
+        return unknown_word_counts(preprocess(texts))
 
-
-def unknown_word_counter(path):
-    """For a word-level student's TFLite file, `texts -> unknown_word_counts` of its
-    preprocessor beside it (the SavedModel's `unknown_words` signature); else None."""
-    task, _, preprocessor = _companions(path)
-    if not counts_unknown_words(preprocessor):
-        return None
-    preprocess = fast_preprocessor(preprocessor, task)
-    return lambda texts: unknown_word_counts(preprocess(texts))
+    return predict, count_unknown_words if counts_unknown_words(preprocessor) else None
 
 
 def _companions(path):
