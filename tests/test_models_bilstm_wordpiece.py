@@ -171,5 +171,7 @@ def test_a_smoke_run_exports_a_savedmodel_that_serves_raw_strings(
     serve = export.load_savedmodel(run_dir / "export" / name / "savedmodel")
     expected = keras.ops.softmax(student.model(student.preprocessor(texts)))
     np.testing.assert_allclose(serve(texts=texts)["probabilities"], expected, atol=1e-6)
-    answers = predict.open_model(run_dir)(list(texts))
+    model = predict.open_model(run_dir)
+    answers = model.predict(list(texts))
+    assert model.count_unknown_words is None  # pieces: no word is unknown to it
     assert [answer["label_id"] for answer in answers] == list(np.argmax(expected, axis=-1))
