@@ -1,6 +1,7 @@
 """`tfdistill predict`: a file of texts in, one JSON line per row out, streaming; bad
 rows are named, not skipped."""
 
+import io
 import json
 import os
 import pathlib
@@ -229,17 +230,60 @@ def test_every_full_batch_reaches_the_model_in_one_shape_whatever_rows_are_bad(t
     # Rows 2, 5 and 6 are not UTF-8; 7 rows in batches of 3.
     source.write_bytes(b"one\n\xff\nthree\nfour\n\xfe\n\xff\nseven\n")
     sizes = []
-
-    def recorded(texts):
-        sizes.append(len(texts))
-        return [{"label": "positive", "label_id": 1, "probabilities": [0.25, 0.75]} for _ in texts]
-
-    summary = predict.predict_file(recorded, source, tmp_path / "out.jsonl", batch_size=3, verbose=0)
+    summary = predict.predict_file(_recording(sizes), source, tmp_path / "out.jsonl", batch_size=3, verbose=0)
     # An XLA-compiled SavedModel compiles once per shape: bad rows must not make more.
     assert sizes == [3, 3, 1]
     assert [row for row, _ in summary["bad_rows"]] == [2, 5, 6]
     records = _records(tmp_path / "out.jsonl")
     assert [("error" in record) for record in records] == [False, True, False, False, True, True, False]
+
+
+class _Stdin:
+    """Standard input holding `content`, a terminal or a pipe."""
+
+    def __init__(self, content, tty=False):
+        self.buffer, self.tty = io.BytesIO(content), tty
+
+    def isatty(self):
+        return self.tty
+
+
+def _recording(sizes):
+    def recorded(texts):
+        sizes.append(len(texts))
+        return _positive(texts)
+
+    return recorded
+
+
+def test_standard_input_and_output_stream_one_text_a_line(monkeypatch, capfd, tmp_path):
+    monkeypatch.setattr(sys, "stdin", _Stdin(b"a gripping film\r\n\nawful \xff\ngreat fun"))
+    sizes = []
+    summary = predict.predict_file(_recording(sizes), "-", "-", batch_size=256, verbose=0)
+    out, err = capfd.readouterr()
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [record["row"] for record in records] == [1, 2, 3, 4] and err == ""
+    assert records[1:3] == [{"row": 2, "error": "empty text"}, {"row": 3, "error": "invalid UTF-8"}]
+    assert summary == {"rows": 4, "bad_rows": [(2, "empty text"), (3, "invalid UTF-8")]}
+    assert sizes == [4]  # a pipe is read in full batches
+    # A terminal's lines are answered one at a time, as they are typed.
+    monkeypatch.setattr(sys, "stdin", _Stdin(b"great\nawful\n", tty=True))
+    predict.predict_file(_recording(sizes), "-", tmp_path / "out.jsonl", batch_size=256, verbose=0)
+    assert sizes == [4, 1, 1] and len(_records(tmp_path / "out.jsonl")) == 2
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"", "no rows to predict (it was empty)"),
+     (b" \n\xff\n", "none of its 2 row(s) can be read (row 1: empty text)")],
+)
+def test_standard_input_with_nothing_to_predict_stops_and_leaves_no_file(
+    monkeypatch, tmp_path, content, message
+):
+    monkeypatch.setattr(sys, "stdin", _Stdin(content))
+    with pytest.raises(predict.InputError, match=re.escape(f"standard input: {message}")):
+        predict.predict_file(_positive, "-", tmp_path / "out.jsonl", verbose=0)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_savedmodel_and_tflite_agree(exported, tmp_path):
@@ -312,6 +356,17 @@ def test_the_command_predicts_and_refuses_to_overwrite_in_one_line(exported, tmp
                            capture_output=True, text=True, cwd=REPO)
     assert wrong.returncode == 2 and wrong.stderr.strip().splitlines()[-1].endswith(
         "predictions.csv: the predictions are JSON lines; name the output *.jsonl.")
+    piped = subprocess.run(command[:-2] + ["--input=-", "--output=-"], input="a gripping film\n",
+                           capture_output=True, text=True, cwd=REPO)
+    assert piped.returncode == 0, piped.stderr[-2000:]
+    assert [json.loads(line)["row"] for line in piped.stdout.splitlines()] == [1]
+    assert piped.stderr.startswith("1 row, 0 not predicted (unreadable or empty), 0.0% of their "
+                                   "words unknown to the model, predictions in standard output")
+    column = subprocess.run(command[:-2] + ["--input=-", "--output=-", "--text_column=review"],
+                            input="great\n", capture_output=True, text=True, cwd=REPO)
+    assert column.returncode == 2 and column.stdout == ""
+    assert column.stderr.strip().splitlines()[-1].startswith(
+        "tfdistill: error: --text_column picks a column of a .csv, .tsv or .jsonl file")
     missing = subprocess.run(command[:-2] + [f"--input={tmp_path}/nope.csv", f"--output={tmp_path}/o.jsonl"],
                              capture_output=True, text=True, cwd=REPO)
     assert missing.returncode == 2 and "nope.csv: no such input file." in missing.stderr

@@ -3,7 +3,7 @@ r"""The `tfdistill` command: run a distillation, predict with its model, re-expo
     tfdistill --config=configs/rotten_tomatoes_minilm_to_bilstm.yaml --output_dir=runs/demo \
         [--set=distillation.temperature=4 ...] [--overwrite]
     tfdistill predict --model=runs/demo --input=texts.csv --output=preds.jsonl \
-        [--text_column=text] [--batch_size=256]
+        [--text_column=text] [--batch_size=256]     (--input=- --output=-: a pipe)
     tfdistill export --run=runs/demo --tflite=full_int8,float16
     tfdistill --version
 
@@ -45,8 +45,13 @@ flags.DEFINE_bool(
 )
 
 flags.DEFINE_string("model", None, "predict: a run folder, a SavedModel or a .tflite file.")
-flags.DEFINE_string("input", None, "predict: a .txt, .csv, .tsv or .jsonl file of texts.")
-flags.DEFINE_string("output", None, "predict: the JSONL file of predictions to write.")
+flags.DEFINE_string(
+    "input", None, "predict: a .txt, .csv, .tsv or .jsonl file of texts; - reads standard "
+    "input, one text per line."
+)
+flags.DEFINE_string(
+    "output", None, "predict: the JSONL file of predictions to write; - writes standard output."
+)
 flags.DEFINE_string("text_column", "text", "predict: the texts' column (CSV/TSV) or key (JSONL).")
 flags.DEFINE_integer("batch_size", 256, "predict: texts per model call.", lower_bound=1)
 flags.DEFINE_string("run", None, "export: the finished run folder to add files to.")
@@ -93,10 +98,17 @@ def _predict():
     from tfdistill import predict
 
     _required(model=FLAGS.model, input=FLAGS.input, output=FLAGS.output)
+    if FLAGS.input == predict.STDIO and FLAGS["text_column"].present:
+        raise InputError(
+            "--text_column picks a column of a .csv, .tsv or .jsonl file; standard input "
+            "(--input=-) is read as one text per line: pass the file itself."
+        )
     # Before the model loads: a mistake here should not wait for it.
     predict.check_output(FLAGS.input, FLAGS.output, overwrite=FLAGS.overwrite)
     model = predict.open_model(FLAGS.model)
-    verbose = 1 if sys.stderr.isatty() else 0
+    to_stdout = FLAGS.output == predict.STDIO
+    # Keras's progress bar writes to standard output, which then holds the predictions.
+    verbose = 1 if sys.stderr.isatty() and not to_stdout else 0
     summary = predict.predict_file(
         model, FLAGS.input, FLAGS.output,
         text_column=FLAGS.text_column, batch_size=FLAGS.batch_size, verbose=verbose,
@@ -106,11 +118,15 @@ def _predict():
     unknown = ""
     if summary.get("words"):
         unknown = f", {summary['unknown_words'] / summary['words']:.1%} of their words unknown to the model"
-    print(f"{rows}, {len(bad)} not predicted (unreadable or empty){unknown}, predictions in {FLAGS.output}")
+    where = "standard output" if to_stdout else FLAGS.output
+    print(
+        f"{rows}, {len(bad)} not predicted (unreadable or empty){unknown}, predictions in {where}",
+        file=sys.stderr if to_stdout else sys.stdout,
+    )
     for row, reason in bad[:_ROWS_NAMED]:
         print(f"  row {row}: {reason}", file=sys.stderr)
     if len(bad) > _ROWS_NAMED:
-        print(f"  and {len(bad) - _ROWS_NAMED:,} more, each an error line in {FLAGS.output}", file=sys.stderr)
+        print(f"  and {len(bad) - _ROWS_NAMED:,} more, each an error line in {where}", file=sys.stderr)
     warning = predict.unknown_words_warning(summary)
     if warning:
         logging.warning(warning)

@@ -12,7 +12,13 @@ Inputs, by extension:
 - `.csv` / `.tsv`: a header row, the texts in `text_column`, read by the rules
   training data is (`tfdistill.data.tables`: a CSV quote never closed stops with the
   line where it opened; a TSV keeps quotes as text); blank lines are not rows;
-- `.jsonl`: one JSON object per line, the text under `text_column`.
+- `.jsonl`: one JSON object per line, the text under `text_column`;
+- `-`: standard input, one text per line, for a pipe (`cut -f2 reviews.tsv |
+  tfdistill predict --model=runs/demo --input=- --output=-`); read once, so no row
+  count beforehand, and a terminal's lines are answered as they are typed.
+
+The output `-` is standard output, written a batch at a time: a pipe's reader gets the
+predictions as they come, with no temporary name (a stream cannot be renamed).
 
 The model is a run folder (its distilled student's SavedModel), a SavedModel folder,
 or a `.tflite` file with its preprocessor beside it (as a run exports it).
@@ -41,6 +47,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import sys
 from typing import Callable
 from typing import Optional
 
@@ -55,6 +62,8 @@ from tfdistill.run.layout import RunLayout
 from tfdistill.run.layout import enclosing_run
 
 INPUT_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
+# As an input, standard input (one text per line); as an output, standard output.
+STDIO = "-"
 # Above this share of unknown words, `unknown_words_warning` speaks. English from seven
 # sources unlike the training texts (reviews, tweets, editorials, headlines, debates,
 # Hamlet) leaves `make demo`'s student 1.9-13.4% of its words unknown, its own test
@@ -94,6 +103,8 @@ def read_rows(path, text_column="text"):
         InputError: a missing file, another extension, or a table without
             `text_column`.
     """
+    if os.fspath(path) == STDIO:
+        return _with_empty_texts_named(_text_rows(STDIO))
     path = pathlib.Path(path)
     if path.is_dir():
         raise InputError(f"{path} is a folder: the input is one {', '.join(INPUT_SUFFIXES)} file.")
@@ -122,10 +133,18 @@ def _with_empty_texts_named(rows):
 
 
 def _lines(path):
-    """`(line number, bytes without the line ending)` of a file, streaming."""
+    """`(line number, bytes without the line ending)` of a file, or of standard input
+    for `STDIO`, streaming."""
+    if path == STDIO:
+        yield from _numbered(sys.stdin.buffer)
+        return
     with open(path, "rb") as file:
-        for number, line in enumerate(file, start=1):
-            yield number, line.rstrip(b"\r\n")
+        yield from _numbered(file)
+
+
+def _numbered(file):
+    for number, line in enumerate(file, start=1):
+        yield number, line.rstrip(b"\r\n")
 
 
 def _text_rows(path):
@@ -215,7 +234,9 @@ def _records(batch, predict):
 def check_output(input_path, output_path, overwrite=False):
     """Raises `InputError` if `output_path` is not a `.jsonl` name, or if writing it
     would replace the texts of `input_path` or a folder, or (without `overwrite`)
-    any file already there."""
+    any file already there. `STDIO` (standard output) is always fine."""
+    if os.fspath(output_path) == STDIO:
+        return
     if pathlib.Path(output_path).suffix.lower() != ".jsonl":
         # JSON lines in a .csv would fool a spreadsheet; `/dev/stdout` would be
         # replaced, not written to, by the atomic rename.
@@ -225,7 +246,7 @@ def check_output(input_path, output_path, overwrite=False):
     if os.path.isdir(output_path):
         # The atomic write would replace the folder and everything in it.
         raise InputError(f"{output_path} is a folder: the output is the JSONL file to write.")
-    if os.path.exists(input_path) and os.path.samefile(input_path, output_path):
+    if input_path != STDIO and os.path.exists(input_path) and os.path.samefile(input_path, output_path):
         raise InputError(
             f"{output_path} is the input file: choose another output (predictions never "
             "replace the texts they are made from)."
@@ -244,15 +265,22 @@ def _count_readable(input_path, text_column):
         if row.error is None:
             readable += 1
         elif first_bad is None:
-            first_bad = row
+            first_bad = (row.number, row.error)
+    _check_readable(input_path, total, readable, first_bad)
+    return total
+
+
+def _check_readable(input_path, total, readable, first_bad, written=False):
+    streamed = os.fspath(input_path) == STDIO
+    where = "standard input" if streamed else input_path
     if total == 0:
-        raise InputError(f"{input_path}: no rows to predict (an empty file, or a header alone).")
+        empty = "it was empty" if streamed else "an empty file, or a header alone"
+        raise InputError(f"{where}: no rows to predict ({empty}).")
     if readable == 0:
         raise InputError(
-            f"{input_path}: none of its {total} row(s) can be read (row {first_bad.number}: "
-            f"{first_bad.error}); nothing was written."
+            f"{where}: none of its {total} row(s) can be read (row {first_bad[0]}: "
+            f"{first_bad[1]}){'' if written else '; nothing was written'}."
         )
-    return total
 
 
 def predict_file(model, input_path, output_path, *, text_column="text", batch_size=256, verbose=1):
@@ -260,10 +288,11 @@ def predict_file(model, input_path, output_path, *, text_column="text", batch_si
 
     Args:
         model: a `Model` (see `open_model`), or its `predict` function alone.
-        input_path: a `.txt`, `.csv`, `.tsv` or `.jsonl` file.
-        output_path: the `.jsonl` file to write (atomically); never `input_path`.
+        input_path: a `.txt`, `.csv`, `.tsv` or `.jsonl` file, or `STDIO`.
+        output_path: the `.jsonl` file to write (atomically), never `input_path`; or
+            `STDIO`.
         text_column: the text's column or key in a table or JSONL file.
-        batch_size: texts per model call.
+        batch_size: texts per model call (1 for a terminal's standard input).
         verbose: 1 shows a progress bar, 0 is silent.
 
     Returns:
@@ -277,26 +306,45 @@ def predict_file(model, input_path, output_path, *, text_column="text", batch_si
     if not isinstance(model, Model):
         model = Model(model)
     check_output(input_path, output_path, overwrite=True)
-    # A first pass counts the rows for the progress bar, and finds a bad header or
-    # a file with nothing to predict before anything is written; both passes stream.
-    total = _count_readable(input_path, text_column)
+    streamed = os.fspath(input_path) == STDIO
+    # A file's first pass counts the rows for the progress bar, and finds a bad header
+    # or a file with nothing to predict before anything is written; both passes
+    # stream. Standard input can be read once only: its rows are checked at the end.
+    total = None if streamed else _count_readable(input_path, text_column)
+    if streamed and sys.stdin.isatty():
+        batch_size = 1  # someone typing: answer each line as it comes
     progress = keras.utils.Progbar(total, verbose=verbose, unit_name="row")
-    summary = {"rows": total, "bad_rows": []}
+    summary = {"rows": 0, "bad_rows": []}
     if model.count_unknown_words is not None:
         summary.update(words=0, unknown_words=0)
 
-    def write(tmp_path):
-        with open(tmp_path, "w", encoding="utf-8") as output:
-            for batch in _batches(read_rows(input_path, text_column), batch_size):
-                for record in _records(batch, model.predict):
-                    output.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    if "error" in record:
-                        summary["bad_rows"].append((record["row"], record["error"]))
-                _count_unknown_words(model, batch, summary)
-                progress.add(len(batch))
+    def write(output, written):
+        for batch in _batches(read_rows(input_path, text_column), batch_size):
+            for record in _records(batch, model.predict):
+                output.write(json.dumps(record, ensure_ascii=False) + "\n")
+                if "error" in record:
+                    summary["bad_rows"].append((record["row"], record["error"]))
+            output.flush()
+            summary["rows"] += len(batch)
+            _count_unknown_words(model, batch, summary)
+            progress.add(len(batch))
+        bad = summary["bad_rows"]
+        first_bad = bad[0] if bad else None
+        _check_readable(input_path, summary["rows"], summary["rows"] - len(bad), first_bad, written)
 
-    replace_atomically(write, output_path)
+    if os.fspath(output_path) == STDIO:
+        sys.stdout.flush()  # what Python printed before goes first
+        # UTF-8 whatever the terminal's locale: JSON lines are UTF-8.
+        with open(sys.stdout.fileno(), "w", encoding="utf-8", closefd=False) as output:
+            write(output, written=True)
+    else:
+        replace_atomically(lambda tmp_path: _write_file(tmp_path, write), output_path)
     return summary
+
+
+def _write_file(path, write):
+    with open(path, "w", encoding="utf-8") as output:
+        write(output, written=False)
 
 
 def _count_unknown_words(model, batch, summary):
