@@ -9,7 +9,8 @@ argument, and four benchmarks stopped at their first line unnoticed.
 The long test runs the scripts that need no finished run with `--quick` (their
 `make bench-quick`), so that a change of the package's API that a script calls
 stops `make test-long`; `accuracy.py` and `ablation.py` run the pipeline that the
-default tests run, `tflite.py` needs a finished run.
+default tests run, `tflite.py` needs a finished run; `unknown_words.py --run_dir` and
+`vocabulary_expansion.py` run on a small run made here.
 """
 
 import json
@@ -70,3 +71,31 @@ def test_unknown_words_counts_what_predict_reports_with_a_runs_student(tmp_path)
     # Four words known: nearly every word of every set is unknown, and warned.
     assert {row["warned"] for row in rows.values()} == {"yes"}
     assert rows["chinese.csv"]["unknown"] == 1.0 and 0.8 < rows["rotten_tomatoes"]["unknown"] < 1.0
+
+
+@pytest.mark.long
+def test_vocabulary_expansion_maps_the_rows_no_batch_reached(tmp_path, tiny_teacher):
+    from tfdistill.run import config as run_config
+    from tfdistill.run import pipeline
+
+    # A word-level student from the teacher's vectors, with the teacher's whole words:
+    # rows that no text of the smoke run's transfer set holds.
+    overrides = [
+        "distillation.epochs=1", "distillation.baseline=false", "export.tflite=[]",
+        "export.latency_batch_sizes=[8]", f"teacher.preset={tiny_teacher}",
+        "student.sizes={vocabulary_size: 500, embedding_dim: 8, lstm_units: 4, "
+        "init_from_teacher: true, teacher_words: true}",
+    ]
+    smoke = run_config.load(BENCHMARKS.parent / "configs" / "smoke.yaml")
+    pipeline.run(run_config.override(smoke, overrides), tmp_path / "run")
+    output = tmp_path / "results.json"
+    command = [sys.executable, "vocabulary_expansion.py", "--quick",
+               f"--run_dir={tmp_path / 'run'}", f"--output_json={output}"]
+    result = subprocess.run(command, cwd=BENCHMARKS, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(output.read_text())["results"]
+    # Every start vector recomputed to the bit: the rows that moved and those that
+    # did not are told apart, and only the latter are mapped.
+    rows = results["rows"][str(tmp_path / "run")]
+    assert 0 < rows["untouched"] < rows["words"], rows
+    assert [record["set"] for record in results["expansion"]] == ["test"]

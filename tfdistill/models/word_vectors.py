@@ -22,7 +22,7 @@ _MAX_PIECES = 14
 _BATCH_SIZE = 512
 
 
-def _last_layer_means(teacher, words):
+def last_layer_means(teacher, words):
     """`(len(words), hidden_dim)` float64: each word's mean last-layer output over
     its pieces, `[CLS]` and `[SEP]` left out; zeros for a word with no piece."""
     packer = keras_hub.models.BertTextClassifierPreprocessor(
@@ -88,7 +88,7 @@ def teacher_word_vectors(teacher, words, dim):
             f"teacher's width {hidden_dim}: choose 1 <= dim <= "
             f"{min(hidden_dim, len(words))} (a student's embedding_dim)."
         )
-    means = _last_layer_means(teacher, words)
+    means = last_layer_means(teacher, words)
     return principal_projection(means, dim, fitted=means.any(axis=1))
 
 
