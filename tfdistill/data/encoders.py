@@ -22,6 +22,7 @@ import tensorflow as tf
 from tfdistill.distillation.batch import STUDENT_KEY
 from tfdistill.distillation.batch import TEACHER_KEY
 from tfdistill.distillation.batch import TEACHER_LOGITS_KEY
+from tfdistill.distillation.batch import TEACHER_VECTORS_KEY
 
 # `sequence_length_from_data` tokenizes texts this many at a time.
 _TOKENIZE_BATCH_SIZE = 1024
@@ -267,6 +268,7 @@ def encode_for_distillation(
     student_preprocessor,
     teacher_preprocessor=None,
     teacher_logits=None,
+    teacher_vectors=None,
     batch_size,
     shuffle=False,
     seed=0,
@@ -289,13 +291,17 @@ def encode_for_distillation(
             for example `i` of `dataset` in its order, or
             `[num_examples, num_teachers, num_classes]` for an ensemble. They
             stay paired with their examples through shuffling.
+        teacher_vectors: with `teacher_logits`, optionally the teacher's vectors
+            of the texts, `[num_examples, dim]` (the representation term's, see
+            `tfdistill.distillation.representation`), carried likewise.
         batch_size, shuffle, seed, drop_remainder, cache, trim_padding,
             epochs: As in `encode`.
 
     Returns:
         A `tf.data.Dataset` of `(x, label)` batches where `x` is
         `{"teacher": ..., "student": ...}` or
-        `{"student": ..., "teacher_logits": float32 [batch, num_classes]}`.
+        `{"student": ..., "teacher_logits": float32 [batch, num_classes]}`, with
+        `"teacher_vectors"` too when they are given.
 
     Example:
 
@@ -313,6 +319,8 @@ def encode_for_distillation(
             "batch) or teacher_logits (precomputed); got "
             f"{'both' if teacher_logits is not None else 'neither'}."
         )
+    if teacher_vectors is not None and teacher_logits is None:
+        raise ValueError("teacher_vectors come beside cached teacher_logits, not a live teacher.")
     if teacher_preprocessor is not None:
         raw = dataset
 
@@ -331,17 +339,17 @@ def encode_for_distillation(
                 f"[{num_examples}, C] (or [{num_examples}, num_teachers, C] for an "
                 f"ensemble) to match the dataset, got {teacher_logits.shape}."
             )
-        # Pair each example with its logits row before any shuffling.
+        targets = {TEACHER_LOGITS_KEY: teacher_logits}
+        if teacher_vectors is not None:
+            targets[TEACHER_VECTORS_KEY] = _rows_of(teacher_vectors, num_examples, "teacher_vectors")
+        # Pair each example with its rows before any shuffling.
         raw = tf.data.Dataset.zip(
-            dataset, tf.data.Dataset.from_tensor_slices(teacher_logits)
-        ).map(lambda example, logits: ((example[0], logits), example[1]))
+            dataset, tf.data.Dataset.from_tensor_slices(targets)
+        ).map(lambda example, rows: ((example[0], rows), example[1]))
 
-        def preprocess(texts_and_logits):
-            texts, logits = texts_and_logits
-            return {
-                STUDENT_KEY: student_preprocessor(texts),
-                TEACHER_LOGITS_KEY: logits,
-            }
+        def preprocess(texts_and_rows):
+            texts, rows = texts_and_rows
+            return {STUDENT_KEY: student_preprocessor(texts), **rows}
 
     return _encode_batches(
         raw,
@@ -354,6 +362,17 @@ def encode_for_distillation(
         trim_padding=trim_padding,
         epochs=epochs,
     )
+
+
+def _rows_of(array, num_examples, name):
+    """`array` as float32 `[num_examples, dim]`, or a ValueError naming `name`."""
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim != 2 or array.shape[0] != num_examples:
+        raise ValueError(
+            f"{name} must have shape [num_examples, dim] = [{num_examples}, D] to match "
+            f"the dataset, got {array.shape}."
+        )
+    return array
 
 
 def _keep_label(preprocess):

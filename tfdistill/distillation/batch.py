@@ -22,6 +22,9 @@ Example:
 STUDENT_KEY = "student"
 TEACHER_KEY = "teacher"
 TEACHER_LOGITS_KEY = "teacher_logits"
+# Beside cached logits: the teacher's cached vectors of the texts, for the
+# representation term (`tfdistill.distillation.representation`).
+TEACHER_VECTORS_KEY = "teacher_vectors"
 ROUTING_KEYS = (STUDENT_KEY, TEACHER_KEY, TEACHER_LOGITS_KEY)
 
 
@@ -55,3 +58,8 @@ def unpack(x):
             f"beside {STUDENT_KEY!r}; got keys {sorted(x)}."
         )
     return x[STUDENT_KEY], teacher_inputs, teacher_logits
+
+
+def teacher_vectors(x):
+    """The teacher's cached vectors that a routed `x` carries, else None."""
+    return x.get(TEACHER_VECTORS_KEY) if is_routed(x) else None

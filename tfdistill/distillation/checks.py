@@ -89,6 +89,26 @@ def check_logits_rank(logits_rank, teacher, intermediate_losses):
         )
 
 
+def check_representation(weight, dim, intermediate_losses, logits_rank):
+    """The representation term's weight as a float, checked with what it needs."""
+    weight = float(weight)
+    if not weight >= 0:
+        raise ValueError(f"representation_weight must be >= 0, got {weight}.")
+    if not weight:
+        return 0.0
+    if not (isinstance(dim, int) and dim > 0):
+        raise ValueError(
+            "representation_weight > 0 needs representation_dim, the width of the "
+            f"teacher's vectors (a positive int); got {dim!r}."
+        )
+    if intermediate_losses or logits_rank != 2:
+        raise ValueError(
+            "The representation term works on cached vectors of whole texts: it takes no "
+            "intermediate losses and one label per example (logits_rank=2)."
+        )
+    return weight
+
+
 def resolve_teacher_average(teacher_average, distillation_loss):
     """`teacher_average`, with `"auto"` replaced by the loss's `ensemble_average`."""
     if teacher_average == "auto":

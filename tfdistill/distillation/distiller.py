@@ -9,10 +9,12 @@ from tfdistill import losses
 from tfdistill.distillation import batch
 from tfdistill.distillation import intermediate
 from tfdistill.distillation import nonfinite
+from tfdistill.distillation import representation
 from tfdistill.distillation.checks import as_teacher_list
 from tfdistill.distillation.checks import check_alpha
 from tfdistill.distillation.checks import check_classes
 from tfdistill.distillation.checks import check_logits_rank
+from tfdistill.distillation.checks import check_representation
 from tfdistill.distillation.checks import check_temperature
 from tfdistill.distillation.checks import resolve_teacher_average
 from tfdistill.distillation.optimizers import build_optimizer
@@ -26,6 +28,7 @@ class Distiller(keras.Model):
 
         alpha * student_loss + (1 - alpha) * distillation_loss
               + Σ_k weight_k * intermediate_loss_k
+              + representation_weight * representation_loss
 
     where `student_loss` is the cross-entropy of the student's logits against the true
     labels and `distillation_loss` compares them with the teacher's (by default
@@ -33,7 +36,10 @@ class Distiller(keras.Model):
     `tfdistill.losses`). Both models output logits. The sum is empty unless
     `intermediate_losses` (TinyBERT's and MiniLM's terms, which also match what two
     keras-hub BERTs compute inside) are asked for: see
-    `tfdistill.distillation.intermediate`.
+    `tfdistill.distillation.intermediate`. The last term, off by default, matches the
+    student's features (projected) to the teacher's cached vectors of the texts, which
+    batches carry beside the cached logits (`"teacher_vectors"`): see
+    `tfdistill.distillation.representation`.
 
     The teacher is frozen and runs with `training=False`, outside the gradient tape.
     Losses are computed in float32 under any dtype policy; under `mixed_float16`,
@@ -101,6 +107,10 @@ class Distiller(keras.Model):
         logits_rank: 2 (default) for one label per example, `(batch, classes)`
             logits; 3 for one label per token, `(batch, tokens, classes)` (see
             above). A task's `logits_rank`.
+        representation_weight: the weight of the representation term; 0 (default)
+            builds nothing for it. Needs `representation_dim`, one label per example
+            and no intermediate losses.
+        representation_dim: the width of the teacher's vectors the batches carry.
 
     Example:
 
@@ -128,6 +138,8 @@ class Distiller(keras.Model):
         teacher_weights=None,
         teacher_average="auto",
         logits_rank=2,
+        representation_weight=0.0,
+        representation_dim=None,
         **kwargs,
     ):
         # The distiller computes in the student's precision, so that `compile` wraps
@@ -171,10 +183,20 @@ class Distiller(keras.Model):
         self.teacher_features, self.student_features, self.layer_map, self.projections = (
             intermediate.build(self.teacher, self.student, names, layer_map)
         )
+        self.representation_weight = check_representation(
+            representation_weight, representation_dim, self.intermediate_losses, logits_rank
+        )
+        self.representation_dim = representation_dim
+        if self.representation_weight:
+            self.student_features = representation.features_model(student)
+            self.projections["representation"] = representation.build_projection(
+                student, representation_dim
+            )
         self.loss_trackers = {
             name: keras.metrics.Mean(name=name)
             for name in ["student_loss", "distillation_loss"]
             + [f"{term}_loss" for term in self.intermediate_losses]
+            + (["representation_loss"] if self.representation_weight else [])
         }
         # Everything the distiller holds exists now (its models come built), and
         # `save_weights`, used by checkpoints, refuses a model not marked built.
@@ -229,6 +251,14 @@ class Distiller(keras.Model):
         teacher_outputs["logits"] = ops.stop_gradient(
             ops.cast(teacher_outputs["logits"], "float32")
         )
+        if self.representation_weight:
+            vectors = batch.teacher_vectors(x)
+            if vectors is None:
+                raise ValueError(
+                    f"representation_weight={self.representation_weight} needs the "
+                    f"teacher's vectors in every batch, under {batch.TEACHER_VECTORS_KEY!r}."
+                )
+            teacher_outputs["vectors"] = ops.stop_gradient(ops.cast(vectors, "float32"))
         return student_inputs, teacher_outputs
 
     def _teacher_target(self, teacher_logits, student_logits):
@@ -273,6 +303,12 @@ class Distiller(keras.Model):
                 teacher_logits, student_logits, self.temperature
             ),
         }
+        if self.representation_weight:
+            terms["representation_loss"] = representation.term_loss(
+                teacher_outputs["vectors"],
+                student_outputs["features"],
+                self.projections["representation"],
+            )
         for name in self.intermediate_losses:
             terms[f"{name}_loss"] = intermediate.term_loss(
                 name,
@@ -292,6 +328,8 @@ class Distiller(keras.Model):
         )
         for name, weight in self.intermediate_losses.items():
             total = total + weight * terms[f"{name}_loss"]
+        if self.representation_weight:
+            total = total + self.representation_weight * terms["representation_loss"]
         return total, terms
 
     def _reduce(self, per_example, y, student_logits, sample_weight):
@@ -429,6 +467,8 @@ class Distiller(keras.Model):
                 "teacher_weights": self.teacher_weights,
                 "teacher_average": self._teacher_average_config,
                 "logits_rank": self.logits_rank,
+                "representation_weight": self.representation_weight,
+                "representation_dim": self.representation_dim,
             }
         )
         return config

@@ -199,6 +199,11 @@ class DistillationConfig:
     intermediate: dict = dataclasses.field(default_factory=dict)
     # The teacher layer (0-based) each student layer learns from; null: uniform.
     layer_map: Optional[list[int]] = None
+    # The weight of the representation term: the student's features, projected, against
+    # the teacher's mean last-layer vector of each text, cached like its logits (see
+    # `tfdistill.distillation.representation`). 0: off. Text classification with one
+    # cached teacher only.
+    representation: float = 0.0
     # Per-epoch schedules, e.g. {temperature: {kind: cosine, start: 4, end: 1}}
     # (see `tfdistill.schedules.DistillerSchedule`). A `learning_rate` schedule
     # replaces `learning_rate`, for the baseline too.

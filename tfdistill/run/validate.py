@@ -62,6 +62,7 @@ def validate(config, output_dir):
     _check_sizes(config.student)
     _check_schedules(config.distillation.schedule)
     _check_intermediate(config)
+    _check_representation(config)
     _check_ensemble(config)
     _check_tune(config.distillation)
     _check_writable(output_dir)
@@ -461,6 +462,27 @@ def _check_intermediate(config):
             "student.sequence_length must equal teacher.sequence_length "
             f"({config.student.sequence_length} != {config.teacher.sequence_length})."
         )
+
+
+def _check_representation(config):
+    """What the representation term reads: one teacher's cached vectors of whole texts."""
+    distillation = config.distillation
+    if not _is_number(distillation.representation) or distillation.representation < 0:
+        raise ConfigError(
+            f"distillation.representation: the weight must be a number >= 0, got "
+            f"{distillation.representation!r}."
+        )
+    if not distillation.representation:
+        return
+    needs = (
+        (config.task != "text_classification", "task: text_classification (one vector a text)"),
+        (not distillation.cache_teacher_logits, "distillation.cache_teacher_logits: true"),
+        (distillation.intermediate, "no distillation.intermediate (it needs the live teacher)"),
+        (config.teacher.ensemble_seeds, "one teacher (no teacher.ensemble_seeds)"),
+    )
+    for failed, need in needs:
+        if failed:
+            raise ConfigError(f"distillation.representation > 0 needs {need}.")
 
 
 def _check_ensemble(config):

@@ -94,6 +94,8 @@ def make_trainer(context, variant, student, teachers, cached):
             layer_map=distillation.layer_map,
             teacher_weights=config.teacher.ensemble_weights,
             logits_rank=context.task.logits_rank,
+            representation_weight=distillation.representation,
+            representation_dim=teachers[0].backbone.hidden_dim if distillation.representation else None,
         )
         loss = None
     else:
@@ -216,8 +218,10 @@ def datasets(context, variant, built, teacher, transfer, initial_epoch):
         # the student trained with its winner.
         transfer = transfer.with_factor(context.config.distillation.augment.factor)
         batches = functools.partial(_batches, context, built, teacher)
-        train = batches(transfer.split, transfer.logits, epochs=epochs)
-        validation = batches(context.splits["validation"], transfer.validation_logits)
+        train = batches(transfer.split, transfer.logits, transfer.vectors, epochs=epochs)
+        validation = batches(
+            context.splits["validation"], transfer.validation_logits, transfer.validation_vectors
+        )
         return train, validation, transfer.split
     # The baseline never sees the teacher.
     batches = functools.partial(_batches, context, built, None)
@@ -225,9 +229,10 @@ def datasets(context, variant, built, teacher, transfer, initial_epoch):
     return batches(train_split, epochs=epochs), batches(context.splits["validation"]), train_split
 
 
-def _batches(context, student, teacher, split, teacher_logits=None, epochs=None):
+def _batches(context, student, teacher, split, teacher_logits=None, teacher_vectors=None, epochs=None):
     """Batches of `split` for a student: plain (no `teacher`), or for distillation
-    with the teacher's cached `teacher_logits`, or else the live teacher's inputs.
+    with the teacher's cached `teacher_logits` (and its `teacher_vectors` for the
+    representation term, if any), or else the live teacher's inputs.
 
     With `epochs=(first, stop)`, a shuffled stream of those epochs (for training);
     without, one epoch in order (for validation).
@@ -242,6 +247,8 @@ def _batches(context, student, teacher, split, teacher_logits=None, epochs=None)
     }
     if teacher is None:
         return context.task.encode(split.texts, split.labels, student.preprocessor, **options)
+    if teacher_vectors is not None:
+        options["teacher_vectors"] = teacher_vectors
     return context.task.encode_for_distillation(
         split.texts,
         split.labels,

@@ -15,6 +15,7 @@ import numpy as np
 from absl import logging
 
 from tfdistill import data
+from tfdistill.distillation import representation
 from tfdistill.run.context import fit_verbosity
 from tfdistill.run.splits import Split
 from tfdistill.run.splits import concatenate
@@ -36,6 +37,10 @@ class TransferSet:
     # Per text of `split`: which copy of its training text an augmented text is
     # (`augment_texts`'s copy numbers), -1 for the others; None: no augmented texts.
     copy_numbers: Optional[np.ndarray] = None
+    # The teacher's standardized vectors of `split`'s and the validation split's texts
+    # (`distillation.representation`); None when the term is off.
+    vectors: Optional[np.ndarray] = None
+    validation_vectors: Optional[np.ndarray] = None
 
     def with_factor(self, factor):
         """This set with the augmented texts of the first `factor` copies of each
@@ -45,7 +50,10 @@ class TransferSet:
         rows = np.flatnonzero(self.copy_numbers < factor)
         split = Split([self.split.texts[row] for row in rows], self.split.labels[rows])
         logits = None if self.logits is None else self.logits[rows]
-        return TransferSet(split, logits, self.validation_logits, self.copy_numbers[rows])
+        vectors = None if self.vectors is None else self.vectors[rows]
+        return dataclasses.replace(
+            self, split=split, logits=logits, copy_numbers=self.copy_numbers[rows], vectors=vectors
+        )
 
 
 def augmented_factor(distillation):
@@ -86,7 +94,26 @@ def transfer_set(context, teachers):
         [ensemble_logits(context, teachers, part, name) for name, part in parts.items()]
     )
     validation = ensemble_logits(context, teachers, context.splits["validation"], "validation")
-    return TransferSet(split, logits, validation, copy_numbers)
+    transfer = TransferSet(split, logits, validation, copy_numbers)
+    if config.representation:
+        transfer = _with_vectors(context, teachers[0], transfer, parts)
+    return transfer
+
+
+def _with_vectors(context, teacher, transfer, parts):
+    """`transfer` with the teacher's vectors of its texts and of the validation split,
+    standardized by those of the training texts (`representation.standardize`)."""
+    model = representation.teacher_vectors_model(teacher)
+    vectors = np.concatenate(
+        [teacher_outputs(context, model, teacher, part, name) for name, part in parts.items()]
+    )
+    validation = teacher_outputs(context, model, teacher, context.splits["validation"], "validation")
+    reference = vectors[: len(parts["train"].texts)]
+    return dataclasses.replace(
+        transfer,
+        vectors=representation.standardize(vectors, reference),
+        validation_vectors=representation.standardize(validation, reference),
+    )
 
 
 def ensemble_logits(context, teachers, split, name):
@@ -97,11 +124,18 @@ def ensemble_logits(context, teachers, split, name):
 
 def teacher_logits(context, teacher, split, name):
     """`teacher`'s logits on `split`, from the run's cache or computed into it."""
+    return teacher_outputs(context, teacher, teacher, split, name)
+
+
+def teacher_outputs(context, model, teacher, split, name):
+    """What `model` (the teacher, or a model on its inputs such as its vectors') gives
+    for `split`, from the run's cache or computed into it; keyed by `model`'s weights."""
     preprocessing = data.teacher_preprocessing(teacher, context.teacher_policy)
-    key = data.fingerprint(teacher, split.texts, preprocessing)
+    key = data.fingerprint(model, split.texts, preprocessing)
 
     def inputs():
-        logging.info("Teacher logits for %s (%d texts)", name, len(split.texts))
+        what = "logits" if model is teacher else "vectors"
+        logging.info("Teacher %s for %s (%d texts)", what, name, len(split.texts))
         return context.task.encode(
             split.texts,
             split.labels,
@@ -112,7 +146,7 @@ def teacher_logits(context, teacher, split, name):
         )
 
     return data.TeacherLogitCache(context.layout.cache).get_or_compute(
-        teacher, inputs, key, verbose=fit_verbosity()
+        model, inputs, key, verbose=fit_verbosity()
     )
 
 
