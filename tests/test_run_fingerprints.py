@@ -183,8 +183,11 @@ def test_augmented_transfer_texts_redo_the_distilled_student_alone(tmp_path):
         ("distillation.augment.negations=2", r"bilstm_distilled .*augment\.negations \(unset\) -> 2",
          ["bilstm_baseline", "teacher"]),
         ("distillation.ema_momentum=0.999", r"ema_momentum \(unset\) -> 0\.999", ["teacher"]),
+        ("distillation.representation=1.0", r"bilstm_distilled .*representation \(unset\) -> 1\.0",
+         ["bilstm_baseline", "teacher"]),
     ],
-    ids=["negated-copies-redo-the-distilled-student", "weight-averaging-redoes-both-students"],
+    ids=["negated-copies-redo-the-distilled-student", "weight-averaging-redoes-both-students",
+         "the-representation-term-redoes-the-distilled-student"],
 )
 def test_a_key_added_later_is_not_recorded_at_its_default_and_redoes_what_it_shapes(
     tmp_path, assignment, change, kept

@@ -4,6 +4,8 @@
   a frozen teacher's soft labels and the hard labels;
 - `batch.py`: the batch contract, the keys that route inputs to the two models;
 - `intermediate.py`: the terms that match what two BERTs compute inside;
+- `representation.py`: the term that matches the student's features to the teacher's
+  cached vectors of the texts;
 - `nonfinite.py`: the guard that stops training at the first NaN or Inf;
 - `checks.py`: the checks of the distiller's arguments;
 - `schedules.py`: per-epoch temperature, alpha and learning-rate schedules;

@@ -55,7 +55,11 @@ _TRANSFER_KEYS = ("transfer_texts", "max_transfer_texts")
 _SHAPES_NOTHING = ("distillation.baseline",)
 # Keys added after runs were recorded, with their defaults: a fingerprint leaves a key
 # out while it holds its default, so those runs still match.
-_ADDED_KEYS = {"distillation.augment.negations": 0, "distillation.ema_momentum": None}
+_ADDED_KEYS = {
+    "distillation.augment.negations": 0,
+    "distillation.ema_momentum": None,
+    "distillation.representation": 0.0,
+}
 # How each part of a fingerprint other than its config keys is named in a message.
 _PARTS = {
     "data": "the training or validation data",

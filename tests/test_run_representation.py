@@ -1,0 +1,75 @@
+"""`distillation.representation` in a whole run: the teacher's vectors of the transfer
+set and the validation split are computed once, cached beside its logits, and train
+the distilled student through the representation term."""
+
+import json
+
+import pytest
+
+from tfdistill.data import cache
+from tfdistill.run import config as run_config
+from tfdistill.run import pipeline
+from tfdistill.run import validate
+
+from test_run_tune import SMOKE
+from test_run_tune import _write_data
+
+TINY_WIDTH = 16  # `save_tiny_teacher`'s hidden width
+
+
+def _config(tmp_path, tiny_teacher, *assignments):
+    folder = tmp_path / "data"
+    folder.mkdir(exist_ok=True)
+    return run_config.override(
+        run_config.load(SMOKE),
+        [
+            f"teacher.preset={tiny_teacher}",
+            f"data.source={_write_data(folder)}",
+            "distillation.epochs=1",
+            "distillation.baseline=false",
+            "export.tflite=[]",
+            "export.latency_batch_sizes=[8]",
+            "export.latency_seconds=0.05",
+            *assignments,
+        ],
+    )
+
+
+def test_the_teachers_vectors_are_computed_once_and_train_the_student(tmp_path, tiny_teacher, monkeypatch):
+    passes = []
+    predict_logits = cache.predict_logits
+
+    def recorded(model, inputs, **kwargs):
+        outputs = predict_logits(model, inputs, **kwargs)
+        passes.append(outputs.shape)
+        return outputs
+
+    monkeypatch.setattr(cache, "predict_logits", recorded)
+    config = _config(tmp_path, tiny_teacher, "distillation.representation=1.0")
+    pipeline.run(config, tmp_path / "run")
+    # Logits and vectors of the training and validation texts (48 and 16 of them; the
+    # test split's texts are the validation split's here, their logits cached once);
+    # the vectors as wide as the teacher.
+    assert sorted(passes) == sorted([(48, 2), (16, 2), (48, TINY_WIDTH), (16, TINY_WIDTH)])
+    training = json.loads((tmp_path / "run" / "students" / "bilstm_distilled" / "training.json").read_text())
+    assert {"representation_loss", "val_representation_loss"} <= set(training["history"])
+    # Another weight trains the student again, from the cache: no teacher pass at all.
+    passes.clear()
+    again = run_config.override(config, ["distillation.representation=2.0"])
+    pipeline.run(again, tmp_path / "run", overwrite=True)
+    assert passes == []
+
+
+@pytest.mark.parametrize(
+    "assignments, message",
+    [
+        (["distillation.representation=-1"], "distillation.representation: the weight must be a number >= 0"),
+        (["distillation.representation=1", "distillation.cache_teacher_logits=false"],
+         "distillation.representation > 0 needs distillation.cache_teacher_logits: true"),
+        (["distillation.representation=1", "teacher.ensemble_seeds=[1]"],
+         r"distillation.representation > 0 needs one teacher \(no teacher.ensemble_seeds\)"),
+    ],
+)
+def test_what_the_term_cannot_work_with_is_a_config_error(tmp_path, tiny_teacher, assignments, message):
+    with pytest.raises(run_config.ConfigError, match=message):
+        validate.validate(_config(tmp_path, tiny_teacher, *assignments), tmp_path / "run")
