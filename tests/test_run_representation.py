@@ -11,28 +11,14 @@ from tfdistill.run import config as run_config
 from tfdistill.run import pipeline
 from tfdistill.run import validate
 
-from test_run_tune import SMOKE
-from test_run_tune import _write_data
+from test_run_tune import _config as tune_config
 
 TINY_WIDTH = 16  # `save_tiny_teacher`'s hidden width
 
 
 def _config(tmp_path, tiny_teacher, *assignments):
-    folder = tmp_path / "data"
-    folder.mkdir(exist_ok=True)
-    return run_config.override(
-        run_config.load(SMOKE),
-        [
-            f"teacher.preset={tiny_teacher}",
-            f"data.source={_write_data(folder)}",
-            "distillation.epochs=1",
-            "distillation.baseline=false",
-            "export.tflite=[]",
-            "export.latency_batch_sizes=[8]",
-            "export.latency_seconds=0.05",
-            *assignments,
-        ],
-    )
+    """The search's smoke run, without the search, one epoch."""
+    return tune_config(tmp_path, tiny_teacher, "distillation.tune.trials=0", "distillation.epochs=1", *assignments)
 
 
 def test_the_teachers_vectors_are_computed_once_and_train_the_student(tmp_path, tiny_teacher, monkeypatch):
