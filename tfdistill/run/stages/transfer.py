@@ -5,7 +5,8 @@ any negated copies of the training texts (`augment.negations`) and any
 `distillation.transfer_texts` (the run context has read and leak-checked them), which
 carry no gold label. The teachers' logits on each part, and on the
 validation and test splits, are cached in the run's `cache/` under a fingerprint of
-everything they depend on.
+everything they depend on; so are the first teacher's vectors of the texts, for the
+representation term (`distillation.representation`).
 """
 
 import dataclasses
