@@ -246,7 +246,7 @@ def check_output(input_path, output_path, overwrite=False):
     if os.path.isdir(output_path):
         # The atomic write would replace the folder and everything in it.
         raise InputError(f"{output_path} is a folder: the output is the JSONL file to write.")
-    if input_path != STDIO and os.path.exists(input_path) and os.path.samefile(input_path, output_path):
+    if os.fspath(input_path) != STDIO and os.path.exists(input_path) and os.path.samefile(input_path, output_path):
         raise InputError(
             f"{output_path} is the input file: choose another output (predictions never "
             "replace the texts they are made from)."
@@ -328,9 +328,10 @@ def predict_file(model, input_path, output_path, *, text_column="text", batch_si
             summary["rows"] += len(batch)
             _count_unknown_words(model, batch, summary)
             progress.add(len(batch))
-        bad = summary["bad_rows"]
-        first_bad = bad[0] if bad else None
-        _check_readable(input_path, summary["rows"], summary["rows"] - len(bad), first_bad, written)
+        if streamed:  # a file was checked by its first pass
+            bad = summary["bad_rows"]
+            first_bad = bad[0] if bad else None
+            _check_readable(input_path, summary["rows"], summary["rows"] - len(bad), first_bad, written)
 
     if os.fspath(output_path) == STDIO:
         sys.stdout.flush()  # what Python printed before goes first
