@@ -3,13 +3,19 @@ set and the validation split are computed once, cached beside its logits, and tr
 the distilled student through the representation term."""
 
 import json
+import types
 
+import numpy as np
 import pytest
 
 from tfdistill.data import cache
+from tfdistill.distillation import representation
 from tfdistill.run import config as run_config
 from tfdistill.run import pipeline
 from tfdistill.run import validate
+from tfdistill.run.splits import Split
+from tfdistill.run.splits import concatenate
+from tfdistill.run.stages import transfer
 
 from test_run_tune import _config as tune_config
 
@@ -59,3 +65,26 @@ def test_the_teachers_vectors_are_computed_once_and_train_the_student(tmp_path, 
 def test_what_the_term_cannot_work_with_is_a_config_error(tmp_path, tiny_teacher, assignments, message):
     with pytest.raises(run_config.ConfigError, match=message):
         validate.validate(_config(tmp_path, tiny_teacher, *assignments), tmp_path / "run")
+
+
+def test_the_vectors_are_standardized_by_the_training_texts_wherever_they_sit(monkeypatch):
+    # The training texts sit second: standardized by their own rows (mean 4, std 1),
+    # they come out centred; by the first rows' (mean 11), they would not.
+    parts = {
+        "transfer_texts": Split(["a", "b", "c"], np.full(3, -1)),
+        "train": Split(["d", "e"], np.array([0, 1])),
+    }
+    offsets = {"transfer_texts": 10.0, "train": 3.0, "validation": 5.0}
+    monkeypatch.setattr(representation, "teacher_vectors_model", lambda teacher: "model")
+
+    def teacher_outputs(context, model, teacher, split, name):
+        # 4-wide vectors alternating between the part's offset and 2 above it.
+        return offsets[name] + 2.0 * (np.arange(len(split.texts)) % 2)[:, None] * np.ones(4)
+
+    monkeypatch.setattr(transfer, "teacher_outputs", teacher_outputs)
+    context = types.SimpleNamespace(splits={"validation": Split(["f", "g"], np.array([0, 1]))})
+    split = concatenate(*parts.values())
+    vectors = transfer._with_vectors(context, "teacher", transfer.TransferSet(split), parts)
+    np.testing.assert_allclose(vectors.vectors[3:].mean(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(vectors.vectors[:3].mean(axis=0), 20.0 / 3.0, atol=1e-5)
+    np.testing.assert_allclose(vectors.validation_vectors.mean(axis=0), 2.0, atol=1e-6)

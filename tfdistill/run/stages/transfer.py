@@ -105,14 +105,14 @@ def _with_vectors(context, teacher, transfer, parts):
     """`transfer` with the teacher's vectors of its texts and of the validation split,
     standardized by those of the training texts (`representation.standardize`)."""
     model = representation.teacher_vectors_model(teacher)
-    vectors = np.concatenate(
-        [teacher_outputs(context, model, teacher, part, name) for name, part in parts.items()]
-    )
+    vectors = {
+        name: teacher_outputs(context, model, teacher, part, name) for name, part in parts.items()
+    }
     validation = teacher_outputs(context, model, teacher, context.splits["validation"], "validation")
-    reference = vectors[: len(parts["train"].texts)]
+    reference = vectors["train"]
     return dataclasses.replace(
         transfer,
-        vectors=representation.standardize(vectors, reference),
+        vectors=representation.standardize(np.concatenate(list(vectors.values())), reference),
         validation_vectors=representation.standardize(validation, reference),
     )
 
