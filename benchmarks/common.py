@@ -61,6 +61,9 @@ from absl import logging  # noqa: E402
 
 from tfdistill.evaluation import describe_hardware  # noqa: E402
 from tfdistill.evaluation import machine  # noqa: E402
+from tfdistill.run import quiet  # noqa: E402
+from tfdistill.run.config import ConfigError  # noqa: E402
+from tfdistill.run.splits import DataError  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "Run a reduced version that finishes in a few minutes.")
 flags.DEFINE_string(
@@ -211,7 +214,13 @@ def main(doc, benchmark):
             print("quick: reduced sizes; the numbers show that the benchmark runs, not results.")
         report = Report(name)
         started = time.perf_counter()
-        benchmark(report)
+        try:
+            benchmark(report)
+        # A setting or a folder the run cannot use (a mistyped --set key, an
+        # --output_dir made with other settings): one line, as the tfdistill command.
+        except (ConfigError, DataError) as error:
+            print(quiet.error_line(name, error), file=sys.stderr)
+            return quiet.USAGE_ERROR
         elapsed = time.perf_counter() - started
         output = pathlib.Path(FLAGS.output_json or RESULTS_DIR / f"{name}.json")
         document = {

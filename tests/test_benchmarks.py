@@ -38,6 +38,19 @@ def test_benchmark_examples_pass():
     assert result.returncode == 0, result.stdout[-3000:]
 
 
+def test_a_config_mistake_is_one_line_and_status_2(tmp_path):
+    command = [
+        sys.executable, "benchmarks/accuracy.py", "--set=distillation.temprature=3",
+        f"--output_dir={tmp_path / 'runs'}",
+    ]
+    result = subprocess.run(command, cwd=BENCHMARKS.parent, capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines() == [
+        "accuracy: error: unknown config key distillation.temprature (did you mean 'temperature'?)."
+    ]
+    assert not (tmp_path / "runs").exists()
+
+
 QUICK_SCRIPTS = (
     "hardware_efficiency.py", "inference.py", "precision_xla.py", "training_cost.py",
     "unknown_words.py", "vs_keras_distillation.py",

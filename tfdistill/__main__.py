@@ -18,7 +18,6 @@ or `--verbosity=1` shows them.
 """
 
 import os
-import re
 import sys
 
 from absl import app
@@ -59,10 +58,6 @@ flags.DEFINE_list("tflite", [], "export: TFLite modes, e.g. full_int8,float16.")
 flags.DEFINE_bool(
     "version", False, "Print the versions of tfdistill, TensorFlow, Keras and keras-hub, and exit."
 )
-
-# The exit status of a command stopped by the user's config, data or flags.
-USAGE_ERROR = 2
-
 
 class UsageError(ValueError):
     """A command's flags that cannot work; the message names the flag."""
@@ -186,14 +181,12 @@ def main(argv):
     ) as error:
         logging.debug("The error in full:", exc_info=True)
         _print_error(error)
-        return USAGE_ERROR
+        return quiet.USAGE_ERROR
     return 0
 
 
 def _print_error(error):
-    # One line, whatever the message holds (a TFDS error spans several).
-    message = re.sub(r"\s*\n\s*", " ", str(error).strip())
-    print(f"tfdistill: error: {message}", file=sys.stderr)
+    print(quiet.error_line("tfdistill", error), file=sys.stderr)
 
 
 def _parse_flags(argv):
@@ -203,7 +196,7 @@ def _parse_flags(argv):
         return FLAGS(argv)
     except flags.Error as error:
         _print_error(f"{error} (`tfdistill --help` lists the flags)")
-        sys.exit(USAGE_ERROR)
+        sys.exit(quiet.USAGE_ERROR)
 
 
 def run_main():

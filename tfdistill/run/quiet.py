@@ -232,3 +232,14 @@ def hide_tensorflow_info():
     info_filter = TensorFlowInfoFilter()
     for name in ("tensorflow", "absl"):
         logging.getLogger(name).addFilter(info_filter)
+
+
+# The exit status of a command stopped by its user's config, data or flags.
+USAGE_ERROR = 2
+
+
+def error_line(program, error):
+    """`<program>: error: <message>` on one line, whatever the message holds (a TFDS
+    error spans several): how a command of ours reports a mistake of its user."""
+    message = re.sub(r"\s*\n\s*", " ", str(error).strip())
+    return f"{program}: error: {message}"
