@@ -1,4 +1,5 @@
-"""A quiet terminal for the `tfdistill` command: TensorFlow's C++ start-up lines hidden.
+"""A quiet terminal for the `tfdistill` command: TensorFlow's C++ start-up lines hidden,
+and a user's mistake in one line (`error_line`, the benchmarks' too).
 
 `tfdistill/__init__.py` imports TensorFlow through `import_tensorflow`, before any
 other module does. In a process that runs the command (`tfdistill ...` or
