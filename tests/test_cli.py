@@ -554,7 +554,7 @@ def test_a_users_folder_is_refused_in_one_line_and_kept(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_export_adds_tflite_files_to_a_finished_run(smoke_run, tmp_path):
+def test_export_adds_tflite_files_to_a_finished_run(smoke_run, tmp_path, capsys):
     run_dir = tmp_path / "run"
     subprocess.run(["cp", "-al", str(smoke_run[0]), str(run_dir)], check=True)
     result = tfdistill("export", f"--run={run_dir}", "--tflite=dynamic_range")
@@ -570,14 +570,15 @@ def test_export_adds_tflite_files_to_a_finished_run(smoke_run, tmp_path):
     assert f"timed on: {evaluation.describe_machine()}\n" in result.stdout
     # The finished smoke run it was linked from is untouched.
     assert not (smoke_run[0] / "export" / "bilstm_distilled" / "model_dynamic_range.tflite").exists()
-    bad = tfdistill("export", f"--run={run_dir}", "--tflite=int4")
+    # The mistakes stop before any work: the command's own `main` is enough.
+    bad = tfdistill_in_process(capsys, "export", f"--run={run_dir}", "--tflite=int4")
     _assert_one_line_error(bad, "export.tflite", "int4")
     before = (run_dir / "metrics.json").read_text()
-    twice = tfdistill("export", f"--run={run_dir}", "--tflite=float16,float16")
+    twice = tfdistill_in_process(capsys, "export", f"--run={run_dir}", "--tflite=float16,float16")
     _assert_one_line_error(twice, "export.tflite names 'float16' twice")
     assert (run_dir / "metrics.json").read_text() == before
     assert not (run_dir / "export" / "bilstm_distilled" / "model_float16.tflite").exists()
-    inside = tfdistill("export", f"--run={run_dir}/students", "--tflite=float16")
+    inside = tfdistill_in_process(capsys, "export", f"--run={run_dir}/students", "--tflite=float16")
     _assert_one_line_error(inside, f"it is inside the run {run_dir} (pass --run={run_dir}).")
-    misspelt = tfdistill("export", f"--run={tmp_path}/runn", "--tflite=float16")
+    misspelt = tfdistill_in_process(capsys, "export", f"--run={tmp_path}/runn", "--tflite=float16")
     _assert_one_line_error(misspelt, f"{tmp_path}/runn does not exist (did you mean '{run_dir}'?).")

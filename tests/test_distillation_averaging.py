@@ -15,6 +15,7 @@ from test_run_checkpoint import fit
 from test_run_checkpoint import fresh_run
 
 from test_run_tune import _config as tune_config
+from test_run_tune import run_until_students_trained
 
 from tfdistill.distillation.averaging import EpochEMAWeights
 from tfdistill.run import pipeline
@@ -135,7 +136,7 @@ def test_every_student_of_a_run_trains_averaged_and_a_resumed_one_starts_swapped
     )
     with pytest.raises(Crash):
         pipeline.run(config, tmp_path / "run")
-    pipeline.run(config, tmp_path / "run")
+    run_until_students_trained(config, tmp_path / "run", monkeypatch)
     # 2 trials and the killed student, then (the search done) it resumed, and the baseline.
     assert [initial_epoch for _, _, initial_epoch in fits] == [0, 0, 0, 1, 0]
     for optimizer, callbacks, initial_epoch in fits:

@@ -18,6 +18,8 @@ from tfdistill import models
 from tfdistill import predict
 from tfdistill import tflite
 
+from command import tfdistill_in_process
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEXTS = ["a gripping film", "a dull film", "great fun", "awful"]
 
@@ -317,7 +319,7 @@ def test_a_100000_line_file_streams_in_bounded_memory(tmp_path):
         assert sum(1 for _ in output) == 100_000
 
 
-def test_the_command_predicts_and_refuses_to_overwrite_in_one_line(exported, tmp_path):
+def test_the_command_predicts_and_refuses_to_overwrite_in_one_line(exported, tmp_path, capsys):
     savedmodel, _ = exported
     source = tmp_path / "texts.txt"
     source.write_text("a gripping film\n")
@@ -340,20 +342,19 @@ def test_the_command_predicts_and_refuses_to_overwrite_in_one_line(exported, tmp
     assert re.fullmatch(r"\d\d:\d\d:\d\d warning: 83% of the words the model read are unknown to it "
                         r"\(5 of 6; .*are they in its training texts' language\?", lines[21])
     assert len(lines) == 22
-    again = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    # The mistakes stop before the model loads: the command's own `main` is enough.
+    again = tfdistill_in_process(capsys, *command[3:])
     assert again.returncode == 2
     assert again.stderr.strip().splitlines()[-1] == (
         f"tfdistill: error: {output} exists; pass --overwrite to replace it."
     )
     texts = tmp_path / "texts.jsonl"
     texts.write_text('{"text": "a gripping film"}\n')
-    same = subprocess.run(command[:-2] + [f"--input={texts}", f"--output={texts}", "--overwrite"],
-                          capture_output=True, text=True, cwd=REPO)
+    same = tfdistill_in_process(capsys, *command[3:-2], f"--input={texts}", f"--output={texts}", "--overwrite")
     assert same.returncode == 2
     assert "is the input file: choose another output" in same.stderr.strip().splitlines()[-1]
     assert texts.read_text() == '{"text": "a gripping film"}\n'
-    wrong = subprocess.run(command[:-1] + [f"--output={tmp_path}/predictions.csv"],
-                           capture_output=True, text=True, cwd=REPO)
+    wrong = tfdistill_in_process(capsys, *command[3:-1], f"--output={tmp_path}/predictions.csv")
     assert wrong.returncode == 2 and wrong.stderr.strip().splitlines()[-1].endswith(
         "predictions.csv: the predictions are JSON lines; name the output *.jsonl.")
     piped = subprocess.run(command[:-2] + ["--input=-", "--output=-"], input="a gripping film\n",
@@ -367,6 +368,5 @@ def test_the_command_predicts_and_refuses_to_overwrite_in_one_line(exported, tmp
     assert column.returncode == 2 and column.stdout == ""
     assert column.stderr.strip().splitlines()[-1].startswith(
         "tfdistill: error: --text_column picks a column of a .csv, .tsv or .jsonl file")
-    missing = subprocess.run(command[:-2] + [f"--input={tmp_path}/nope.csv", f"--output={tmp_path}/o.jsonl"],
-                             capture_output=True, text=True, cwd=REPO)
+    missing = tfdistill_in_process(capsys, *command[3:-2], f"--input={tmp_path}/nope.csv", f"--output={tmp_path}/o.jsonl")
     assert missing.returncode == 2 and "nope.csv: no such input file." in missing.stderr

@@ -11,13 +11,13 @@ import pytest
 from tfdistill.data import cache
 from tfdistill.distillation import representation
 from tfdistill.run import config as run_config
-from tfdistill.run import pipeline
 from tfdistill.run import validate
 from tfdistill.run.splits import Split
 from tfdistill.run.splits import concatenate
 from tfdistill.run.stages import transfer
 
 from test_run_tune import _config as tune_config
+from test_run_tune import run_until_students_trained
 
 TINY_WIDTH = 16  # `save_tiny_teacher`'s hidden width
 
@@ -38,17 +38,17 @@ def test_the_teachers_vectors_are_computed_once_and_train_the_student(tmp_path, 
 
     monkeypatch.setattr(cache, "predict_logits", recorded)
     config = _config(tmp_path, tiny_teacher, "distillation.representation=1.0")
-    pipeline.run(config, tmp_path / "run")
+    run_dir = run_until_students_trained(config, tmp_path / "run", monkeypatch)
     # Logits and vectors of the training and validation texts (48 and 16 of them; the
     # test split's texts are the validation split's here, their logits cached once);
     # the vectors as wide as the teacher.
     assert sorted(passes) == sorted([(48, 2), (16, 2), (48, TINY_WIDTH), (16, TINY_WIDTH)])
-    training = json.loads((tmp_path / "run" / "students" / "bilstm_distilled" / "training.json").read_text())
+    training = json.loads((run_dir / "students" / "bilstm_distilled" / "training.json").read_text())
     assert {"representation_loss", "val_representation_loss"} <= set(training["history"])
     # Another weight trains the student again, from the cache: no teacher pass at all.
     passes.clear()
     again = run_config.override(config, ["distillation.representation=2.0"])
-    pipeline.run(again, tmp_path / "run", overwrite=True)
+    run_until_students_trained(again, tmp_path / "run", monkeypatch, overwrite=True)
     assert passes == []
 
 

@@ -134,7 +134,9 @@ def test_augment_transfer_texts_adds_variants_of_each_transfer_text_only_when_as
             "distillation.augment.replace_probability=0",
             f"distillation.augment.transfer_texts={str(asked).lower()}",
         )
-        pipeline.run(config, tmp_path / f"run_{asked}")
+        # Its stages up to the transfer set: students, scores and exports add nothing.
+        context = RunContext.create(config, tmp_path / f"run_{asked}")
+        transfer.transfer_set(context, teacher.teachers(context))
     plain, augmented = (made.split for made in spies["transfer_sets"])
     headlines = data.load_texts("guardian_headlines")[1 : 1 + KEPT]
     # Training texts, their variants, the transfer texts, then (asked) theirs.

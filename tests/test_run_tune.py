@@ -19,6 +19,7 @@ from tfdistill.run import validate
 from tfdistill.run.layout import DISTILLED
 from tfdistill.run.stages import students
 from tfdistill.run.folders import RunFolderError
+from tfdistill.run.layout import partial_dir
 from tfdistill.run.splits import Split
 from tfdistill.run.stages import transfer
 from tfdistill.run.stages import tune
@@ -197,28 +198,6 @@ def test_a_lead_within_one_standard_error_keeps_the_configs_values():
     assert tune._winner([{"trial": "0", "score": None}], None) is None
 
 
-def test_a_search_that_keeps_the_configs_values_trains_the_student_an_unsearched_run_does(
-    tmp_path, tiny_teacher, monkeypatch
-):
-    unsearched = pipeline.run(_config(tmp_path, tiny_teacher, "distillation.tune.trials=0"), tmp_path / "plain")
-    # Every lead within the margin: the config's trial wins whatever the scores.
-    monkeypatch.setattr(tune, "_standard_error", lambda score, examples: 1.0)
-    searched = pipeline.run(_config(tmp_path, tiny_teacher), tmp_path / "searched")
-    trials = _trials(tmp_path / "searched")
-    assert trials["best"] == trials["trials"][0] and len(trials["trials"]) == 2
-    weights = [
-        keras.saving.load_model(path, compile=False).get_weights()
-        for run in ("plain", "searched")
-        for path in (tmp_path / run / "students").glob(f"*_{DISTILLED}/model.keras")
-    ]
-    assert len(weights) == 2
-    for plain, tuned in zip(*weights):
-        np.testing.assert_array_equal(plain, tuned)
-    for name, scores in unsearched["models"].items():  # Timings aside.
-        for metric in ("accuracy", "precision", "recall", "f1"):
-            assert searched["models"][name][metric] == scores[metric], (name, metric)
-
-
 def test_a_transfer_set_with_a_smaller_factor_keeps_each_texts_first_copies():
     texts = ["t0", "t1", "a0", "a1", "b0", "x"]
     # Two training texts, three augmented ones (copies 0 and 1 of one text, 0 of the
@@ -262,13 +241,10 @@ class _StudentsTrained(Exception):
     """Stops a run once its students are trained: what follows is not under test."""
 
 
-def test_a_search_of_the_augmentation_factor_augments_once_and_trains_each_trial_on_its_copies(
-    tmp_path, tiny_teacher, augmented, monkeypatch
-):
-    config = _config(
-        tmp_path, tiny_teacher, "distillation.augment.factor=1",
-        "distillation.tune.augment_factor=[2, 6]", "distillation.tune.epochs=1",
-    )
+def run_until_students_trained(config, run_dir, monkeypatch, overwrite=False):
+    """Runs `config` in `run_dir` up to its trained students, and returns the run's
+    partial folder: for a test of what comes before the scores and exports, which
+    take a tiny run's longest time."""
     train_students = students.train_students
 
     def train_students_then_stop(*args):
@@ -277,7 +253,40 @@ def test_a_search_of_the_augmentation_factor_augments_once_and_trains_each_trial
 
     monkeypatch.setattr(students, "train_students", train_students_then_stop)
     with pytest.raises(_StudentsTrained):
-        pipeline.run(config, tmp_path / "run")
+        pipeline.run(config, run_dir, overwrite=overwrite)
+    monkeypatch.setattr(students, "train_students", train_students)
+    return partial_dir(run_dir)
+
+
+def test_a_search_that_keeps_the_configs_values_trains_the_student_an_unsearched_run_does(
+    tmp_path, tiny_teacher, monkeypatch
+):
+    plain = run_until_students_trained(
+        _config(tmp_path, tiny_teacher, "distillation.tune.trials=0"), tmp_path / "plain", monkeypatch
+    )
+    # Every lead within the margin: the config's trial wins whatever the scores.
+    monkeypatch.setattr(tune, "_standard_error", lambda score, examples: 1.0)
+    searched = run_until_students_trained(_config(tmp_path, tiny_teacher), tmp_path / "searched", monkeypatch)
+    trials = _trials(searched)
+    assert trials["best"] == trials["trials"][0] and len(trials["trials"]) == 2
+    weights = [
+        keras.saving.load_model(path, compile=False).get_weights()
+        for run in (plain, searched)
+        for path in (run / "students").glob(f"*_{DISTILLED}/model.keras")
+    ]
+    assert len(weights) == 2
+    for plain_weight, tuned_weight in zip(*weights, strict=True):
+        np.testing.assert_array_equal(plain_weight, tuned_weight)
+
+
+def test_a_search_of_the_augmentation_factor_augments_once_and_trains_each_trial_on_its_copies(
+    tmp_path, tiny_teacher, augmented, monkeypatch
+):
+    config = _config(
+        tmp_path, tiny_teacher, "distillation.augment.factor=1",
+        "distillation.tune.augment_factor=[2, 6]", "distillation.tune.epochs=1",
+    )
+    run_until_students_trained(config, tmp_path / "run", monkeypatch)
     # One augmentation, with the largest factor tried, which every trial shares.
     (copies,) = augmented["copies"]
     assert copies.max() == 5
