@@ -368,5 +368,7 @@ def test_the_command_predicts_and_refuses_to_overwrite_in_one_line(exported, tmp
     assert column.returncode == 2 and column.stdout == ""
     assert column.stderr.strip().splitlines()[-1].startswith(
         "tfdistill: error: --text_column picks a column of a .csv, .tsv or .jsonl file")
-    missing = tfdistill_in_process(capsys, *command[3:-2], f"--input={tmp_path}/nope.csv", f"--output={tmp_path}/o.jsonl")
+    missing = tfdistill_in_process(
+        capsys, *command[3:-2], f"--input={tmp_path}/nope.csv", f"--output={tmp_path}/o.jsonl"
+    )
     assert missing.returncode == 2 and "nope.csv: no such input file." in missing.stderr

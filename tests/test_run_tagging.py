@@ -90,13 +90,16 @@ def test_the_exported_tagger_tags_each_word_of_raw_strings(tagging_run):
 
 
 @pytest.mark.slow
-def test_predict_tags_each_word_of_a_file_and_spells_out_the_entities(tagging_run, tmp_path):
+def test_predict_tags_each_word_of_a_file_and_spells_out_the_entities(tagging_run, tmp_path, capsys):
     output_dir, _ = tagging_run
     long_tweet = " ".join(f"w{i}" for i in range(45))  # past the 40 word slots
     source = tmp_path / "tweets.txt"
     source.write_bytes(b"Obama visits  Paris\n\n" + long_tweet.encode() + b"\n\xff broken\n")
     output = tmp_path / "tags.jsonl"
-    result = tfdistill("predict", f"--model={output_dir}", f"--input={source}", f"--output={output}")
+    # In this process: a fresh one's terminal is test_predict.py's.
+    result = tfdistill_in_process(
+        capsys, "predict", f"--model={output_dir}", f"--input={source}", f"--output={output}"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "4 rows, 2 not predicted (unreadable or empty), " in result.stdout
     # The long tweet's words past the 40 slots are not read, so not counted.
@@ -117,7 +120,9 @@ def test_predict_tags_each_word_of_a_file_and_spells_out_the_entities(tagging_ru
     # The int8 TFLite file, with its word lookup beside it, tags the same words.
     tflite_file = output_dir / "export" / "bilstm_tagger_distilled" / "model_dynamic_range.tflite"
     from_tflite = tmp_path / "tflite.jsonl"
-    result = tfdistill("predict", f"--model={tflite_file}", f"--input={source}", f"--output={from_tflite}")
+    result = tfdistill_in_process(
+        capsys, "predict", f"--model={tflite_file}", f"--input={source}", f"--output={from_tflite}"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"{share_of_unknown_words}% of their words unknown" in result.stdout
     for ours, theirs in zip(records, map(json.loads, from_tflite.read_text().splitlines())):
