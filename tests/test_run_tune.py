@@ -17,9 +17,9 @@ from tfdistill.run import pipeline
 from tfdistill.run.report import tuning_section
 from tfdistill.run import validate
 from tfdistill.run.layout import DISTILLED
+from tfdistill.run.layout import partial_dir
 from tfdistill.run.stages import students
 from tfdistill.run.folders import RunFolderError
-from tfdistill.run.layout import partial_dir
 from tfdistill.run.splits import Split
 from tfdistill.run.stages import transfer
 from tfdistill.run.stages import tune
