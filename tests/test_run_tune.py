@@ -261,22 +261,23 @@ def run_until_students_trained(config, run_dir, monkeypatch, overwrite=False):
 def test_a_search_that_keeps_the_configs_values_trains_the_student_an_unsearched_run_does(
     tmp_path, tiny_teacher, monkeypatch
 ):
-    plain = run_until_students_trained(
-        _config(tmp_path, tiny_teacher, "distillation.tune.trials=0"), tmp_path / "plain", monkeypatch
-    )
+    unsearched = pipeline.run(_config(tmp_path, tiny_teacher, "distillation.tune.trials=0"), tmp_path / "plain")
     # Every lead within the margin: the config's trial wins whatever the scores.
     monkeypatch.setattr(tune, "_standard_error", lambda score, examples: 1.0)
-    searched = run_until_students_trained(_config(tmp_path, tiny_teacher), tmp_path / "searched", monkeypatch)
-    trials = _trials(searched)
+    searched = pipeline.run(_config(tmp_path, tiny_teacher), tmp_path / "searched")
+    trials = _trials(tmp_path / "searched")
     assert trials["best"] == trials["trials"][0] and len(trials["trials"]) == 2
     weights = [
         keras.saving.load_model(path, compile=False).get_weights()
-        for run in (plain, searched)
-        for path in (run / "students").glob(f"*_{DISTILLED}/model.keras")
+        for run in ("plain", "searched")
+        for path in (tmp_path / run / "students").glob(f"*_{DISTILLED}/model.keras")
     ]
     assert len(weights) == 2
-    for plain_weight, tuned_weight in zip(*weights, strict=True):
-        np.testing.assert_array_equal(plain_weight, tuned_weight)
+    for plain, tuned in zip(*weights, strict=True):
+        np.testing.assert_array_equal(plain, tuned)
+    for name, scores in unsearched["models"].items():  # Timings aside.
+        for metric in ("accuracy", "precision", "recall", "f1"):
+            assert searched["models"][name][metric] == scores[metric], (name, metric)
 
 
 def test_a_search_of_the_augmentation_factor_augments_once_and_trains_each_trial_on_its_copies(
