@@ -261,7 +261,8 @@ def run_until_students_trained(config, run_dir, monkeypatch, overwrite=False):
 def test_a_search_that_keeps_the_configs_values_trains_the_student_an_unsearched_run_does(
     tmp_path, tiny_teacher, monkeypatch
 ):
-    unsearched = pipeline.run(_config(tmp_path, tiny_teacher, "distillation.tune.trials=0"), tmp_path / "plain")
+    unsearched_config = _config(tmp_path, tiny_teacher, "distillation.tune.trials=0")
+    unsearched = pipeline.run(unsearched_config, tmp_path / "unsearched")
     # Every lead within the margin: the config's trial wins whatever the scores.
     monkeypatch.setattr(tune, "_standard_error", lambda score, examples: 1.0)
     searched = pipeline.run(_config(tmp_path, tiny_teacher), tmp_path / "searched")
@@ -269,12 +270,12 @@ def test_a_search_that_keeps_the_configs_values_trains_the_student_an_unsearched
     assert trials["best"] == trials["trials"][0] and len(trials["trials"]) == 2
     weights = [
         keras.saving.load_model(path, compile=False).get_weights()
-        for run in ("plain", "searched")
+        for run in ("unsearched", "searched")
         for path in (tmp_path / run / "students").glob(f"*_{DISTILLED}/model.keras")
     ]
     assert len(weights) == 2
-    for plain, tuned in zip(*weights, strict=True):
-        np.testing.assert_array_equal(plain, tuned)
+    for unsearched_weight, searched_weight in zip(*weights, strict=True):
+        np.testing.assert_array_equal(unsearched_weight, searched_weight)
     for name, scores in unsearched["models"].items():  # Timings aside.
         for metric in ("accuracy", "precision", "recall", "f1"):
             assert searched["models"][name][metric] == scores[metric], (name, metric)
